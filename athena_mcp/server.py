@@ -1,0 +1,49 @@
+"""The MCP server factory: a fresh server per call, with the toolsets the settings ask for."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from mcp.server.mcpserver import MCPServer
+
+from athena_mcp import __version__
+from athena_mcp.embeddings.base import Embedder
+from athena_mcp.services import Services, open_services
+from athena_mcp.settings import Settings
+from athena_mcp.tools import episodic, semantic
+
+TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
+    "semantic": semantic.register,
+    "episodic": episodic.register,
+}
+
+INSTRUCTIONS = """\
+Athena is your long-term memory, kept across sessions in a local database.
+- Before answering from scratch, `recall` what you already know about the topic.
+- Store durable facts, preferences and decisions with `remember`; if it reports a similar memory,
+  prefer `update` on that one. Use `forget` for what is wrong or no longer wanted.
+- Log what happens while you work (actions, decisions, errors, outcomes) with `record_event` or
+  `record_events`, using one session_id per task; review it with `timeline` or `recall_events`.
+- Use a namespace per project or user to keep memories apart."""
+
+
+def build_server(settings: Settings, embedder: Embedder | None = None, *, background: bool = True) -> MCPServer:
+    """A server whose lifespan opens the store; `embedder` replaces the configured one (tests, tools)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
+        async with open_services(settings, embedder, background=background) as services:
+            yield services
+
+    server = MCPServer(
+        "athena-mcp",
+        title="Athena memory",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    )
+    for name in settings.toolsets:
+        TOOLSETS[name](server)
+    return server

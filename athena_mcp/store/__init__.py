@@ -1,0 +1,1 @@
+"""The storage layer: connections, migrations, the single write path and the derived indexes."""

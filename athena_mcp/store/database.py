@@ -1,0 +1,176 @@
+"""The async façade over one SQLite file, and the single write path.
+
+One writer connection runs every write as `BEGIN IMMEDIATE ... COMMIT` under an asyncio lock,
+so concurrent tool calls never interleave inside a transaction; a separate read-only connection
+serves reads in parallel (WAL lets readers and the writer proceed together). Other processes on
+the same file are kept apart by SQLite's own lock, with a bounded wait. Every statement passes
+through `_run`, the one seam for error translation and fault injection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import anyio
+
+from athena_mcp.errors import StoreBusy, StoreFull, StoreUnavailable
+from athena_mcp.store.driver import driver_errors, load_vector_extension, sqlite_module
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | dict[str, Any]
+Row = Any  # the driver's Row: indexable by position and by column name
+StatementHook = Callable[[str], None]
+
+
+class Transaction:
+    """Statements run inside one open write transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the last inserted rowid (for INSERTs)."""
+        cursor = await self._database._run(self._database._writer, "execute", sql, params)
+        return int(cursor.lastrowid or 0)
+
+    async def execute_count(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+        cursor = await self._database._run(self._database._writer, "execute", sql, params)
+        return int(cursor.rowcount)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._database._run(self._database._writer, "executemany", sql, list(rows))
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self._database._fetch(self._database._writer, sql, params)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+class Database:
+    """One SQLite file opened for the server: use `Database.open(...)` as an async context manager."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        # Called with each SQL statement before it runs; the chaos harness and tests inject faults here.
+        self.statement_hook: StatementHook | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path, *, busy_timeout: float = 30.0, synchronous: str = "full") -> AsyncIterator[Database]:
+        """Open (creating if needed) the database file with WAL, foreign keys and a busy timeout."""
+        module = sqlite_module()
+        if str(path) != ":memory:":
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreUnavailable(f"Cannot create the database folder {path.parent}: {exc.strerror}. "
+                                       "Choose another location with --db or ATHENA_DB.") from None
+        timeout_ms = int(busy_timeout * 1000)
+
+        def connector(read_only: bool) -> Callable[[], Any]:
+            def connect() -> Any:
+                connection = module.connect(str(path), isolation_level=None, check_same_thread=False)
+                connection.row_factory = module.Row
+                load_vector_extension(connection)
+                connection.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+                connection.execute("PRAGMA foreign_keys = ON")
+                if read_only:
+                    connection.execute("PRAGMA query_only = ON")
+                else:
+                    connection.execute("PRAGMA journal_mode = WAL")
+                    connection.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+                return connection
+
+            return connect
+
+        async with AsyncExitStack() as stack:
+            try:
+                writer = await stack.enter_async_context(aiosqlite.Connection(connector(False), 64))
+                reader = await stack.enter_async_context(aiosqlite.Connection(connector(True), 64))
+            except driver_errors()[0] as exc:
+                raise StoreUnavailable(f"Cannot open the database {path}: {exc}. Check the path and its "
+                                       "permissions, or choose another with --db.") from None
+            yield cls(path, writer, reader)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        """Read through the read-only connection; never blocks on writers."""
+        return await self._fetch(self._reader, sql, params)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Do not await unrelated slow work (embedding, network) inside the block: every other
+        writer in this process and in other processes waits for it.
+        """
+        async with self._write_lock:
+            await self._run(self._writer, "execute", "BEGIN IMMEDIATE", ())
+            try:
+                yield Transaction(self)
+            except BaseException:
+                await self._rollback()
+                raise
+            else:
+                # Shielded: a cancelled caller must not leave the transaction half-finished.
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._run(self._writer, "execute", "COMMIT", ())
+                    except BaseException:
+                        await self._rollback()
+                        raise
+
+    async def _rollback(self) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                if self._writer.in_transaction:
+                    await self._writer.execute("ROLLBACK")
+            except Exception:
+                # Never mask the original failure with a rollback failure.
+                log.exception("rollback failed")
+
+    async def _fetch(self, connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
+        self._before(sql)
+        try:
+            return list(await connection.execute_fetchall(sql, params))
+        except driver_errors()[1] as exc:
+            raise _translate(exc) from exc
+
+    async def _run(self, connection: aiosqlite.Connection, method: str, sql: str, params: Any) -> Any:
+        self._before(sql)
+        try:
+            return await getattr(connection, method)(sql, params)
+        except driver_errors()[1] as exc:
+            raise _translate(exc) from exc
+
+    def _before(self, sql: str) -> None:
+        if self.statement_hook is not None:
+            self.statement_hook(sql)
+
+
+def _translate(exc: Exception) -> Exception:
+    """Turn the driver's operational errors that a caller can act on into AthenaErrors."""
+    message = str(exc).lower()
+    if "database is locked" in message or "database is busy" in message:
+        return StoreBusy("The memory database is busy: another process held its write lock past the "
+                         "busy timeout. Retry the call in a moment.")
+    if "full" in message:
+        return StoreFull("The memory database cannot grow (disk or size limit full). Reads still work; "
+                         "free space and retry the write.")
+    return exc

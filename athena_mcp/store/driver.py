@@ -1,0 +1,68 @@
+"""Pick a SQLite driver that can load the sqlite-vec extension and has FTS5.
+
+Many Python builds ship a `sqlite3` compiled without extension loading; `pysqlite3` (the
+`pysqlite3-binary` wheel) bundles a recent SQLite that can. We take the first that works.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+import sqlite_vec
+
+from athena_mcp.errors import StoreUnavailable
+
+_CANDIDATES = ("pysqlite3.dbapi2", "sqlite3")
+
+
+@cache
+def sqlite_module() -> ModuleType:
+    """The DB-API module to use; raises StoreUnavailable naming what each candidate lacked."""
+    problems = []
+    for name in _CANDIDATES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            problems.append(f"{name}: not installed")
+            continue
+        problem = _capability_problem(module)
+        if problem is None:
+            return module
+        problems.append(f"{name}: {problem}")
+    raise StoreUnavailable(
+        "No SQLite driver here can load sqlite-vec with FTS5 ("
+        + "; ".join(problems)
+        + "). Install one with `pip install pysqlite3-binary` (Linux) or use a Python whose sqlite3 "
+        "module allows extension loading."
+    )
+
+
+def _capability_problem(module: Any) -> str | None:
+    connection = module.connect(":memory:")
+    try:
+        if not hasattr(connection, "enable_load_extension"):
+            return "built without extension loading"
+        load_vector_extension(connection)
+        connection.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+        return None
+    except Exception as exc:  # any driver-specific failure means "cannot use this one"
+        return str(exc)
+    finally:
+        connection.close()
+
+
+def load_vector_extension(connection: Any) -> None:
+    connection.enable_load_extension(True)
+    try:
+        sqlite_vec.load(connection)
+    finally:
+        connection.enable_load_extension(False)
+
+
+def driver_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """(Error, OperationalError, IntegrityError) of the chosen driver, for except clauses."""
+    module = sqlite_module()
+    return module.Error, module.OperationalError, module.IntegrityError

@@ -1,0 +1,64 @@
+"""Lexical search: SQLite FTS5 with BM25 over the memories' content and tags.
+
+User text is never passed to FTS5 as query syntax (a model's raw text is often malformed FTS5:
+quotes, `NEAR`, `*`, `-`, unbalanced parentheses). It is cut into word tokens, each quoted as a
+literal, and OR-ed so BM25 ranks partial matches instead of demanding every word.
+"""
+
+from __future__ import annotations
+
+import re
+
+from athena_mcp.store.database import Database
+from athena_mcp.store.filters import MemoryFilter
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_TERMS = 64
+# Weights of the indexed columns in BM25: content, tags.
+_COLUMN_WEIGHTS = (1.0, 0.5)
+
+# Function words carry no meaning for ranking and make an OR query match nearly every row.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
+
+
+def match_expression(query: str) -> str | None:
+    """An FTS5 MATCH expression of quoted literal terms, or None when the text has no words."""
+    terms: list[str] = []
+    for word in _WORD.findall(query.lower()):
+        if word not in terms:
+            terms.append(word)
+    meaningful = [term for term in terms if term not in STOPWORDS] or terms
+    if not meaningful:
+        return None
+    return " OR ".join(f'"{term}"' for term in meaningful[:MAX_QUERY_TERMS])
+
+
+async def lexical_search(
+    database: Database, query: str, memory_filter: MemoryFilter, k: int
+) -> list[tuple[int, float]]:
+    """Top-k active memories by BM25 that pass the filter: (memory id, BM25 score, higher is better)."""
+    expression = match_expression(query)
+    if expression is None:
+        return []
+    where, params = memory_filter.memory_clause("m")
+    weights = ", ".join(str(w) for w in _COLUMN_WEIGHTS)
+    rows = await database.fetchall(
+        f"SELECT f.rowid, bm25(memories_fts, {weights}) AS rank FROM memories_fts f "
+        f"JOIN memories m ON m.id = f.rowid WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?",
+        [expression, *params, k],
+    )
+    # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
+    return [(int(row[0]), -float(row[1])) for row in rows]
+
+
+async def rebuild_lexical_index(database: Database) -> None:
+    async with database.transaction() as tx:
+        await tx.execute("INSERT INTO memories_fts (memories_fts) VALUES ('rebuild')")

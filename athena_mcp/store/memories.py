@@ -1,0 +1,184 @@
+"""SQL for the canonical `memories` table, its tags and its version history."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from athena_mcp.models import Memory, MemoryVersion, to_datetime
+from athena_mcp.store.database import Database, Row, Transaction
+from athena_mcp.store.filters import MemoryFilter
+
+_COLUMNS = (
+    "id, system, namespace, kind, content, tags, importance, source, session_id, outcome, context, "
+    "occurred_at, created_at, updated_at, version, status, forget_reason"
+)
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    system: str
+    namespace: str
+    kind: str
+    content: str
+    tags: tuple[str, ...] = ()
+    importance: float = 0.5
+    source: str | None = None
+    session_id: str | None = None
+    outcome: str | None = None
+    context: dict[str, Any] | None = None
+    occurred_at: float | None = None
+
+
+def content_hash(content: str) -> str:
+    """Identity of a fact's text for exact-duplicate detection (surrounding whitespace ignored)."""
+    return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
+
+
+async def insert_memories(tx: Transaction, memories: Sequence[NewMemory]) -> list[int]:
+    now = time.time()
+    ids = []
+    for memory in memories:
+        memory_id = await tx.execute(
+            "INSERT INTO memories (system, namespace, kind, content, content_hash, tags, importance, source, "
+            "session_id, outcome, context, occurred_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                memory.system, memory.namespace, memory.kind, memory.content, content_hash(memory.content),
+                _tags_json(memory.tags), memory.importance, memory.source, memory.session_id, memory.outcome,
+                None if memory.context is None else json.dumps(memory.context, allow_nan=False),
+                now if memory.occurred_at is None else memory.occurred_at, now, now,
+            ),
+        )
+        await _write_tags(tx, memory_id, memory.tags)
+        ids.append(memory_id)
+    return ids
+
+
+async def active_fact_with_content(db: Database | Transaction, namespace: str, content: str) -> int | None:
+    row = await db.fetchone(
+        "SELECT id FROM memories WHERE namespace = ? AND content_hash = ? AND system = 'semantic' "
+        "AND status = 'active'",
+        (namespace, content_hash(content)),
+    )
+    return None if row is None else int(row[0])
+
+
+async def get_memories(db: Database | Transaction, ids: Sequence[int]) -> dict[int, Memory]:
+    if not ids:
+        return {}
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+    )
+    return {int(row["id"]): memory_from_row(row) for row in rows}
+
+
+async def get_memory(db: Database | Transaction, memory_id: int) -> Memory | None:
+    return (await get_memories(db, [memory_id])).get(memory_id)
+
+
+async def update_memory(
+    tx: Transaction, current: Memory, changes: dict[str, Any], change_reason: str | None
+) -> None:
+    """Keep the current state as a version, then apply `changes` (column -> value) as the next one."""
+    now = time.time()
+    await tx.execute(
+        "INSERT INTO memory_versions (memory_id, version, kind, content, tags, importance, source, valid_from, "
+        "superseded_at, change_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            current.id, current.version, current.kind, current.content, _tags_json(current.tags),
+            current.importance, current.source, current.updated_at.timestamp(), now, change_reason,
+        ),
+    )
+    columns = dict(changes)
+    if "tags" in columns:
+        await tx.execute("DELETE FROM memory_tags WHERE memory_id = ?", (current.id,))
+        await _write_tags(tx, current.id, columns["tags"])
+        columns["tags"] = _tags_json(columns["tags"])
+    if "content" in columns:
+        columns["content_hash"] = content_hash(columns["content"])
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    await tx.execute(
+        f"UPDATE memories SET {assignments}, version = version + 1, updated_at = ? WHERE id = ?",
+        (*columns.values(), now, current.id),
+    )
+
+
+async def set_status(tx: Transaction, memory_id: int, status: str, reason: str | None) -> None:
+    forgotten_at = time.time() if status == "forgotten" else None
+    await tx.execute(
+        "UPDATE memories SET status = ?, forgotten_at = ?, forget_reason = ? WHERE id = ?",
+        (status, forgotten_at, reason, memory_id),
+    )
+
+
+async def versions(db: Database, memory_id: int) -> list[MemoryVersion]:
+    rows = await db.fetchall(
+        "SELECT version, content, kind, tags, importance, source, valid_from, superseded_at, change_reason "
+        "FROM memory_versions WHERE memory_id = ? ORDER BY version",
+        (memory_id,),
+    )
+    return [
+        MemoryVersion(
+            version=row["version"], content=row["content"], kind=row["kind"], tags=json.loads(row["tags"]),
+            importance=row["importance"], source=row["source"], valid_from=to_datetime(row["valid_from"]),
+            superseded_at=to_datetime(row["superseded_at"]), change_reason=row["change_reason"],
+        )
+        for row in rows
+    ]
+
+
+async def list_page(db: Database, memory_filter: MemoryFilter, before_id: int | None, limit: int) -> list[Memory]:
+    """Newest first, keyset-paginated by id."""
+    where, params = memory_filter.memory_clause("m")
+    if before_id is not None:
+        where += " AND m.id < ?"
+        params.append(before_id)
+    rows = await db.fetchall(
+        f"SELECT {_prefixed('m')} FROM memories m WHERE {where} ORDER BY m.id DESC LIMIT ?", [*params, limit]
+    )
+    return [memory_from_row(row) for row in rows]
+
+
+async def timeline_page(db: Database, memory_filter: MemoryFilter, after_id: int | None, limit: int) -> list[Memory]:
+    """Chronological (timestamp, then id), keyset-paginated after the memory `after_id`."""
+    where, params = memory_filter.memory_clause("m")
+    if after_id is not None:
+        # The stored timestamp itself, not a rounded copy carried in the cursor, marks the position.
+        where += " AND (m.occurred_at, m.id) > ((SELECT occurred_at FROM memories WHERE id = ?), ?)"
+        params += [after_id, after_id]
+    rows = await db.fetchall(
+        f"SELECT {_prefixed('m')} FROM memories m WHERE {where} ORDER BY m.occurred_at, m.id LIMIT ?",
+        [*params, limit],
+    )
+    return [memory_from_row(row) for row in rows]
+
+
+def memory_from_row(row: Row) -> Memory:
+    episodic = row["system"] == "episodic"
+    return Memory(
+        id=row["id"], content=row["content"], system=row["system"], kind=row["kind"], namespace=row["namespace"],
+        tags=json.loads(row["tags"]), importance=row["importance"], source=row["source"],
+        timestamp=to_datetime(row["occurred_at"]), created_at=to_datetime(row["created_at"]),
+        updated_at=to_datetime(row["updated_at"]), status=row["status"], version=row["version"],
+        event_type=row["kind"] if episodic else None, session_id=row["session_id"], outcome=row["outcome"],
+        context=None if row["context"] is None else json.loads(row["context"]), forget_reason=row["forget_reason"],
+    )
+
+
+def _prefixed(alias: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in _COLUMNS.split(","))
+
+
+def _tags_json(tags: Sequence[str]) -> str:
+    return json.dumps(list(tags), ensure_ascii=False)
+
+
+async def _write_tags(tx: Transaction, memory_id: int, tags: Sequence[str]) -> None:
+    await tx.executemany(
+        "INSERT OR IGNORE INTO memory_tags (memory_id, tag) VALUES (?, ?)", [(memory_id, tag) for tag in set(tags)]
+    )

@@ -1,0 +1,152 @@
+"""The derived vector index: a sqlite-vec `vec0` table keyed by memory id.
+
+Its dimension comes from the embedding model, so the table is created here at start-up rather
+than in a migration. The store records which model and dimension its vectors come from and
+refuses to mix models; `reset_vectors` drops the index and queues every memory for re-embedding.
+Namespace, memory system and active state are copied into vec0 metadata columns so that KNN
+filters on them during the scan; every other filter reaches the scan as a `rowid IN (...)` subquery.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from athena_mcp.errors import StoreUnavailable
+from athena_mcp.store.database import Database, Transaction
+from athena_mcp.store.filters import MemoryFilter
+
+VECTOR_TABLE = "memory_vectors"
+# vec0 refuses larger k; far more than any fusion needs.
+MAX_KNN = 4096
+
+
+@dataclass(frozen=True)
+class EmbeddingIdentity:
+    """Which model produced the stored vectors."""
+
+    model: str
+    dimension: int
+
+    def describe(self) -> str:
+        return f"{self.model} ({self.dimension}-d)"
+
+
+@dataclass(frozen=True)
+class VectorRow:
+    memory_id: int
+    vector: np.ndarray
+    namespace: str
+    system: str
+    active: bool
+
+
+async def stored_identity(database: Database) -> EmbeddingIdentity | None:
+    rows = await database.fetchall(
+        "SELECT key, value FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')"
+    )
+    meta = {row[0]: row[1] for row in rows}
+    if "embedding_model" not in meta:
+        return None
+    return EmbeddingIdentity(meta["embedding_model"], int(meta["embedding_dim"]))
+
+
+async def ensure_vector_index(database: Database, identity: EmbeddingIdentity) -> None:
+    """Create the index for `identity` on a new store, or check that the store already uses it."""
+    stored = await stored_identity(database)
+    if stored is not None and stored != identity:
+        raise StoreUnavailable(
+            f"The database {database.path} holds vectors from {stored.describe()}, but the server is "
+            f"configured for {identity.describe()}. Run `athena-mcp reembed --db {database.path}` with the new "
+            "embedder settings to recompute every vector, or configure the original model."
+        )
+    async with database.transaction() as tx:
+        await _create_index(tx, identity)
+
+
+async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> int:
+    """Drop every vector, switch the store to `identity` and queue all memories; returns how many."""
+    async with database.transaction() as tx:
+        await tx.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
+        await tx.execute("DELETE FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')")
+        await _create_index(tx, identity)
+        return await tx.execute_count(
+            "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) SELECT id, ? FROM memories",
+            (time.time(),),
+        )
+
+
+async def _create_index(tx: Transaction, identity: EmbeddingIdentity) -> None:
+    await tx.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {VECTOR_TABLE} USING vec0("
+        f"embedding float[{identity.dimension}] distance_metric=cosine, "
+        "namespace text, system text, active integer)"
+    )
+    await tx.executemany(
+        "INSERT OR IGNORE INTO store_meta (key, value) VALUES (?, ?)",
+        [("embedding_model", identity.model), ("embedding_dim", str(identity.dimension))],
+    )
+
+
+async def write_vectors(tx: Transaction, rows: Sequence[VectorRow]) -> None:
+    """Store (or replace) vectors and take their memories off the backlog."""
+    if not rows:
+        return
+    ids = [(row.memory_id,) for row in rows]
+    # vec0 has no upsert: delete first so a re-embedded memory keeps one vector.
+    await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", ids)
+    await tx.executemany(
+        f"INSERT INTO {VECTOR_TABLE} (rowid, embedding, namespace, system, active) VALUES (?, ?, ?, ?, ?)",
+        [
+            (row.memory_id, as_blob(row.vector), row.namespace, row.system, int(row.active))
+            for row in rows
+        ],
+    )
+    await tx.executemany("DELETE FROM vector_backlog WHERE memory_id = ?", ids)
+
+
+async def set_vector_active(tx: Transaction, memory_id: int, active: bool) -> None:
+    await tx.execute(f"UPDATE {VECTOR_TABLE} SET active = ? WHERE rowid = ?", (int(active), memory_id))
+
+
+async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> None:
+    now = time.time()
+    await tx.executemany(
+        "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) VALUES (?, ?)",
+        [(memory_id, now) for memory_id in memory_ids],
+    )
+    await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", [(m,) for m in memory_ids])
+
+
+async def backlog(database: Database, limit: int) -> list[tuple[int, str, str, str, bool]]:
+    """The oldest memories waiting for a vector: (id, content, namespace, system, active)."""
+    rows = await database.fetchall(
+        "SELECT m.id, m.content, m.namespace, m.system, m.status = 'active' FROM vector_backlog b "
+        "JOIN memories m ON m.id = b.memory_id ORDER BY b.queued_at, b.memory_id LIMIT ?",
+        (limit,),
+    )
+    return [(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+
+
+async def backlog_size(database: Database) -> int:
+    row = await database.fetchone("SELECT count(*) FROM vector_backlog")
+    return int(row[0]) if row else 0
+
+
+async def nearest(
+    database: Database, query: np.ndarray, memory_filter: MemoryFilter, k: int
+) -> list[tuple[int, float]]:
+    """The k nearest active memories that pass the filter: (memory id, cosine similarity)."""
+    where, params = memory_filter.vector_clause()
+    rows = await database.fetchall(
+        f"SELECT rowid, distance FROM {VECTOR_TABLE} WHERE embedding MATCH ? AND k = ? {where} ORDER BY distance",
+        [as_blob(query), min(k, MAX_KNN), *params],
+    )
+    return [(int(row[0]), 1.0 - float(row[1])) for row in rows]
+
+
+def as_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()

@@ -1,0 +1,65 @@
+"""What every toolset shares: access to the services, error translation, honest annotations."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from collections.abc import Awaitable, Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+from mcp.server.mcpserver import Context, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+
+from athena_mcp.errors import AthenaError, InvalidInput
+from athena_mcp.models import to_seconds
+from athena_mcp.services import Services
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _services(ctx: Context) -> Services:
+    services: Services = ctx.request_context.lifespan_context
+    return services
+
+
+# A tool parameter typed `ServicesDep` is filled by the server, never shown to the model.
+ServicesDep = Annotated[Services, Resolve(_services)]
+
+
+def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Report anticipated failures to the caller as tool errors with their own message."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except AthenaError as exc:
+            raise ToolError(str(exc)) from exc
+
+    return wrapper
+
+
+def annotations(*, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
+    """MCP hints; every tool here works on a local store only, so none is open-world."""
+    return ToolAnnotations(
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=False,
+    )
+
+
+def namespaces_of(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(dict.fromkeys(value))
+
+
+
+def time_range(since: datetime | None, until: datetime | None) -> tuple[float | None, float | None]:
+    """since/until as epoch seconds, refusing an empty window."""
+    start = None if since is None else to_seconds(since)
+    end = None if until is None else to_seconds(until)
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("until: must be later than since.")
+    return start, end

@@ -1,0 +1,92 @@
+"""Bounded argument types shared by the tools: the limits every caller sees in the input schemas."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+MAX_CONTENT_CHARS = 20_000
+MAX_QUERY_CHARS = 2_000
+MAX_TAGS = 32
+MAX_TAG_CHARS = 64
+MAX_LIMIT = 100
+MAX_BATCH_EVENTS = 500
+MAX_CONTEXT_BYTES = 16_384
+MAX_CONTEXT_DEPTH = 8
+MAX_NAMESPACES = 16
+MAX_KINDS = 16
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"
+_KIND_PATTERN = r"^[a-z][a-z0-9_-]*$"
+
+
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+def _bounded_context(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if _depth(value) > MAX_CONTEXT_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_CONTEXT_DEPTH} levels")
+    try:
+        encoded = json.dumps(value, allow_nan=False, ensure_ascii=False)
+    except ValueError:
+        raise ValueError("contains NaN or infinite numbers, which JSON cannot carry") from None
+    if len(encoded.encode("utf-8")) > MAX_CONTEXT_BYTES:
+        raise ValueError(f"is larger than {MAX_CONTEXT_BYTES} bytes as JSON")
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("contains NaN or infinite numbers, which JSON cannot carry")
+    return 0
+
+
+Content = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_CONTENT_CHARS, description="The text to store, stored verbatim"),
+    AfterValidator(_has_text),
+]
+Query = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for, in natural language"),
+    AfterValidator(_has_text),
+]
+Namespace = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=_NAME_PATTERN,
+          description="Memory space, e.g. a project or user; memories never cross namespaces"),
+]
+Namespaces = Namespace | Annotated[list[Namespace], Field(min_length=1, max_length=MAX_NAMESPACES)]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS, pattern=r"^[^\x00-\x1f]+$")]
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description="Labels for filtering")]
+Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=_KIND_PATTERN)]
+Kinds = Annotated[list[Kind], Field(max_length=MAX_KINDS)]
+Importance = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False,
+                                    description="0 trivial … 1 critical; default 0.5")]
+Source = Annotated[str, Field(max_length=512, description="Where this came from (URL, file, person)")]
+SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+MemoryId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A memory id returned by a previous call")]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Most results to return (1-{MAX_LIMIT})")]
+MaxTokens = Annotated[int, Field(ge=50, le=100_000,
+                                 description="Stop adding results once they would exceed about this many tokens")]
+Timestamp = Annotated[datetime, Field(description="ISO 8601; without a zone it is taken as UTC")]
+Reason = Annotated[str, Field(max_length=1_000)]
+Cursor = Annotated[str, Field(max_length=200, description="next_cursor from the previous page")]
+Context = Annotated[
+    dict[str, Any],
+    Field(description=f"Structured details (JSON object, at most {MAX_CONTEXT_BYTES} bytes)"),
+    AfterValidator(_bounded_context),
+]
