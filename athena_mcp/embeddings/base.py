@@ -20,6 +20,11 @@ class Embedder(Protocol):
     @property
     def identity(self) -> EmbeddingIdentity: ...
 
+    @property
+    def loaded(self) -> bool:
+        """True once `load` has succeeded, so a shared, already-loaded embedder is usable at once."""
+        ...
+
     def load(self) -> None:
         """Make the embedder ready (load weights, check the endpoint); idempotent."""
 

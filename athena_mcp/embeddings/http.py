@@ -26,14 +26,20 @@ class HttpEmbedder:
         self._api_key = api_key
         self._timeout = timeout
         self._batch_size = batch_size
+        self._checked = False
 
     @property
     def identity(self) -> EmbeddingIdentity:
         return EmbeddingIdentity(f"openai-compatible:{self._model}", self._dimension)
 
+    @property
+    def loaded(self) -> bool:
+        return self._checked
+
     def load(self) -> None:
         """Check once that the endpoint answers with vectors of the configured size."""
         self.embed(["ping"])
+        self._checked = True
 
     def embed(self, texts: list[str]) -> np.ndarray:
         rows: list[list[float]] = []

@@ -27,6 +27,10 @@ class MiniLMEmbedder:
     def identity(self) -> EmbeddingIdentity:
         return EmbeddingIdentity(MODEL_NAME, DIMENSION)
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def load(self) -> None:
         with self._lock:
             if self._model is not None:

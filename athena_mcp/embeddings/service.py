@@ -47,6 +47,9 @@ class EmbeddingService:
         """Begin loading in the background unless it is loading or loaded; retries after a failure."""
         if self.state in ("loading", "ready"):
             return
+        if self._embedder.loaded:
+            self.state = "ready"
+            return
         self.state = "loading"
         self._loading = asyncio.get_running_loop().run_in_executor(self._executor, self._embedder.load)
         self._loading.add_done_callback(self._loaded)

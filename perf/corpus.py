@@ -1,0 +1,99 @@
+"""Realistic benchmark text read from the shared evaluation data beside the checkout (never copied here).
+
+Events are LoCoMo dialog turns (`<speaker> said, "<text>"`) followed by LongMemEval user turns, so a
+store of any size up to about 16k memories holds real conversation. Queries are LoCoMo questions and
+facts to remember are LoCoMo's per-session observations.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+LOCOMO = Path("locomo") / "locomo_dev.json"
+LONGMEMEVAL = Path("longmemeval") / "longmemeval_s_dev.json.gz"
+LOCOMO_DATE = "%I:%M %p on %d %B, %Y"
+LONGMEMEVAL_DATE = "%Y/%m/%d (%a) %H:%M"
+
+Event = dict[str, Any]  # the arguments of one record_events item
+
+
+def events(eval_dir: Path) -> Iterator[Event]:
+    """Every event in a fixed order: LoCoMo first, then LongMemEval (read only when reached)."""
+    yield from _locomo_events(eval_dir)
+    yield from _longmemeval_events(eval_dir)
+
+
+def questions(eval_dir: Path) -> list[str]:
+    """Distinct LoCoMo questions, in file order."""
+    found = (qa["question"] for sample in _locomo(eval_dir) for qa in sample["qa"])
+    return list(dict.fromkeys(found))
+
+
+def warmup_questions(eval_dir: Path) -> list[str]:
+    """A few LongMemEval questions, disjoint from `questions`, to warm a session without filling its cache."""
+    with gzip.open(eval_dir / LONGMEMEVAL, "rt", encoding="utf-8") as file:
+        return [item["question"] for item in json.load(file)[:5]]
+
+
+def facts(eval_dir: Path) -> list[str]:
+    """Distinct LoCoMo observations: short third-person facts, as an agent would `remember` them."""
+    found = (
+        observation
+        for sample in _locomo(eval_dir)
+        for session in sample["observation"].values()
+        for per_speaker in session.values()
+        for observation, _evidence in per_speaker
+    )
+    return list(dict.fromkeys(found))
+
+
+@cache
+def _locomo(eval_dir: Path) -> list[dict[str, Any]]:
+    with (eval_dir / LOCOMO).open(encoding="utf-8") as file:
+        data: list[dict[str, Any]] = json.load(file)
+    return data
+
+
+def _locomo_events(eval_dir: Path) -> Iterator[Event]:
+    for sample in _locomo(eval_dir):
+        conversation = sample["conversation"]
+        for key, turns in conversation.items():
+            if not key.startswith("session_") or not isinstance(turns, list):
+                continue
+            start = datetime.strptime(conversation[f"{key}_date_time"], LOCOMO_DATE).replace(tzinfo=UTC)
+            for index, turn in enumerate(turns):
+                text = f'{turn["speaker"]} said, "{turn["text"]}"'
+                if "blip_caption" in turn:
+                    text += f" and shared {turn['blip_caption']}"
+                yield _event(text, f"{sample['sample_id']}/{key}", start, index, "locomo")
+
+
+def _longmemeval_events(eval_dir: Path) -> Iterator[Event]:
+    with gzip.open(eval_dir / LONGMEMEVAL, "rt", encoding="utf-8") as file:
+        items = json.load(file)
+    seen: set[str] = set()  # haystacks share sessions: store each once
+    for item in items:
+        for session_id, date, turns in zip(
+            item["haystack_session_ids"], item["haystack_dates"], item["haystack_sessions"], strict=True
+        ):
+            if session_id in seen:
+                continue
+            seen.add(session_id)
+            start = datetime.strptime(date, LONGMEMEVAL_DATE).replace(tzinfo=UTC)
+            for index, turn in enumerate(turns):
+                if turn["role"] == "user" and turn["content"].strip():
+                    yield _event(turn["content"], session_id, start, index, "longmemeval")
+
+
+def _event(content: str, session_id: str, start: datetime, index: int, source: str) -> Event:
+    # Turns of a session a second apart, so the timeline keeps their order.
+    moment = start + timedelta(seconds=index)
+    return {"content": content, "event_type": "message", "session_id": session_id,
+            "timestamp": moment.isoformat(), "source": source}

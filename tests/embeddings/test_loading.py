@@ -1,0 +1,75 @@
+"""The server answers while the model loads: searches go lexical-only, writes queue their vectors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.store.vectors import EmbeddingIdentity
+from tests.conftest import call, open_client, wait_for
+
+
+class GatedEmbedder:
+    """The real model, whose loading waits until the test opens the gate."""
+
+    def __init__(self, inner: MiniLMEmbedder) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self._loaded = False
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        return self.inner.identity
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def load(self) -> None:
+        if not self.gate.wait(timeout=60):
+            raise TimeoutError("gate never opened")
+        self._loaded = True
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.inner.embed(texts)
+
+
+class BrokenEmbedder(GatedEmbedder):
+    def load(self) -> None:
+        raise RuntimeError("weights file is corrupt")
+
+
+async def test_tools_answer_while_the_model_loads_and_vectors_follow(settings, minilm):
+    embedder = GatedEmbedder(minilm)
+    async with open_client(settings, embedder) as client:
+        assert len((await client.list_tools()).tools) == 11
+        stored = await call(client, "remember", content="Our CI runs on two cores")
+        assert stored["vector"] == "pending"
+        events = await call(client, "record_events", events=[{"content": "Started the nightly build"}])
+        assert events["vectors"] == "pending"
+
+        lexical = await call(client, "recall", query="CI cores")
+        assert lexical["mode"] == "lexical" and "loading" in lexical["notice"]
+        assert [h["id"] for h in lexical["results"]] == [stored["id"]]
+
+        embedder.gate.set()
+
+        async def hybrid_finds_by_meaning() -> bool:
+            result = await call(client, "recall", query="how many processors does continuous integration have?")
+            # No word in common with the memory: only its (backlog-computed) vector can find it.
+            return result["mode"] == "hybrid" and any(h["id"] == stored["id"] for h in result["results"])
+
+        await wait_for(hybrid_finds_by_meaning)
+        explained = await call(client, "recall", query="how many processors does continuous integration have?",
+                               explain=True)
+        assert explained["results"][0]["explain"]["dense"] is not None  # the backlog vector was written
+
+
+async def test_a_model_that_fails_to_load_leaves_lexical_search_working(settings, minilm):
+    async with open_client(settings, BrokenEmbedder(minilm)) as client:
+        stored = await call(client, "remember", content="Fallback search still works")
+        result = await call(client, "recall", query="fallback search")
+        assert [h["id"] for h in result["results"]] == [stored["id"]]
+        assert result["mode"] == "lexical" and "corrupt" in result["notice"]

@@ -1,0 +1,78 @@
+"""A minimal JSON-RPC client over a real `athena-mcp` stdio subprocess that the test fully controls
+(its pid, kill -9), speaking the same newline-delimited MCP messages an editor sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+ATHENA_MCP = str(Path(sys.executable).parent / "athena-mcp")
+PROTOCOL_VERSION = "2025-11-25"
+
+
+class StdioServer:
+    def __init__(self, db: Path, *extra_args: str) -> None:
+        self._args = ["--db", str(db), "--log-level", "WARNING", *extra_args]
+        self._process: asyncio.subprocess.Process | None = None
+        self._next_id = 0
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    async def start(self) -> StdioServer:
+        self._process = await asyncio.create_subprocess_exec(
+            ATHENA_MCP, *self._args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "ATHENA_BACKLOG_INTERVAL": "0.2"},
+        )
+        result = await self.request("initialize", {
+            "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
+            "clientInfo": {"name": "athena-tests", "version": "0"},
+        })
+        assert result["protocolVersion"] == PROTOCOL_VERSION
+        await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return self
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The tool's structured result; raises AssertionError when the tool reports an error."""
+        result = await self.request("tools/call", {"name": name, "arguments": arguments})
+        assert not result.get("isError"), result["content"]
+        return result["structuredContent"]
+
+    async def request(self, method: str, params: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        self._next_id += 1
+        request_id = self._next_id
+        await self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        assert self._process is not None and self._process.stdout is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                line = await self._process.stdout.readline()
+                if not line:
+                    raise ConnectionError("the server closed its stdout")
+                message = json.loads(line)
+                if message.get("id") == request_id:
+                    assert "error" not in message, message["error"]
+                    return message["result"]
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.write(json.dumps(message).encode() + b"\n")
+        await self._process.stdin.drain()
+
+    async def stop(self) -> None:
+        """Close stdin, as an editor does, and wait for a clean exit."""
+        assert self._process is not None and self._process.stdin is not None
+        self._process.stdin.close()
+        async with asyncio.timeout(30):
+            await self._process.wait()
+
+    async def kill(self) -> None:
+        assert self._process is not None
+        os.kill(self._process.pid, signal.SIGKILL)
+        await self._process.wait()

@@ -1,0 +1,133 @@
+"""The write path: transactions are all-or-nothing, faults roll back, errors are actionable."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from athena_mcp.errors import StoreFull, StoreUnavailable
+from athena_mcp.memory.semantic import FactDraft
+from athena_mcp.store.database import Database
+from athena_mcp.store.migrations import known_migrations, migrate, split_statements
+from tests.conftest import call, call_error, open_client, services_for
+
+
+class InjectedFault(Exception):
+    pass
+
+
+async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path):
+    async with Database.open(tmp_path / "a.db") as db:
+        await migrate(db)
+        seen = []
+
+        def fail_on_second_insert(sql: str) -> None:
+            if sql.startswith("INSERT INTO memory_tags"):
+                seen.append(sql)
+                raise InjectedFault("disk I/O error")
+
+        db.statement_hook = fail_on_second_insert
+        with pytest.raises(InjectedFault):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO memories (system, namespace, kind, content, content_hash, occurred_at, "
+                                 "created_at, updated_at) VALUES ('semantic', 'n', 'fact', 'x', 'h', 0, 0, 0)")
+                await tx.executemany("INSERT INTO memory_tags (memory_id, tag) VALUES (?, ?)", [(1, "t")])
+        db.statement_hook = None
+        assert seen
+        assert (await db.fetchone("SELECT count(*) FROM memories"))[0] == 0
+        async with db.transaction() as tx:  # the next write works
+            await tx.execute("INSERT INTO store_meta (key, value) VALUES ('k', 'v')")
+        assert (await db.fetchone("SELECT value FROM store_meta WHERE key = 'k'"))[0] == "v"
+
+
+async def test_a_write_hit_by_a_storage_fault_leaves_nothing_and_the_next_write_works(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        def fail_tags(sql: str) -> None:
+            if sql.startswith("INSERT OR IGNORE INTO memory_tags"):
+                raise InjectedFault("simulated I/O error")
+
+        services.database.statement_hook = fail_tags
+        with pytest.raises(InjectedFault):
+            await services.semantic.remember(draft("Half-written facts must not exist", tags=("t",)))
+        services.database.statement_hook = None
+        assert (await services.database.fetchone("SELECT count(*) FROM memories"))[0] == 0
+        assert (await services.database.fetchone("SELECT count(*) FROM memory_vectors"))[0] == 0
+        stored = await services.semantic.remember(draft("Half-written facts must not exist", tags=("t",)))
+        assert stored.status == "stored"
+
+
+async def test_concurrent_writes_from_one_process_never_interleave(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        results = await asyncio.gather(*[
+            client.call_tool("record_events", {"events": [{"content": f"batch {b} event {e}", "session_id": f"b{b}"}
+                                                          for e in range(5)]})
+            for b in range(8)
+        ])
+        assert not any(r.is_error for r in results)
+        for b in range(8):
+            events = (await call(client, "timeline", session_id=f"b{b}"))["events"]
+            ids = [e["id"] for e in events]
+            assert ids == list(range(ids[0], ids[0] + 5)), "a batch's rows were interleaved with another's"
+
+
+async def test_a_full_database_refuses_writes_clearly_keeps_reads_and_recovers(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        first = await services.semantic.remember(draft("Stored before the disk filled"))
+        database = services.database
+        pages = (await database.fetchone("PRAGMA page_count"))[0]
+        async with database.transaction() as tx:
+            await tx.execute(f"PRAGMA max_page_count = {pages + 1}")
+        big = "x" * 15_000
+        with pytest.raises(StoreFull, match="Reads still work"):
+            for n in range(20):
+                await services.semantic.remember(draft(f"filler {n} {big}"))
+        row = await database.fetchone("SELECT content FROM memories WHERE id = ?", (first.id,))
+        assert row[0] == "Stored before the disk filled"
+        assert (await database.fetchone("PRAGMA integrity_check"))[0] == "ok"
+        async with database.transaction() as tx:
+            await tx.execute("PRAGMA max_page_count = 1073741823")
+        assert (await services.semantic.remember(draft("Space is back"))).status == "stored"
+
+
+def draft(content: str, tags: tuple[str, ...] = ()) -> FactDraft:
+    return FactDraft(content=content, kind="fact", namespace="default", tags=tags, importance=0.5, source=None,
+                     occurred_at=None)
+
+
+def test_migrations_split_triggers_as_single_statements():
+    statements = split_statements("CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n"
+                                  "  INSERT INTO a VALUES (1);\n  INSERT INTO a VALUES (2);\nEND;\n-- done\n")
+    assert len(statements) == 2 and statements[1].endswith("END;")
+
+
+async def test_migrations_apply_once_and_are_recorded(tmp_path):
+    async with Database.open(tmp_path / "a.db") as db:
+        assert await migrate(db) == known_migrations()[-1].version
+        await migrate(db)
+        rows = await db.fetchall("SELECT version FROM schema_migrations")
+        assert [r[0] for r in rows] == [m.version for m in known_migrations()]
+
+
+async def test_a_database_from_a_newer_release_is_refused(tmp_path):
+    async with Database.open(tmp_path / "a.db") as db:
+        await migrate(db)
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 0)")
+    async with Database.open(tmp_path / "a.db") as db:
+        with pytest.raises(StoreUnavailable, match="newer athena-mcp"):
+            await migrate(db)
+
+
+async def test_an_unusable_database_path_is_reported_with_what_to_do(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable, match="--db"):
+        async with Database.open(blocker / "sub" / "a.db"):
+            pass
+
+
+async def test_sql_errors_never_reach_the_client(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        message = await call_error(client, "get", id=424242)
+        assert "SELECT" not in message and "sqlite" not in message.lower()

@@ -1,0 +1,95 @@
+"""Real server processes: launched as editors launch them, restarted, killed, and run side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from tests.stdio_server import ATHENA_MCP, StdioServer
+
+pytestmark = pytest.mark.slow
+
+
+async def test_an_editor_launched_server_round_trips_remember_and_recall(tmp_path: Path):
+    params = StdioServerParameters(command=ATHENA_MCP, args=["--db", str(tmp_path / "a.db"), "--log-level", "ERROR"])
+    async with Client(params, read_timeout_seconds=120) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        assert {"remember", "recall", "record_event", "timeline"} <= names
+        stored = await client.call_tool("remember", {"content": "The editor launched me over stdio"})
+        assert not stored.is_error
+        found = await client.call_tool("recall", {"query": "launched over stdio"})
+        assert [hit["id"] for hit in found.structured_content["results"]] == [stored.structured_content["id"]]
+
+
+async def test_memories_survive_a_restart(tmp_path: Path):
+    db = tmp_path / "a.db"
+    server = await StdioServer(db).start()
+    stored = await server.call_tool("remember", {"content": "Persisted across restarts", "tags": ["durable"]})
+    await server.stop()
+
+    server = await StdioServer(db).start()
+    try:
+        detail = await server.call_tool("get", {"id": stored["id"]})
+        assert detail["content"] == "Persisted across restarts" and detail["tags"] == ["durable"]
+    finally:
+        await server.stop()
+
+
+async def test_every_acknowledged_write_survives_kill_9(tmp_path: Path):
+    db = tmp_path / "a.db"
+    server = await StdioServer(db).start()
+    acknowledged = []
+    for n in range(20):
+        result = await server.call_tool("record_event", {"content": f"event {n} before the crash", "session_id": "k"})
+        acknowledged += result["ids"]
+    await server.kill()
+
+    server = await StdioServer(db).start()
+    try:
+        timeline = await server.call_tool("timeline", {"session_id": "k", "limit": 100})
+        assert [event["id"] for event in timeline["events"]] == acknowledged
+    finally:
+        await server.stop()
+
+
+async def test_two_servers_on_one_file_lose_no_writes(tmp_path: Path):
+    db = tmp_path / "shared.db"
+    servers = [await StdioServer(db).start(), await StdioServer(db).start()]
+
+    async def write(index: int, server: StdioServer) -> list[int]:
+        ids = []
+        for n in range(25):
+            ids += (await server.call_tool("record_event", {"content": f"editor {index} step {n}",
+                                                            "session_id": f"editor-{index}"}))["ids"]
+            stored = await server.call_tool("remember", {"content": f"editor {index} fact {n}"})
+            ids.append(stored["id"])
+            await server.call_tool("recall", {"query": f"editor {index}"})
+        return ids
+
+    try:
+        written = await asyncio.gather(*(write(i, s) for i, s in enumerate(servers)))
+        all_ids = [i for ids in written for i in ids]
+        assert len(set(all_ids)) == 100
+        for server in servers:
+            for index in range(2):
+                events = (await server.call_tool("timeline", {"session_id": f"editor-{index}", "limit": 100}))["events"]
+                assert len(events) == 25
+            facts = await server.call_tool("list_memories", {"limit": 100})
+            assert len(facts["items"]) == 50
+        # The same fact stored by both editors at once still ends as one memory.
+        both = await asyncio.gather(*(s.call_tool("remember", {"content": "shared fact"}) for s in servers))
+        assert both[0]["id"] == both[1]["id"]
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+def test_python_dash_m_runs_the_same_cli():
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "athena_mcp", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--db" in result.stdout
