@@ -24,11 +24,15 @@ def parser() -> argparse.ArgumentParser:
     defaults = Settings()
     for f in setting_fields():
         default = getattr(defaults, f.name)
-        shown = "unset" if f.metadata["secret"] or default == "" else (
-            ",".join(default) if isinstance(default, tuple) else default
+        shown = (
+            "unset"
+            if f.metadata["secret"] or default == ""
+            else (",".join(default) if isinstance(default, tuple) else default)
         )
         settings_flags.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f.name, choices=f.metadata["choices"],
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            choices=f.metadata["choices"],
             help=f"{f.metadata['help']} (env {env_var(f.name)}; default {shown})",
         )
     root = argparse.ArgumentParser(
@@ -39,8 +43,12 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"athena-mcp {__version__}")
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", parents=[settings_flags], help="Run the MCP server (the default command).")
-    commands.add_parser("reembed", parents=[settings_flags], help="Recompute every vector with the configured "
-                        "embedder (after changing models); resumable if interrupted.")
+    commands.add_parser(
+        "reembed",
+        parents=[settings_flags],
+        help="Recompute every vector with the configured "
+        "embedder (after changing models); resumable if interrupted.",
+    )
     return root
 
 

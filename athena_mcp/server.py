@@ -28,7 +28,9 @@ Athena is your long-term memory, kept across sessions in a local database.
 - Use a namespace per project or user to keep memories apart."""
 
 
-def build_server(settings: Settings, embedder: Embedder | None = None, *, background: bool = True) -> MCPServer:
+def build_server(
+    settings: Settings, embedder: Embedder | None = None, *, background: bool = True
+) -> MCPServer:
     """A server whose lifespan opens the store; `embedder` replaces the configured one (tests, tools)."""
 
     @contextlib.asynccontextmanager

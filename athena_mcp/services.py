@@ -35,7 +35,11 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, embedder: Embedder | None = None, *, background: bool = True, check_vectors: bool = True
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    background: bool = True,
+    check_vectors: bool = True,
 ) -> AsyncIterator[Services]:
     """Open the store, migrate it, check its vectors and start the background work.
 
@@ -43,8 +47,9 @@ async def open_services(
     `check_vectors=False` skips the model check, for the command that replaces every vector.
     """
     embedder = embedder or make_embedder(settings)
-    async with Database.open(settings.db, busy_timeout=settings.busy_timeout,
-                             synchronous=settings.synchronous) as database:
+    async with Database.open(
+        settings.db, busy_timeout=settings.busy_timeout, synchronous=settings.synchronous
+    ) as database:
         await migrate(database)
         if check_vectors:
             await ensure_vector_index(database, embedder.identity)

@@ -35,37 +35,55 @@ def _setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
 
 @dataclass(frozen=True)
 class Settings:
-    db: Path = _setting(default_db_path, "SQLite database file (created if missing).")
-    transport: str = _setting("stdio", "MCP transport: stdio for editors, http for streamable HTTP.",
-                              choices=TRANSPORTS)
+    db: Path = _setting(default_db_path, "SQLite database file (created if missing).")  # noqa: RUF009
+    transport: str = _setting(
+        "stdio", "MCP transport: stdio for editors, http for streamable HTTP.", choices=TRANSPORTS
+    )
     host: str = _setting("127.0.0.1", "Address the HTTP transport binds to.")
     port: int = _setting(8765, "Port of the HTTP transport.")
     toolsets: tuple[str, ...] = _setting(TOOLSETS, "Comma-separated toolsets to expose.")
     log_level: str = _setting("INFO", "Log level; logs go to stderr.", choices=LOG_LEVELS)
-    embedder: str = _setting("minilm", "minilm: local all-MiniLM-L6-v2 on CPU; http: an "
-                             "OpenAI-compatible /embeddings endpoint (Ollama, vLLM, OpenAI).", choices=EMBEDDERS)
+    embedder: str = _setting(
+        "minilm",
+        "minilm: local all-MiniLM-L6-v2 on CPU; http: an "
+        "OpenAI-compatible /embeddings endpoint (Ollama, vLLM, OpenAI).",
+        choices=EMBEDDERS,
+    )
     embedding_url: str = _setting("http://127.0.0.1:11434/v1", "Base URL of the HTTP embeddings endpoint.")
     embedding_model: str = _setting("", "Model name sent to the HTTP embeddings endpoint.")
-    embedding_dim: int = _setting(0, "Vector size of the HTTP embedding model (required with --embedder http).")
+    embedding_dim: int = _setting(
+        0, "Vector size of the HTTP embedding model (required with --embedder http)."
+    )
     embedding_api_key: str = _setting("", "Bearer token for the HTTP embeddings endpoint.", secret=True)
-    embedding_timeout: float = _setting(30.0, "Seconds an embedding request may take before the write "
-                                        "is stored without a vector (computed later).")
+    embedding_timeout: float = _setting(
+        30.0,
+        "Seconds an embedding request may take before the write is stored without a vector (computed later).",
+    )
     embedding_batch_size: int = _setting(64, "Texts per embedding batch.")
-    near_duplicate_threshold: float = _setting(0.92, "Cosine similarity at which remember reports a "
-                                               "near-duplicate fact.")
-    busy_timeout: float = _setting(30.0, "Seconds a write waits for another process's write lock "
-                                   "before failing with a retryable error.")
-    synchronous: str = _setting("full", "SQLite synchronous mode: full survives power loss, normal only "
-                                "process crashes.", choices=SYNCHRONOUS_MODES)
+    near_duplicate_threshold: float = _setting(
+        0.92, "Cosine similarity at which remember reports a near-duplicate fact."
+    )
+    busy_timeout: float = _setting(
+        30.0, "Seconds a write waits for another process's write lock before failing with a retryable error."
+    )
+    synchronous: str = _setting(
+        "full",
+        "SQLite synchronous mode: full survives power loss, normal only process crashes.",
+        choices=SYNCHRONOUS_MODES,
+    )
     backlog_interval: float = _setting(2.0, "Seconds between passes of the background vector backlog worker.")
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.toolsets) - set(TOOLSETS))
         if unknown or not self.toolsets:
-            raise ValueError(f"toolsets: unknown {unknown or 'empty list'}; choose from {', '.join(TOOLSETS)}")
+            raise ValueError(
+                f"toolsets: unknown {unknown or 'empty list'}; choose from {', '.join(TOOLSETS)}"
+            )
         if self.embedder == "http" and (not self.embedding_model or self.embedding_dim <= 0):
-            raise ValueError("embedder http needs --embedding-model and --embedding-dim (ATHENA_EMBEDDING_MODEL, "
-                             "ATHENA_EMBEDDING_DIM)")
+            raise ValueError(
+                "embedder http needs --embedding-model and --embedding-dim (ATHENA_EMBEDDING_MODEL, "
+                "ATHENA_EMBEDDING_DIM)"
+            )
         if not 0 < self.near_duplicate_threshold <= 1:
             raise ValueError("near_duplicate_threshold must be in (0, 1]")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:

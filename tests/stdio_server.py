@@ -28,13 +28,21 @@ class StdioServer:
 
     async def start(self) -> StdioServer:
         self._process = await asyncio.create_subprocess_exec(
-            ATHENA_MCP, *self._args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL, env={**os.environ, "ATHENA_BACKLOG_INTERVAL": "0.2"},
+            ATHENA_MCP,
+            *self._args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "ATHENA_BACKLOG_INTERVAL": "0.2"},
         )
-        result = await self.request("initialize", {
-            "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
-            "clientInfo": {"name": "athena-tests", "version": "0"},
-        })
+        result = await self.request(
+            "initialize",
+            {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "athena-tests", "version": "0"},
+            },
+        )
         assert result["protocolVersion"] == PROTOCOL_VERSION
         await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return self

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 async def test_an_editor_launched_server_round_trips_remember_and_recall(tmp_path: Path):
-    params = StdioServerParameters(command=ATHENA_MCP, args=["--db", str(tmp_path / "a.db"), "--log-level", "ERROR"])
+    params = StdioServerParameters(
+        command=ATHENA_MCP, args=["--db", str(tmp_path / "a.db"), "--log-level", "ERROR"]
+    )
     async with Client(params, read_timeout_seconds=120) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"remember", "recall", "record_event", "timeline"} <= names
@@ -44,7 +46,9 @@ async def test_every_acknowledged_write_survives_kill_9(tmp_path: Path):
     server = await StdioServer(db).start()
     acknowledged = []
     for n in range(20):
-        result = await server.call_tool("record_event", {"content": f"event {n} before the crash", "session_id": "k"})
+        result = await server.call_tool(
+            "record_event", {"content": f"event {n} before the crash", "session_id": "k"}
+        )
         acknowledged += result["ids"]
     await server.kill()
 
@@ -63,8 +67,11 @@ async def test_two_servers_on_one_file_lose_no_writes(tmp_path: Path):
     async def write(index: int, server: StdioServer) -> list[int]:
         ids = []
         for n in range(25):
-            ids += (await server.call_tool("record_event", {"content": f"editor {index} step {n}",
-                                                            "session_id": f"editor-{index}"}))["ids"]
+            ids += (
+                await server.call_tool(
+                    "record_event", {"content": f"editor {index} step {n}", "session_id": f"editor-{index}"}
+                )
+            )["ids"]
             stored = await server.call_tool("remember", {"content": f"editor {index} fact {n}"})
             ids.append(stored["id"])
             await server.call_tool("recall", {"query": f"editor {index}"})
@@ -76,7 +83,9 @@ async def test_two_servers_on_one_file_lose_no_writes(tmp_path: Path):
         assert len(set(all_ids)) == 100
         for server in servers:
             for index in range(2):
-                events = (await server.call_tool("timeline", {"session_id": f"editor-{index}", "limit": 100}))["events"]
+                events = (
+                    await server.call_tool("timeline", {"session_id": f"editor-{index}", "limit": 100})
+                )["events"]
                 assert len(events) == 25
             facts = await server.call_tool("list_memories", {"limit": 100})
             assert len(facts["items"]) == 50
@@ -91,5 +100,7 @@ async def test_two_servers_on_one_file_lose_no_writes(tmp_path: Path):
 def test_python_dash_m_runs_the_same_cli():
     import subprocess
 
-    result = subprocess.run([sys.executable, "-m", "athena_mcp", "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "athena_mcp", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and "--db" in result.stdout

@@ -11,8 +11,11 @@ from athena_mcp.settings import Settings
 def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "http":
         return HttpEmbedder(
-            settings.embedding_url, settings.embedding_model, settings.embedding_dim,
-            api_key=settings.embedding_api_key, timeout=settings.embedding_timeout,
+            settings.embedding_url,
+            settings.embedding_model,
+            settings.embedding_dim,
+            api_key=settings.embedding_api_key,
+            timeout=settings.embedding_timeout,
             batch_size=settings.embedding_batch_size,
         )
     return MiniLMEmbedder(batch_size=settings.embedding_batch_size)

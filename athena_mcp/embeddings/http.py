@@ -18,8 +18,15 @@ class EmbeddingEndpointError(AthenaError):
 
 
 class HttpEmbedder:
-    def __init__(self, base_url: str, model: str, dimension: int, api_key: str = "", timeout: float = 30.0,
-                 batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        dimension: int,
+        api_key: str = "",
+        timeout: float = 30.0,
+        batch_size: int = 64,
+    ) -> None:
         self._url = base_url.rstrip("/") + "/embeddings"
         self._model = model
         self._dimension = dimension
@@ -44,7 +51,7 @@ class HttpEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         rows: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
-            rows.extend(self._request(texts[start:start + self._batch_size]))
+            rows.extend(self._request(texts[start : start + self._batch_size]))
         vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
         if vectors.shape[1] != self._dimension:
             raise EmbeddingEndpointError(
@@ -65,11 +72,17 @@ class HttpEmbedder:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise EmbeddingEndpointError(f"The embeddings endpoint {self._url} answered HTTP {exc.code}.") from None
+            raise EmbeddingEndpointError(
+                f"The embeddings endpoint {self._url} answered HTTP {exc.code}."
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise EmbeddingEndpointError(f"Cannot reach the embeddings endpoint {self._url}: {exc}.") from None
+            raise EmbeddingEndpointError(
+                f"Cannot reach the embeddings endpoint {self._url}: {exc}."
+            ) from None
         except json.JSONDecodeError:
-            raise EmbeddingEndpointError(f"The embeddings endpoint {self._url} did not answer JSON.") from None
+            raise EmbeddingEndpointError(
+                f"The embeddings endpoint {self._url} did not answer JSON."
+            ) from None
         try:
             data = sorted(payload["data"], key=lambda item: item["index"])
             return [item["embedding"] for item in data]

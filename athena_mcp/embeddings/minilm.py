@@ -49,7 +49,10 @@ class MiniLMEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         self.load()
         vectors = self._model.encode(
-            texts, batch_size=self._batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            texts,
+            batch_size=self._batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
         return normalise(vectors)

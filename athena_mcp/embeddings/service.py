@@ -108,8 +108,11 @@ class EmbeddingService:
         try:
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError:
-            log.warning("embedding %d texts took longer than %.0fs; continuing without vectors", len(texts),
-                        self._timeout)
+            log.warning(
+                "embedding %d texts took longer than %.0fs; continuing without vectors",
+                len(texts),
+                self._timeout,
+            )
         except Exception as exc:
             log.warning("embedding failed (%s); continuing without vectors", exc)
         return None

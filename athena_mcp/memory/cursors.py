@@ -20,9 +20,13 @@ def decode_cursor(cursor: str | None, tool: str) -> tuple[float, ...] | None:
         return None
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(position, list) and position and all(
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            for value in position
+        if (
+            isinstance(position, list)
+            and position
+            and all(
+                isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                for value in position
+            )
         ):
             return tuple(position)
     except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -47,10 +47,13 @@ class EpisodicMemory:
             if embedded is None:
                 await vectors.queue_for_embedding(tx, ids)
             else:
-                await vectors.write_vectors(tx, [
-                    vectors.VectorRow(memory_id, vector, event.namespace, "episodic", True)
-                    for memory_id, vector, event in zip(ids, embedded, events, strict=True)
-                ])
+                await vectors.write_vectors(
+                    tx,
+                    [
+                        vectors.VectorRow(memory_id, vector, event.namespace, "episodic", True)
+                        for memory_id, vector, event in zip(ids, embedded, events, strict=True)
+                    ],
+                )
         return RecordResult(ids=ids, vectors="pending" if embedded is None else "stored")
 
     async def recall(self, request: SearchRequest) -> SearchResult:

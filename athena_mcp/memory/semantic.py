@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.errors import Conflict, InvalidInput, NotFound
+from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Memory, MemoryVersion, SearchResult
 from athena_mcp.retrieval.search import HybridSearcher, SearchRequest
 from athena_mcp.store import memories, vectors
@@ -75,8 +75,13 @@ class FactDraft:
 
 
 class SemanticMemory:
-    def __init__(self, database: Database, embeddings: EmbeddingService, searcher: HybridSearcher,
-                 near_duplicate_threshold: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        embeddings: EmbeddingService,
+        searcher: HybridSearcher,
+        near_duplicate_threshold: float,
+    ) -> None:
         self._database = database
         self._embeddings = embeddings
         self._searcher = searcher
@@ -89,8 +94,14 @@ class SemanticMemory:
         vector = await self._embed(draft.content)
         similar = await self._similar(vector, draft.namespace, exclude=None)
         new = NewMemory(
-            system="semantic", namespace=draft.namespace, kind=draft.kind, content=draft.content, tags=draft.tags,
-            importance=draft.importance, source=draft.source, occurred_at=draft.occurred_at,
+            system="semantic",
+            namespace=draft.namespace,
+            kind=draft.kind,
+            content=draft.content,
+            tags=draft.tags,
+            importance=draft.importance,
+            source=draft.source,
+            occurred_at=draft.occurred_at,
         )
         async with self._database.transaction() as tx:
             # Checked again under the write lock: another call or process may have stored it meanwhile.
@@ -138,15 +149,16 @@ class SemanticMemory:
     async def restore(self, memory_id: int) -> StatusResult:
         return await self._set_status(memory_id, "active", None)
 
-    async def list(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> MemoryPage:
+    async def list_page(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> MemoryPage:
         position = decode_cursor(cursor, "list_memories")
         before_id = None if position is None else int(position[0])
         items = await memories.list_page(self._database, memory_filter, before_id, limit + 1)
         next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
         return MemoryPage(items=items[:limit], next_cursor=next_cursor)
 
-    async def _set_status(self, memory_id: int, status: Literal["active", "forgotten"],
-                          reason: str | None) -> StatusResult:
+    async def _set_status(
+        self, memory_id: int, status: Literal["active", "forgotten"], reason: str | None
+    ) -> StatusResult:
         async with self._database.transaction() as tx:
             memory = await self._require(tx, memory_id)
             if memory.status == status:
@@ -161,12 +173,18 @@ class SemanticMemory:
         result = await self._embeddings.embed_documents([content])
         return None if result is None else result[0]
 
-    async def _similar(self, vector: np.ndarray | None, namespace: str, exclude: int | None) -> list[SimilarMemory]:
+    async def _similar(
+        self, vector: np.ndarray | None, namespace: str, exclude: int | None
+    ) -> list[SimilarMemory]:
         if vector is None:
             return []
         memory_filter = MemoryFilter(namespaces=(namespace,), systems=("semantic",))
-        neighbours = await vectors.nearest(self._database, vector, memory_filter, NEAR_DUPLICATE_CANDIDATES + 1)
-        close = [(mid, sim) for mid, sim in neighbours if mid != exclude and sim >= self._near_duplicate_threshold]
+        neighbours = await vectors.nearest(
+            self._database, vector, memory_filter, NEAR_DUPLICATE_CANDIDATES + 1
+        )
+        close = [
+            (mid, sim) for mid, sim in neighbours if mid != exclude and sim >= self._near_duplicate_threshold
+        ]
         found = await memories.get_memories(self._database, [mid for mid, _ in close])
         return [
             SimilarMemory(id=mid, similarity=round(sim, 4), content=found[mid].content)
@@ -174,11 +192,15 @@ class SemanticMemory:
             if mid in found
         ]
 
-    async def _store_vector(self, tx: Transaction, memory_id: int, namespace: str, vector: np.ndarray | None) -> None:
+    async def _store_vector(
+        self, tx: Transaction, memory_id: int, namespace: str, vector: np.ndarray | None
+    ) -> None:
         if vector is None:
             await vectors.queue_for_embedding(tx, [memory_id])
         else:
-            await vectors.write_vectors(tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)])
+            await vectors.write_vectors(
+                tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)]
+            )
 
     async def _require(self, db: Database | Transaction, memory_id: int) -> Memory:
         memory = await memories.get_memory(db, memory_id)
@@ -189,8 +211,10 @@ class SemanticMemory:
     async def _require_fact(self, db: Database | Transaction, memory_id: int) -> Memory:
         memory = await self._require(db, memory_id)
         if memory.system != "semantic":
-            raise InvalidInput(f"id: memory {memory_id} is an event; events are records of what happened and "
-                               "cannot be edited. Record a new event, or forget this one.")
+            raise InvalidInput(
+                f"id: memory {memory_id} is an event; events are records of what happened and "
+                "cannot be edited. Record a new event, or forget this one."
+            )
         if memory.status != "active":
             raise Conflict(f"id: memory {memory_id} is forgotten; restore it before updating it.")
         return memory
@@ -198,11 +222,12 @@ class SemanticMemory:
     async def _refuse_duplicate(self, db: Database | Transaction, memory: Memory, content: str) -> None:
         twin = await memories.active_fact_with_content(db, memory.namespace, content)
         if twin is not None and twin != memory.id:
-            raise Conflict(f"content: memory {twin} in namespace {memory.namespace!r} already holds exactly this "
-                           f"text. Use memory {twin}, or forget one of the two first.")
+            raise Conflict(
+                f"content: memory {twin} in namespace {memory.namespace!r} already holds exactly this "
+                f"text. Use memory {twin}, or forget one of the two first."
+            )
 
 
 def _field(memory: Memory, key: str) -> Any:
     value = getattr(memory, key)
     return tuple(value) if key == "tags" else value
-

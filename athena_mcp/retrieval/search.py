@@ -43,17 +43,23 @@ class HybridSearcher:
         ranked: dict[str, list[tuple[int, float]]] = {}
         notice = None
         if request.mode in ("hybrid", "lexical"):
-            ranked["lexical"] = await fts.lexical_search(self._database, request.query, request.memory_filter, depth)
+            ranked["lexical"] = await fts.lexical_search(
+                self._database, request.query, request.memory_filter, depth
+            )
         if request.mode in ("hybrid", "dense"):
             query_vector = await self._embeddings.embed_query(request.query)
             if query_vector is None:
-                notice = self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
+                notice = (
+                    self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
+                )
                 if "lexical" not in ranked:
                     ranked["lexical"] = await fts.lexical_search(
                         self._database, request.query, request.memory_filter, depth
                     )
             else:
-                ranked["dense"] = await vectors.nearest(self._database, query_vector, request.memory_filter, depth)
+                ranked["dense"] = await vectors.nearest(
+                    self._database, query_vector, request.memory_filter, depth
+                )
         mode: Mode = "hybrid" if len(ranked) == 2 else ("dense" if "dense" in ranked else "lexical")
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)

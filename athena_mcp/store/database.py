@@ -69,15 +69,19 @@ class Database:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path, *, busy_timeout: float = 30.0, synchronous: str = "full") -> AsyncIterator[Database]:
+    async def open(
+        cls, path: Path, *, busy_timeout: float = 30.0, synchronous: str = "full"
+    ) -> AsyncIterator[Database]:
         """Open (creating if needed) the database file with WAL, foreign keys and a busy timeout."""
         module = sqlite_module()
         if str(path) != ":memory:":
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreUnavailable(f"Cannot create the database folder {path.parent}: {exc.strerror}. "
-                                       "Choose another location with --db or ATHENA_DB.") from None
+                raise StoreUnavailable(
+                    f"Cannot create the database folder {path.parent}: {exc.strerror}. "
+                    "Choose another location with --db or ATHENA_DB."
+                ) from None
         timeout_ms = int(busy_timeout * 1000)
 
         def connector(read_only: bool) -> Callable[[], Any]:
@@ -101,8 +105,10 @@ class Database:
                 writer = await stack.enter_async_context(aiosqlite.Connection(connector(False), 64))
                 reader = await stack.enter_async_context(aiosqlite.Connection(connector(True), 64))
             except driver_errors()[0] as exc:
-                raise StoreUnavailable(f"Cannot open the database {path}: {exc}. Check the path and its "
-                                       "permissions, or choose another with --db.") from None
+                raise StoreUnavailable(
+                    f"Cannot open the database {path}: {exc}. Check the path and its "
+                    "permissions, or choose another with --db."
+                ) from None
             yield cls(path, writer, reader)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
@@ -168,9 +174,13 @@ def _translate(exc: Exception) -> Exception:
     """Turn the driver's operational errors that a caller can act on into AthenaErrors."""
     message = str(exc).lower()
     if "database is locked" in message or "database is busy" in message:
-        return StoreBusy("The memory database is busy: another process held its write lock past the "
-                         "busy timeout. Retry the call in a moment.")
+        return StoreBusy(
+            "The memory database is busy: another process held its write lock past the "
+            "busy timeout. Retry the call in a moment."
+        )
     if "full" in message:
-        return StoreFull("The memory database cannot grow (disk or size limit full). Reads still work; "
-                         "free space and retry the write.")
+        return StoreFull(
+            "The memory database cannot grow (disk or size limit full). Reads still work; "
+            "free space and retry the write."
+        )
     return exc

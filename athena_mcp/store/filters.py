@@ -21,12 +21,17 @@ class MemoryFilter:
     session_id: str | None = None
     since: float | None = None  # inclusive, seconds since the epoch
     until: float | None = None  # exclusive
-    statuses: tuple[str, ...] = ("active",)  # searches only ever see active memories; listings may ask for more
+    statuses: tuple[str, ...] = (
+        "active",
+    )  # searches only ever see active memories; listings may ask for more
 
     def memory_clause(self, alias: str = "m") -> tuple[str, list[Any]]:
         """Conditions on the `memories` row `alias`."""
-        parts = [_in(f"{alias}.status", self.statuses), _in(f"{alias}.namespace", self.namespaces),
-                 _in(f"{alias}.system", self.systems)]
+        parts = [
+            _in(f"{alias}.status", self.statuses),
+            _in(f"{alias}.namespace", self.namespaces),
+            _in(f"{alias}.system", self.systems),
+        ]
         params: list[Any] = [*self.statuses, *self.namespaces, *self.systems]
         extra, extra_params = self._extra_conditions(alias)
         return " AND ".join(parts + extra), params + extra_params

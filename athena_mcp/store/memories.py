@@ -48,10 +48,20 @@ async def insert_memories(tx: Transaction, memories: Sequence[NewMemory]) -> lis
             "session_id, outcome, context, occurred_at, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                memory.system, memory.namespace, memory.kind, memory.content, content_hash(memory.content),
-                _tags_json(memory.tags), memory.importance, memory.source, memory.session_id, memory.outcome,
+                memory.system,
+                memory.namespace,
+                memory.kind,
+                memory.content,
+                content_hash(memory.content),
+                _tags_json(memory.tags),
+                memory.importance,
+                memory.source,
+                memory.session_id,
+                memory.outcome,
                 None if memory.context is None else json.dumps(memory.context, allow_nan=False),
-                now if memory.occurred_at is None else memory.occurred_at, now, now,
+                now if memory.occurred_at is None else memory.occurred_at,
+                now,
+                now,
             ),
         )
         await _write_tags(tx, memory_id, memory.tags)
@@ -72,7 +82,8 @@ async def get_memories(db: Database | Transaction, ids: Sequence[int]) -> dict[i
     if not ids:
         return {}
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+        f"SELECT {_COLUMNS} FROM memories WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
     )
     return {int(row["id"]): memory_from_row(row) for row in rows}
 
@@ -87,11 +98,19 @@ async def update_memory(
     """Keep the current state as a version, then apply `changes` (column -> value) as the next one."""
     now = time.time()
     await tx.execute(
-        "INSERT INTO memory_versions (memory_id, version, kind, content, tags, importance, source, valid_from, "
-        "superseded_at, change_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO memory_versions (memory_id, version, kind, content, tags, importance, source, "
+        "valid_from, superseded_at, change_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            current.id, current.version, current.kind, current.content, _tags_json(current.tags),
-            current.importance, current.source, current.updated_at.timestamp(), now, change_reason,
+            current.id,
+            current.version,
+            current.kind,
+            current.content,
+            _tags_json(current.tags),
+            current.importance,
+            current.source,
+            current.updated_at.timestamp(),
+            now,
+            change_reason,
         ),
     )
     columns = dict(changes)
@@ -124,15 +143,23 @@ async def versions(db: Database, memory_id: int) -> list[MemoryVersion]:
     )
     return [
         MemoryVersion(
-            version=row["version"], content=row["content"], kind=row["kind"], tags=json.loads(row["tags"]),
-            importance=row["importance"], source=row["source"], valid_from=to_datetime(row["valid_from"]),
-            superseded_at=to_datetime(row["superseded_at"]), change_reason=row["change_reason"],
+            version=row["version"],
+            content=row["content"],
+            kind=row["kind"],
+            tags=json.loads(row["tags"]),
+            importance=row["importance"],
+            source=row["source"],
+            valid_from=to_datetime(row["valid_from"]),
+            superseded_at=to_datetime(row["superseded_at"]),
+            change_reason=row["change_reason"],
         )
         for row in rows
     ]
 
 
-async def list_page(db: Database, memory_filter: MemoryFilter, before_id: int | None, limit: int) -> list[Memory]:
+async def list_page(
+    db: Database, memory_filter: MemoryFilter, before_id: int | None, limit: int
+) -> list[Memory]:
     """Newest first, keyset-paginated by id."""
     where, params = memory_filter.memory_clause("m")
     if before_id is not None:
@@ -144,7 +171,9 @@ async def list_page(db: Database, memory_filter: MemoryFilter, before_id: int | 
     return [memory_from_row(row) for row in rows]
 
 
-async def timeline_page(db: Database, memory_filter: MemoryFilter, after_id: int | None, limit: int) -> list[Memory]:
+async def timeline_page(
+    db: Database, memory_filter: MemoryFilter, after_id: int | None, limit: int
+) -> list[Memory]:
     """Chronological (timestamp, then id), keyset-paginated after the memory `after_id`."""
     where, params = memory_filter.memory_clause("m")
     if after_id is not None:
@@ -161,12 +190,24 @@ async def timeline_page(db: Database, memory_filter: MemoryFilter, after_id: int
 def memory_from_row(row: Row) -> Memory:
     episodic = row["system"] == "episodic"
     return Memory(
-        id=row["id"], content=row["content"], system=row["system"], kind=row["kind"], namespace=row["namespace"],
-        tags=json.loads(row["tags"]), importance=row["importance"], source=row["source"],
-        timestamp=to_datetime(row["occurred_at"]), created_at=to_datetime(row["created_at"]),
-        updated_at=to_datetime(row["updated_at"]), status=row["status"], version=row["version"],
-        event_type=row["kind"] if episodic else None, session_id=row["session_id"], outcome=row["outcome"],
-        context=None if row["context"] is None else json.loads(row["context"]), forget_reason=row["forget_reason"],
+        id=row["id"],
+        content=row["content"],
+        system=row["system"],
+        kind=row["kind"],
+        namespace=row["namespace"],
+        tags=json.loads(row["tags"]),
+        importance=row["importance"],
+        source=row["source"],
+        timestamp=to_datetime(row["occurred_at"]),
+        created_at=to_datetime(row["created_at"]),
+        updated_at=to_datetime(row["updated_at"]),
+        status=row["status"],
+        version=row["version"],
+        event_type=row["kind"] if episodic else None,
+        session_id=row["session_id"],
+        outcome=row["outcome"],
+        context=None if row["context"] is None else json.loads(row["context"]),
+        forget_reason=row["forget_reason"],
     )
 
 
@@ -180,5 +221,6 @@ def _tags_json(tags: Sequence[str]) -> str:
 
 async def _write_tags(tx: Transaction, memory_id: int, tags: Sequence[str]) -> None:
     await tx.executemany(
-        "INSERT OR IGNORE INTO memory_tags (memory_id, tag) VALUES (?, ?)", [(memory_id, tag) for tag in set(tags)]
+        "INSERT OR IGNORE INTO memory_tags (memory_id, tag) VALUES (?, ?)",
+        [(memory_id, tag) for tag in set(tags)],
     )

@@ -60,8 +60,8 @@ async def ensure_vector_index(database: Database, identity: EmbeddingIdentity) -
     if stored is not None and stored != identity:
         raise StoreUnavailable(
             f"The database {database.path} holds vectors from {stored.describe()}, but the server is "
-            f"configured for {identity.describe()}. Run `athena-mcp reembed --db {database.path}` with the new "
-            "embedder settings to recompute every vector, or configure the original model."
+            f"configured for {identity.describe()}. Run `athena-mcp reembed --db {database.path}` with "
+            "the new embedder settings to recompute every vector, or configure the original model."
         )
     async with database.transaction() as tx:
         await _create_index(tx, identity)
@@ -100,10 +100,7 @@ async def write_vectors(tx: Transaction, rows: Sequence[VectorRow]) -> None:
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", ids)
     await tx.executemany(
         f"INSERT INTO {VECTOR_TABLE} (rowid, embedding, namespace, system, active) VALUES (?, ?, ?, ?, ?)",
-        [
-            (row.memory_id, as_blob(row.vector), row.namespace, row.system, int(row.active))
-            for row in rows
-        ],
+        [(row.memory_id, as_blob(row.vector), row.namespace, row.system, int(row.active)) for row in rows],
     )
     await tx.executemany("DELETE FROM vector_backlog WHERE memory_id = ?", ids)
 
@@ -142,7 +139,8 @@ async def nearest(
     """The k nearest active memories that pass the filter: (memory id, cosine similarity)."""
     where, params = memory_filter.vector_clause()
     rows = await database.fetchall(
-        f"SELECT rowid, distance FROM {VECTOR_TABLE} WHERE embedding MATCH ? AND k = ? {where} ORDER BY distance",
+        f"SELECT rowid, distance FROM {VECTOR_TABLE} WHERE embedding MATCH ? AND k = ? {where} "
+        "ORDER BY distance",
         [as_blob(query), min(k, MAX_KNN), *params],
     )
     return [(int(row[0]), 1.0 - float(row[1])) for row in rows]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from collections.abc import Awaitable, Callable
-from typing import Annotated, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Annotated, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -20,8 +20,7 @@ R = TypeVar("R")
 
 
 def _services(ctx: Context) -> Services:
-    services: Services = ctx.request_context.lifespan_context
-    return services
+    return cast(Services, ctx.request_context.lifespan_context)
 
 
 # A tool parameter typed `ServicesDep` is filled by the server, never shown to the model.
@@ -41,7 +40,7 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-def annotations(*, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
+def tool_hints(*, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:
     """MCP hints; every tool here works on a local store only, so none is open-world."""
     return ToolAnnotations(
         read_only_hint=read_only,
@@ -53,7 +52,6 @@ def annotations(*, read_only: bool, destructive: bool = False, idempotent: bool 
 
 def namespaces_of(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(dict.fromkeys(value))
-
 
 
 def time_range(since: datetime | None, until: datetime | None) -> tuple[float | None, float | None]:

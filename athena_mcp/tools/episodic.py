@@ -12,7 +12,7 @@ from athena_mcp.models import Outcome, SearchResult, to_seconds
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
-from athena_mcp.tools.common import ServicesDep, annotations, namespaces_of, time_range, tool_errors
+from athena_mcp.tools.common import ServicesDep, namespaces_of, time_range, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     MAX_BATCH_EVENTS,
     Content,
@@ -52,17 +52,24 @@ class EventInput(BaseModel):
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(record_event, annotations=annotations(read_only=False))
-    server.add_tool(record_events, annotations=annotations(read_only=False))
-    server.add_tool(recall_events, annotations=annotations(read_only=True, idempotent=True))
-    server.add_tool(timeline, annotations=annotations(read_only=True, idempotent=True))
+    server.add_tool(record_event, annotations=tool_hints(read_only=False))
+    server.add_tool(record_events, annotations=tool_hints(read_only=False))
+    server.add_tool(recall_events, annotations=tool_hints(read_only=True, idempotent=True))
+    server.add_tool(timeline, annotations=tool_hints(read_only=True, idempotent=True))
 
 
 def _new_event(event: EventInput, namespace: str) -> NewMemory:
     return NewMemory(
-        system="episodic", namespace=namespace, kind=event.event_type, content=event.content,
-        tags=tuple(event.tags), importance=event.importance, source=event.source, session_id=event.session_id,
-        outcome=event.outcome, context=event.context,
+        system="episodic",
+        namespace=namespace,
+        kind=event.event_type,
+        content=event.content,
+        tags=tuple(event.tags),
+        importance=event.importance,
+        source=event.source,
+        session_id=event.session_id,
+        outcome=event.outcome,
+        context=event.context,
         occurred_at=None if event.timestamp is None else to_seconds(event.timestamp),
     )
 
@@ -83,8 +90,17 @@ async def record_event(
 ) -> RecordResult:
     """Record something that happened (an action, decision, observation, error or message) with its
     time, session and outcome. Every call records a new event."""
-    event = EventInput(content=content, event_type=event_type, session_id=session_id, timestamp=timestamp,
-                       outcome=outcome, context=context, tags=tags or [], importance=importance, source=source)
+    event = EventInput(
+        content=content,
+        event_type=event_type,
+        session_id=session_id,
+        timestamp=timestamp,
+        outcome=outcome,
+        context=context,
+        tags=tags or [],
+        importance=importance,
+        source=source,
+    )
     return await services.episodic.record([_new_event(event, namespace)])
 
 
@@ -111,16 +127,25 @@ async def recall_events(
     max_tokens: MaxTokens | None = None,
     explain: bool = False,
 ) -> SearchResult:
-    """Search past events by meaning and keywords, optionally within one session, event types or a time range."""
+    """Search past events by meaning and keywords, optionally within one session, event types or a
+    time range."""
     start, end = time_range(since, until)
-    return await services.episodic.recall(SearchRequest(
-        query=query,
-        memory_filter=MemoryFilter(
-            namespaces=namespaces_of(namespace), systems=("episodic",), kinds=tuple(event_type or ()),
-            session_id=session_id, since=start, until=end,
-        ),
-        limit=limit, explain=explain, max_tokens=max_tokens,
-    ))
+    return await services.episodic.recall(
+        SearchRequest(
+            query=query,
+            memory_filter=MemoryFilter(
+                namespaces=namespaces_of(namespace),
+                systems=("episodic",),
+                kinds=tuple(event_type or ()),
+                session_id=session_id,
+                since=start,
+                until=end,
+            ),
+            limit=limit,
+            explain=explain,
+            max_tokens=max_tokens,
+        )
+    )
 
 
 @tool_errors
@@ -136,6 +161,12 @@ async def timeline(
 ) -> TimelinePage:
     """Events in chronological order, for one session or a time window, a page at a time."""
     start, end = time_range(since, until)
-    memory_filter = MemoryFilter(namespaces=(namespace,), systems=("episodic",), kinds=tuple(event_type or ()),
-                                 session_id=session_id, since=start, until=end)
+    memory_filter = MemoryFilter(
+        namespaces=(namespace,),
+        systems=("episodic",),
+        kinds=tuple(event_type or ()),
+        session_id=session_id,
+        since=start,
+        until=end,
+    )
     return await services.episodic.timeline(memory_filter, cursor, limit)

@@ -66,22 +66,29 @@ Query = Annotated[
 ]
 Namespace = Annotated[
     str,
-    Field(min_length=1, max_length=128, pattern=_NAME_PATTERN,
-          description="Memory space, e.g. a project or user; memories never cross namespaces"),
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=_NAME_PATTERN,
+        description="Memory space, e.g. a project or user; memories never cross namespaces",
+    ),
 ]
 Namespaces = Namespace | Annotated[list[Namespace], Field(min_length=1, max_length=MAX_NAMESPACES)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS, pattern=r"^[^\x00-\x1f]+$")]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description="Labels for filtering")]
 Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=_KIND_PATTERN)]
 Kinds = Annotated[list[Kind], Field(max_length=MAX_KINDS)]
-Importance = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False,
-                                    description="0 trivial … 1 critical; default 0.5")]
+Importance = Annotated[
+    float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="0 trivial … 1 critical; default 0.5")
+]
 Source = Annotated[str, Field(max_length=512, description="Where this came from (URL, file, person)")]
 SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 MemoryId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A memory id returned by a previous call")]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Most results to return (1-{MAX_LIMIT})")]
-MaxTokens = Annotated[int, Field(ge=50, le=100_000,
-                                 description="Stop adding results once they would exceed about this many tokens")]
+MaxTokens = Annotated[
+    int,
+    Field(ge=50, le=100_000, description="Stop adding results once they would exceed about this many tokens"),
+]
 Timestamp = Annotated[datetime, Field(description="ISO 8601; without a zone it is taken as UTC")]
 Reason = Annotated[str, Field(max_length=1_000)]
 Cursor = Annotated[str, Field(max_length=200, description="next_cursor from the previous page")]

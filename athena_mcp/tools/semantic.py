@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
@@ -19,7 +19,7 @@ from athena_mcp.memory.semantic import (
 from athena_mcp.models import SearchResult, to_seconds
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.store.filters import SYSTEMS, MemoryFilter
-from athena_mcp.tools.common import ServicesDep, annotations, namespaces_of, time_range, tool_errors
+from athena_mcp.tools.common import ServicesDep, namespaces_of, time_range, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     Content,
     Cursor,
@@ -45,13 +45,13 @@ MemoryTypes = Annotated[
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(remember, annotations=annotations(read_only=False, idempotent=True))
-    server.add_tool(recall, annotations=annotations(read_only=True, idempotent=True))
-    server.add_tool(get, annotations=annotations(read_only=True, idempotent=True))
-    server.add_tool(update, annotations=annotations(read_only=False, idempotent=True))
-    server.add_tool(forget, annotations=annotations(read_only=False, destructive=True, idempotent=True))
-    server.add_tool(restore, annotations=annotations(read_only=False, idempotent=True))
-    server.add_tool(list_memories, annotations=annotations(read_only=True, idempotent=True))
+    server.add_tool(remember, annotations=tool_hints(read_only=False, idempotent=True))
+    server.add_tool(recall, annotations=tool_hints(read_only=True, idempotent=True))
+    server.add_tool(get, annotations=tool_hints(read_only=True, idempotent=True))
+    server.add_tool(update, annotations=tool_hints(read_only=False, idempotent=True))
+    server.add_tool(forget, annotations=tool_hints(read_only=False, destructive=True, idempotent=True))
+    server.add_tool(restore, annotations=tool_hints(read_only=False, idempotent=True))
+    server.add_tool(list_memories, annotations=tool_hints(read_only=True, idempotent=True))
 
 
 @tool_errors
@@ -67,10 +67,17 @@ async def remember(
 ) -> RememberResult:
     """Store a fact, preference or note for later recall. An identical fact returns the existing id;
     a very similar one is stored but listed in `similar` so you can `update` it instead."""
-    return await services.semantic.remember(FactDraft(
-        content=content, kind=kind, namespace=namespace, tags=tuple(tags or ()), importance=importance,
-        source=source, occurred_at=None if timestamp is None else to_seconds(timestamp),
-    ))
+    return await services.semantic.remember(
+        FactDraft(
+            content=content,
+            kind=kind,
+            namespace=namespace,
+            tags=tuple(tags or ()),
+            importance=importance,
+            source=source,
+            occurred_at=None if timestamp is None else to_seconds(timestamp),
+        )
+    )
 
 
 @tool_errors
@@ -90,14 +97,22 @@ async def recall(
     """Search memories (facts and events) by meaning and keywords, best first. Filters (kind, tags that
     must all be present, time range since/until) apply inside the search; explain=true shows each signal."""
     start, end = time_range(since, until)
-    return await services.semantic.recall(SearchRequest(
-        query=query,
-        memory_filter=MemoryFilter(
-            namespaces=namespaces_of(namespace), systems=tuple(memory_types or SYSTEMS), kinds=tuple(kind or ()),
-            tags=tuple(tags or ()), since=start, until=end,
-        ),
-        limit=limit, explain=explain, max_tokens=max_tokens,
-    ))
+    return await services.semantic.recall(
+        SearchRequest(
+            query=query,
+            memory_filter=MemoryFilter(
+                namespaces=namespaces_of(namespace),
+                systems=tuple(memory_types or SYSTEMS),
+                kinds=tuple(kind or ()),
+                tags=tuple(tags or ()),
+                since=start,
+                until=end,
+            ),
+            limit=limit,
+            explain=explain,
+            max_tokens=max_tokens,
+        )
+    )
 
 
 @tool_errors
@@ -119,9 +134,14 @@ async def update(
 ) -> UpdateResult:
     """Revise a fact: the given fields replace the current ones and the previous version is kept in its
     history (see get with include_history). Fields left out stay as they are."""
-    changes = {
+    changes: dict[str, Any] = {
         key: value
-        for key, value in {"content": content, "kind": kind, "importance": importance, "source": source}.items()
+        for key, value in {
+            "content": content,
+            "kind": kind,
+            "importance": importance,
+            "source": source,
+        }.items()
         if value is not None
     }
     if tags is not None:
@@ -155,6 +175,11 @@ async def list_memories(
 ) -> MemoryPage:
     """List stored facts and notes, newest first, a page at a time (pass next_cursor to continue)."""
     statuses = ("active", "forgotten") if status == "all" else (status,)
-    memory_filter = MemoryFilter(namespaces=(namespace,), systems=("semantic",), kinds=tuple(kind or ()),
-                                 tags=tuple(tags or ()), statuses=statuses)
-    return await services.semantic.list(memory_filter, cursor, limit)
+    memory_filter = MemoryFilter(
+        namespaces=(namespace,),
+        systems=("semantic",),
+        kinds=tuple(kind or ()),
+        tags=tuple(tags or ()),
+        statuses=statuses,
+    )
+    return await services.semantic.list_page(memory_filter, cursor, limit)

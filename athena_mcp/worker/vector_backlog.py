@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from athena_mcp.embeddings.service import EmbeddingService
@@ -34,8 +35,9 @@ class VectorBacklogWorker:
             current = {
                 row[0]: (row[1], row[2] == "active")
                 for row in await tx.fetchall(
-                    "SELECT id, content_hash, status FROM memories WHERE id IN (SELECT value FROM json_each(?))",
-                    (str([memory_id for memory_id, *_ in pending]),),
+                    "SELECT id, content_hash, status FROM memories "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([memory_id for memory_id, *_ in pending]),),
                 )
             }
             rows = [

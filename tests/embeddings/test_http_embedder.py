@@ -17,7 +17,9 @@ from tests.conftest import call, open_client, wait_for
 
 
 @contextlib.contextmanager
-def embeddings_endpoint(model: MiniLMEmbedder, *, dimension_cut: int | None = None) -> Iterator[tuple[str, list]]:
+def embeddings_endpoint(
+    model: MiniLMEmbedder, *, dimension_cut: int | None = None
+) -> Iterator[tuple[str, list]]:
     """An /v1/embeddings server answering like OpenAI, backed by the real model; yields (url, requests)."""
     requests: list[dict] = []
 
@@ -26,9 +28,14 @@ def embeddings_endpoint(model: MiniLMEmbedder, *, dimension_cut: int | None = No
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
             vectors = model.embed(body["input"])[:, :dimension_cut]
-            payload = {"object": "list", "model": body["model"], "data": [
-                {"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in reversed(list(enumerate(vectors)))
-            ]}
+            payload = {
+                "object": "list",
+                "model": body["model"],
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": v.tolist()}
+                    for i, v in reversed(list(enumerate(vectors)))
+                ],
+            }
             data = json.dumps(payload).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -60,9 +67,11 @@ def test_vectors_come_back_in_input_order_with_the_bearer_token(minilm):
 
 
 def test_a_wrong_dimension_is_refused_with_the_setting_to_change(minilm):
-    with embeddings_endpoint(minilm, dimension_cut=100) as (url, _):
-        with pytest.raises(EmbeddingEndpointError, match="embedding-dim"):
-            HttpEmbedder(url, "mini", 384).load()
+    with (
+        embeddings_endpoint(minilm, dimension_cut=100) as (url, _),
+        pytest.raises(EmbeddingEndpointError, match="embedding-dim"),
+    ):
+        HttpEmbedder(url, "mini", 384).load()
 
 
 def test_an_unreachable_endpoint_is_reported_not_raised_raw():
@@ -72,9 +81,16 @@ def test_an_unreachable_endpoint_is_reported_not_raised_raw():
 
 async def test_the_server_uses_the_http_endpoint_when_configured(tmp_path, minilm):
     with embeddings_endpoint(minilm) as (url, requests):
-        settings = Settings(db=tmp_path / "a.db", embedder="http", embedding_url=url, embedding_model="mini",
-                            embedding_dim=384, backlog_interval=0.05)
+        settings = Settings(
+            db=tmp_path / "a.db",
+            embedder="http",
+            embedding_url=url,
+            embedding_model="mini",
+            embedding_dim=384,
+            backlog_interval=0.05,
+        )
         async with open_client(settings, None) as client:
+
             async def ready() -> bool:
                 result = await call(client, "recall", query="anything")
                 return result["mode"] == "hybrid"

@@ -57,13 +57,16 @@ async def test_tools_answer_while_the_model_loads_and_vectors_follow(settings, m
         embedder.gate.set()
 
         async def hybrid_finds_by_meaning() -> bool:
-            result = await call(client, "recall", query="how many processors does continuous integration have?")
+            result = await call(
+                client, "recall", query="how many processors does continuous integration have?"
+            )
             # No word in common with the memory: only its (backlog-computed) vector can find it.
             return result["mode"] == "hybrid" and any(h["id"] == stored["id"] for h in result["results"])
 
         await wait_for(hybrid_finds_by_meaning)
-        explained = await call(client, "recall", query="how many processors does continuous integration have?",
-                               explain=True)
+        explained = await call(
+            client, "recall", query="how many processors does continuous integration have?", explain=True
+        )
         assert explained["results"][0]["explain"]["dense"] is not None  # the backlog vector was written
 
 

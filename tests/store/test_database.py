@@ -30,8 +30,10 @@ async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path):
         db.statement_hook = fail_on_second_insert
         with pytest.raises(InjectedFault):
             async with db.transaction() as tx:
-                await tx.execute("INSERT INTO memories (system, namespace, kind, content, content_hash, occurred_at, "
-                                 "created_at, updated_at) VALUES ('semantic', 'n', 'fact', 'x', 'h', 0, 0, 0)")
+                await tx.execute(
+                    "INSERT INTO memories (system, namespace, kind, content, content_hash, occurred_at, "
+                    "created_at, updated_at) VALUES ('semantic', 'n', 'fact', 'x', 'h', 0, 0, 0)"
+                )
                 await tx.executemany("INSERT INTO memory_tags (memory_id, tag) VALUES (?, ?)", [(1, "t")])
         db.statement_hook = None
         assert seen
@@ -43,6 +45,7 @@ async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path):
 
 async def test_a_write_hit_by_a_storage_fault_leaves_nothing_and_the_next_write_works(settings, minilm):
     async with services_for(settings, minilm) as services:
+
         def fail_tags(sql: str) -> None:
             if sql.startswith("INSERT OR IGNORE INTO memory_tags"):
                 raise InjectedFault("simulated I/O error")
@@ -59,11 +62,19 @@ async def test_a_write_hit_by_a_storage_fault_leaves_nothing_and_the_next_write_
 
 async def test_concurrent_writes_from_one_process_never_interleave(settings, minilm):
     async with open_client(settings, minilm) as client:
-        results = await asyncio.gather(*[
-            client.call_tool("record_events", {"events": [{"content": f"batch {b} event {e}", "session_id": f"b{b}"}
-                                                          for e in range(5)]})
-            for b in range(8)
-        ])
+        results = await asyncio.gather(
+            *[
+                client.call_tool(
+                    "record_events",
+                    {
+                        "events": [
+                            {"content": f"batch {b} event {e}", "session_id": f"b{b}"} for e in range(5)
+                        ]
+                    },
+                )
+                for b in range(8)
+            ]
+        )
         assert not any(r.is_error for r in results)
         for b in range(8):
             events = (await call(client, "timeline", session_id=f"b{b}"))["events"]
@@ -91,13 +102,22 @@ async def test_a_full_database_refuses_writes_clearly_keeps_reads_and_recovers(s
 
 
 def draft(content: str, tags: tuple[str, ...] = ()) -> FactDraft:
-    return FactDraft(content=content, kind="fact", namespace="default", tags=tags, importance=0.5, source=None,
-                     occurred_at=None)
+    return FactDraft(
+        content=content,
+        kind="fact",
+        namespace="default",
+        tags=tags,
+        importance=0.5,
+        source=None,
+        occurred_at=None,
+    )
 
 
 def test_migrations_split_triggers_as_single_statements():
-    statements = split_statements("CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n"
-                                  "  INSERT INTO a VALUES (1);\n  INSERT INTO a VALUES (2);\nEND;\n-- done\n")
+    statements = split_statements(
+        "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n"
+        "  INSERT INTO a VALUES (1);\n  INSERT INTO a VALUES (2);\nEND;\n-- done\n"
+    )
     assert len(statements) == 2 and statements[1].endswith("END;")
 
 

@@ -7,9 +7,17 @@ from tests.conftest import call, open_client
 
 async def test_record_event_stores_its_session_outcome_and_context(settings, minilm):
     async with open_client(settings, minilm) as client:
-        recorded = await call(client, "record_event", content="Ran the migration on prod", event_type="action",
-                              session_id="deploy-42", outcome="success", context={"rows": 1200, "tables": ["a"]},
-                              timestamp="2025-03-01T10:00:00Z", tags=["deploy"])
+        recorded = await call(
+            client,
+            "record_event",
+            content="Ran the migration on prod",
+            event_type="action",
+            session_id="deploy-42",
+            outcome="success",
+            context={"rows": 1200, "tables": ["a"]},
+            timestamp="2025-03-01T10:00:00Z",
+            tags=["deploy"],
+        )
         [event_id] = recorded["ids"]
         event = await call(client, "get", id=event_id)
         assert event["system"] == "episodic" and event["event_type"] == "action" == event["kind"]
@@ -28,14 +36,31 @@ async def test_the_same_event_text_twice_is_two_events(settings, minilm):
 async def test_record_events_keeps_order_and_timeline_is_chronological(settings, minilm):
     async with open_client(settings, minilm) as client:
         events = [
-            {"content": "Opened the bug report", "event_type": "observation", "session_id": "s1",
-             "timestamp": "2025-05-01T10:00:02Z"},
-            {"content": "Decided to bisect", "event_type": "decision", "session_id": "s1",
-             "timestamp": "2025-05-01T10:00:01Z"},
-            {"content": "Found the bad commit", "event_type": "observation", "session_id": "s1",
-             "timestamp": "2025-05-01T10:00:03Z", "outcome": "success"},
-            {"content": "Unrelated chat", "event_type": "message", "session_id": "s2",
-             "timestamp": "2025-05-01T10:00:00Z"},
+            {
+                "content": "Opened the bug report",
+                "event_type": "observation",
+                "session_id": "s1",
+                "timestamp": "2025-05-01T10:00:02Z",
+            },
+            {
+                "content": "Decided to bisect",
+                "event_type": "decision",
+                "session_id": "s1",
+                "timestamp": "2025-05-01T10:00:01Z",
+            },
+            {
+                "content": "Found the bad commit",
+                "event_type": "observation",
+                "session_id": "s1",
+                "timestamp": "2025-05-01T10:00:03Z",
+                "outcome": "success",
+            },
+            {
+                "content": "Unrelated chat",
+                "event_type": "message",
+                "session_id": "s2",
+                "timestamp": "2025-05-01T10:00:00Z",
+            },
         ]
         ids = (await call(client, "record_events", events=events))["ids"]
         assert len(ids) == 4
@@ -50,11 +75,15 @@ async def test_record_events_keeps_order_and_timeline_is_chronological(settings,
 
 async def test_timeline_pages_through_events_with_equal_timestamps(settings, minilm):
     async with open_client(settings, minilm) as client:
-        events = [{"content": f"step {n}", "session_id": "s", "timestamp": "2025-01-01T00:00:00Z"} for n in range(5)]
+        events = [
+            {"content": f"step {n}", "session_id": "s", "timestamp": "2025-01-01T00:00:00Z"} for n in range(5)
+        ]
         ids = (await call(client, "record_events", events=events))["ids"]
         seen, cursor = [], None
         while True:
-            page = await call(client, "timeline", session_id="s", limit=2, **({"cursor": cursor} if cursor else {}))
+            page = await call(
+                client, "timeline", session_id="s", limit=2, **({"cursor": cursor} if cursor else {})
+            )
             seen += [e["id"] for e in page["events"]]
             if (cursor := page["next_cursor"]) is None:
                 break
@@ -63,14 +92,30 @@ async def test_timeline_pages_through_events_with_equal_timestamps(settings, min
 
 async def test_recall_events_filters_by_session_type_and_time(settings, minilm):
     async with open_client(settings, minilm) as client:
-        await call(client, "record_events", events=[
-            {"content": "pytest failed with ImportError in cli.py", "event_type": "error", "session_id": "a",
-             "timestamp": "2025-02-01T00:00:00Z"},
-            {"content": "pytest failed with a timeout in the HTTP test", "event_type": "error", "session_id": "b",
-             "timestamp": "2025-03-01T00:00:00Z"},
-            {"content": "Decided to pin pytest", "event_type": "decision", "session_id": "a",
-             "timestamp": "2025-02-02T00:00:00Z"},
-        ])
+        await call(
+            client,
+            "record_events",
+            events=[
+                {
+                    "content": "pytest failed with ImportError in cli.py",
+                    "event_type": "error",
+                    "session_id": "a",
+                    "timestamp": "2025-02-01T00:00:00Z",
+                },
+                {
+                    "content": "pytest failed with a timeout in the HTTP test",
+                    "event_type": "error",
+                    "session_id": "b",
+                    "timestamp": "2025-03-01T00:00:00Z",
+                },
+                {
+                    "content": "Decided to pin pytest",
+                    "event_type": "decision",
+                    "session_id": "a",
+                    "timestamp": "2025-02-02T00:00:00Z",
+                },
+            ],
+        )
         await call(client, "remember", content="pytest is the test runner")  # a fact, never an event
         everything = await call(client, "recall_events", query="pytest failure")
         assert {h["system"] for h in everything["results"]} == {"episodic"}
@@ -78,7 +123,9 @@ async def test_recall_events_filters_by_session_type_and_time(settings, minilm):
 
         in_b = await call(client, "recall_events", query="pytest failure", session_id="b")
         assert [h["session_id"] for h in in_b["results"]] == ["b"]
-        errors = await call(client, "recall_events", query="pytest", event_type=["error"], until="2025-02-15T00:00:00Z")
+        errors = await call(
+            client, "recall_events", query="pytest", event_type=["error"], until="2025-02-15T00:00:00Z"
+        )
         assert [h["content"] for h in errors["results"]] == ["pytest failed with ImportError in cli.py"]
 
 
@@ -94,7 +141,9 @@ async def test_recall_searches_facts_and_events_unless_told_otherwise(settings, 
 
 async def test_an_event_can_be_forgotten_and_restored(settings, minilm):
     async with open_client(settings, minilm) as client:
-        [event] = (await call(client, "record_event", content="Pasted a customer's email address by mistake"))["ids"]
+        [event] = (
+            await call(client, "record_event", content="Pasted a customer's email address by mistake")
+        )["ids"]
         await call(client, "forget", id=event, reason="personal data")
         assert (await call(client, "recall_events", query="customer email"))["results"] == []
         assert (await call(client, "timeline"))["events"] == []

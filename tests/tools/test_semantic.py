@@ -7,8 +7,14 @@ from tests.conftest import call, call_error, open_client
 
 async def test_remember_then_recall_finds_it_by_meaning_and_by_keyword(settings, minilm):
     async with open_client(settings, minilm) as client:
-        stored = await call(client, "remember", content="The user's favourite database is PostgreSQL 16",
-                            tags=["prefs"], importance=0.8, source="chat")
+        stored = await call(
+            client,
+            "remember",
+            content="The user's favourite database is PostgreSQL 16",
+            tags=["prefs"],
+            importance=0.8,
+            source="chat",
+        )
         await call(client, "remember", content="Deploys happen every Tuesday after the standup")
         assert stored["status"] == "stored" and stored["vector"] == "stored"
 
@@ -62,9 +68,16 @@ async def test_near_duplicate_is_stored_and_reported(settings, minilm):
 
 async def test_update_keeps_the_old_version_and_recall_sees_only_the_new(settings, minilm):
     async with open_client(settings, minilm) as client:
-        stored = await call(client, "remember", content="The staging server is staging-1.internal", tags=["infra"])
-        updated = await call(client, "update", id=stored["id"], content="The staging server is staging-2.internal",
-                             reason="migrated")
+        stored = await call(
+            client, "remember", content="The staging server is staging-1.internal", tags=["infra"]
+        )
+        updated = await call(
+            client,
+            "update",
+            id=stored["id"],
+            content="The staging server is staging-2.internal",
+            reason="migrated",
+        )
         assert updated == {"id": stored["id"], "version": 2, "status": "updated", "similar": []}
 
         detail = await call(client, "get", id=stored["id"], include_history=True)
@@ -88,7 +101,9 @@ async def test_update_with_identical_values_changes_nothing(settings, minilm):
 async def test_update_of_tags_and_importance_is_visible_in_filters(settings, minilm):
     async with open_client(settings, minilm) as client:
         stored = await call(client, "remember", content="Backups run nightly at 02:00")
-        await call(client, "update", id=stored["id"], tags=["ops", "backup"], importance=0.9, kind="procedure")
+        await call(
+            client, "update", id=stored["id"], tags=["ops", "backup"], importance=0.9, kind="procedure"
+        )
         hits = (await call(client, "recall", query="backups", tags=["ops"], kind=["procedure"]))["results"]
         assert [h["id"] for h in hits] == [stored["id"]] and hits[0]["importance"] == 0.9
 
@@ -105,11 +120,15 @@ async def test_forgotten_memory_never_appears_in_recall_until_restored(settings,
         detail = await call(client, "get", id=stored["id"])
         assert detail["status"] == "forgotten" and detail["forget_reason"] == "secret"
         assert (await call(client, "list_memories"))["items"] == []
-        assert [m["id"] for m in (await call(client, "list_memories", status="forgotten"))["items"]] == [stored["id"]]
+        assert [m["id"] for m in (await call(client, "list_memories", status="forgotten"))["items"]] == [
+            stored["id"]
+        ]
 
         restored = await call(client, "restore", id=stored["id"])
         assert restored == {"id": stored["id"], "status": "active", "changed": True}
-        assert [h["id"] for h in (await call(client, "recall", query="wifi password"))["results"]] == [stored["id"]]
+        assert [h["id"] for h in (await call(client, "recall", query="wifi password"))["results"]] == [
+            stored["id"]
+        ]
 
 
 async def test_forgotten_fact_can_be_remembered_again_as_a_new_memory(settings, minilm):
@@ -140,15 +159,23 @@ async def test_recall_filters_apply_inside_the_search_not_after_a_cut(settings, 
         for n in range(30):
             await call(client, "remember", content=f"Coffee note {n}: espresso beans from roaster {n}")
         tagged = await call(client, "remember", content="Coffee note: the team likes decaf", tags=["rare"])
-        hits = (await call(client, "recall", query="espresso beans roaster", tags=["rare"], limit=1))["results"]
+        hits = (await call(client, "recall", query="espresso beans roaster", tags=["rare"], limit=1))[
+            "results"
+        ]
         assert [h["id"] for h in hits] == [tagged["id"]]
 
 
 async def test_recall_time_range_uses_the_memory_timestamp(settings, minilm):
     async with open_client(settings, minilm) as client:
-        old = await call(client, "remember", content="Sprint 1 goal was the login page", timestamp="2024-01-10T09:00:00")
-        new = await call(client, "remember", content="Sprint 9 goal was the billing page",
-                         timestamp="2025-06-01T09:00:00+02:00")
+        old = await call(
+            client, "remember", content="Sprint 1 goal was the login page", timestamp="2024-01-10T09:00:00"
+        )
+        new = await call(
+            client,
+            "remember",
+            content="Sprint 9 goal was the billing page",
+            timestamp="2025-06-01T09:00:00+02:00",
+        )
         hits = (await call(client, "recall", query="sprint goal", since="2025-01-01T00:00:00Z"))["results"]
         assert [h["id"] for h in hits] == [new["id"]]
         hits = (await call(client, "recall", query="sprint goal", until="2025-01-01T00:00:00Z"))["results"]

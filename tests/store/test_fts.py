@@ -1,0 +1,31 @@
+"""User text becomes literal FTS5 terms, never FTS5 syntax."""
+
+from __future__ import annotations
+
+import pytest
+
+from athena_mcp.store.fts import MAX_QUERY_TERMS, match_expression
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What is the deploy schedule?", '"deploy" OR "schedule"'),
+        ('NEAR(a b) "unbalanced', '"near" OR "b" OR "unbalanced"'),  # a, or: stopwords
+        ("a* -b OR (c", '"b" OR "c"'),
+        ("Robert'); DROP TABLE memories;--", '"robert" OR "drop" OR "table" OR "memories"'),
+        ("the the THE", '"the"'),
+        ("Café naïve", '"café" OR "naïve"'),
+    ],
+)
+def test_queries_become_quoted_literal_terms(query, expected):
+    assert match_expression(query) == expected
+
+
+def test_text_without_words_searches_nothing():
+    assert match_expression("?!* ()") is None
+
+
+def test_long_queries_are_capped():
+    expression = match_expression(" ".join(f"word{n}" for n in range(500)))
+    assert expression is not None and expression.count(" OR ") == MAX_QUERY_TERMS - 1
