@@ -104,3 +104,42 @@ def test_python_dash_m_runs_the_same_cli():
         [sys.executable, "-m", "athena_mcp", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "--db" in result.stdout
+
+
+async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: Path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        ATHENA_MCP,
+        "--transport",
+        "http",
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "a.db"),
+        "--log-level",
+        "WARNING",
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.close()
+                    break
+                except OSError:
+                    await asyncio.sleep(0.1)
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            stored = await client.call_tool("remember", {"content": "Reached over streamable HTTP"})
+            found = await client.call_tool("recall", {"query": "streamable HTTP"})
+            assert [hit["id"] for hit in found.structured_content["results"]] == [
+                stored.structured_content["id"]
+            ]
+    finally:
+        process.terminate()
+        async with asyncio.timeout(30):
+            await process.wait()
