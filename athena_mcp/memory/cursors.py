@@ -1,34 +1,30 @@
-"""Opaque pagination cursors: the position after the last item of a page."""
+"""Opaque pagination cursors: the id of the last item of a page."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-import math
 
 from athena_mcp.errors import InvalidInput
 
-
-def encode_cursor(*position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+MAX_ID = 2**63 - 1
 
 
-def decode_cursor(cursor: str | None, tool: str) -> tuple[float, ...] | None:
-    """The position in a cursor made by encode_cursor; InvalidInput naming `tool` for anything else."""
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([last_id]).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, tool: str) -> int | None:
+    """The memory id in a cursor made by encode_cursor; InvalidInput naming `tool` for anything else."""
     if cursor is None:
         return None
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if (
-            isinstance(position, list)
-            and position
-            and all(
-                isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-                for value in position
-            )
-        ):
-            return tuple(position)
+        if isinstance(position, list) and len(position) == 1:
+            [last_id] = position
+            if type(last_id) is int and 1 <= last_id <= MAX_ID:
+                return last_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise InvalidInput(f"cursor: not a cursor returned by {tool}; omit it to start from the beginning.")

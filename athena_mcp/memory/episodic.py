@@ -60,8 +60,7 @@ class EpisodicMemory:
         return await self._searcher.search(request)
 
     async def timeline(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> TimelinePage:
-        position = decode_cursor(cursor, "timeline")
-        after_id = None if position is None else int(position[0])
+        after_id = decode_cursor(cursor, "timeline")
         events = await memories.timeline_page(self._database, memory_filter, after_id, limit + 1)
         next_cursor = encode_cursor(events[limit - 1].id) if len(events) > limit else None
         return TimelinePage(events=events[:limit], next_cursor=next_cursor)

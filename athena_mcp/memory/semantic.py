@@ -150,8 +150,7 @@ class SemanticMemory:
         return await self._set_status(memory_id, "active", None)
 
     async def list_page(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> MemoryPage:
-        position = decode_cursor(cursor, "list_memories")
-        before_id = None if position is None else int(position[0])
+        before_id = decode_cursor(cursor, "list_memories")
         items = await memories.list_page(self._database, memory_filter, before_id, limit + 1)
         next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
         return MemoryPage(items=items[:limit], next_cursor=next_cursor)

@@ -7,7 +7,9 @@ import math
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from athena_mcp.models import to_datetime, to_seconds
 
 MAX_CONTENT_CHARS = 20_000
 MAX_QUERY_CHARS = 2_000
@@ -27,6 +29,21 @@ _KIND_PATTERN = r"^[a-z][a-z0-9_-]*$"
 def _has_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must contain non-whitespace text")
+    return value
+
+
+def _short_text(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 64:
+        raise ValueError("is longer than 64 characters; use ISO 8601 such as 2025-03-01T10:00:00Z")
+    return value
+
+
+def _representable_in_utc(value: datetime) -> datetime:
+    # Years 1 and 9999 with a zone offset can fall outside what a UTC datetime can hold.
+    try:
+        to_datetime(to_seconds(value))
+    except (OverflowError, ValueError, OSError):
+        raise ValueError("is outside the years 0001-9999 once converted to UTC") from None
     return value
 
 
@@ -89,7 +106,12 @@ MaxTokens = Annotated[
     int,
     Field(ge=50, le=100_000, description="Stop adding results once they would exceed about this many tokens"),
 ]
-Timestamp = Annotated[datetime, Field(description="ISO 8601; without a zone it is taken as UTC")]
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_short_text),
+    Field(description="ISO 8601; without a zone it is taken as UTC", json_schema_extra={"maxLength": 64}),
+    AfterValidator(_representable_in_utc),
+]
 Reason = Annotated[str, Field(max_length=1_000)]
 Cursor = Annotated[str, Field(max_length=200, description="next_cursor from the previous page")]
 Context = Annotated[

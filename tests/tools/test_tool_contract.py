@@ -1,0 +1,203 @@
+"""The tools/list contract: names, descriptions for a model, bounded input schemas, honest annotations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp_types import Tool
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.settings import Settings
+from tests.conftest import open_client
+
+pytestmark = pytest.mark.timeout(60)
+
+SEMANTIC_TOOLS = {"remember", "recall", "get", "update", "forget", "restore", "list_memories"}
+EPISODIC_TOOLS = {"record_event", "record_events", "recall_events", "timeline"}
+READ_ONLY_TOOLS = {"recall", "get", "list_memories", "recall_events", "timeline"}
+DESTRUCTIVE_TOOLS = {"forget"}
+# Recording an event twice records two events; every other tool converges on repeat.
+NOT_IDEMPOTENT_TOOLS = {"record_event", "record_events"}
+
+_ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs)\.", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+# What belongs in a docstring for programmers, not in a description a model reads.
+_FOR_PROGRAMMERS = (
+    "Args:",
+    "Returns:",
+    "Raises:",
+    ":param",
+    "services",
+    "ServicesDep",
+    "SQL",
+    "sqlite",
+    ">>>",
+)
+
+
+async def list_tools(settings: Settings, embedder: MiniLMEmbedder) -> dict[str, Tool]:
+    async with open_client(settings, embedder) as client:
+        listing = await client.list_tools()
+    assert listing.next_cursor is None
+    return {tool.name: tool for tool in listing.tools}
+
+
+@pytest.fixture
+async def tools(settings: Settings, minilm: MiniLMEmbedder) -> dict[str, Tool]:
+    return await list_tools(settings, minilm)
+
+
+def sentences(text: str) -> int:
+    return len(_SENTENCE_END.findall(_ABBREVIATIONS.sub(r"\1", text.strip())))
+
+
+def schema_nodes(schema: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every sub-schema reachable from the root with its path, following $ref into $defs."""
+    definitions = schema.get("$defs", {})
+    seen_refs: set[str] = set()
+
+    def walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            assert ref.startswith("#/$defs/"), f"{path}: unexpected $ref {ref}"
+            name = ref.removeprefix("#/$defs/")
+            if name not in seen_refs:
+                seen_refs.add(name)
+                yield from walk(definitions[name], f"{path}->{name}")
+        yield path, node
+        for key, child in node.get("properties", {}).items():
+            yield from walk(child, f"{path}.{key}")
+        for combinator in ("anyOf", "oneOf", "allOf"):
+            for index, child in enumerate(node.get(combinator, [])):
+                yield from walk(child, f"{path}|{combinator}[{index}]")
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                yield from walk(node[key], f"{path}.{key}")
+        for index, child in enumerate(node.get("prefixItems", [])):
+            yield from walk(child, f"{path}.prefixItems[{index}]")
+
+    yield from walk(schema, "$")
+
+
+def types_of(node: dict[str, Any]) -> set[str]:
+    declared = node.get("type", [])
+    return {declared} if isinstance(declared, str) else set(declared)
+
+
+def unbounded(tool: Tool) -> list[str]:
+    """Paths of string fields without maxLength and list fields without maxItems in the input schema."""
+    problems = []
+    for path, node in schema_nodes(tool.input_schema):
+        kinds = types_of(node)
+        if "string" in kinds and "maxLength" not in node and "enum" not in node and "const" not in node:
+            problems.append(f"{path}: string without maxLength")
+        if "array" in kinds and "maxItems" not in node:
+            problems.append(f"{path}: array without maxItems")
+    return problems
+
+
+async def test_the_server_exposes_exactly_the_eleven_memory_tools(tools: dict[str, Tool]) -> None:
+    assert set(tools) == SEMANTIC_TOOLS | EPISODIC_TOOLS
+    assert len(tools) == 11
+
+
+async def test_every_description_is_one_or_two_sentences_written_for_a_model(tools: dict[str, Tool]) -> None:
+    for name, tool in tools.items():
+        description = (tool.description or "").strip()
+        assert description, f"{name} has no description"
+        assert 1 <= sentences(description) <= 2, f"{name}: {description!r}"
+        assert description.endswith("."), f"{name}: {description!r}"
+        assert len(description) <= 400, f"{name}: {len(description)} characters"
+        for marker in _FOR_PROGRAMMERS:
+            assert marker not in description, f"{name} description mentions {marker!r}"
+
+
+async def test_every_input_string_carries_max_length_and_every_list_max_items(tools: dict[str, Tool]) -> None:
+    problems = {
+        name: [p for p in unbounded(tool) if not _is_date_time(tool, p)] for name, tool in tools.items()
+    }
+    assert {name: found for name, found in problems.items() if found} == {}
+
+
+async def test_date_time_inputs_also_carry_max_length(tools: dict[str, Tool]) -> None:
+    assert {name: unbounded(tool) for name, tool in tools.items() if unbounded(tool)} == {}
+
+
+async def test_the_schema_walk_reaches_nested_event_fields(tools: dict[str, Tool]) -> None:
+    # Guards the walk itself: the per-event fields sit behind $defs/$ref and anyOf.
+    paths = [path for path, _ in schema_nodes(tools["record_events"].input_schema)]
+    assert any(path.endswith("->EventInput.tags") for path in paths), paths
+    assert any("->EventInput.session_id|anyOf" in path for path in paths), paths
+    inner = {"type": "object", "properties": {"free": {"type": "string"}}}
+    listed = {"type": "array", "items": {"$ref": "#/$defs/Inner"}}
+    probe = Tool(
+        name="probe",
+        input_schema={
+            "type": "object",
+            "$defs": {"Inner": inner},
+            "properties": {"x": {"anyOf": [listed, {"type": "null"}]}},
+        },
+    )
+    assert unbounded(probe) == [
+        "$.x|anyOf[0]: array without maxItems",
+        "$.x|anyOf[0].items->Inner.free: string without maxLength",
+    ]
+
+
+async def test_every_tool_declares_an_object_output_schema(tools: dict[str, Tool]) -> None:
+    for name, tool in tools.items():
+        assert tool.output_schema is not None, f"{name} has no output schema"
+        assert tool.output_schema.get("type") == "object", name
+        assert tool.output_schema.get("properties"), name
+
+
+async def test_every_tool_sets_each_annotation_explicitly_and_is_closed_world(tools: dict[str, Tool]) -> None:
+    for name, tool in tools.items():
+        hints = tool.annotations
+        assert hints is not None, f"{name} has no annotations"
+        for hint in ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"):
+            assert isinstance(getattr(hints, hint), bool), f"{name}.{hint} is not set"
+        assert hints.open_world_hint is False, name
+
+
+def hinted(tools: dict[str, Tool], hint: str, value: bool) -> set[str]:
+    return {name for name, tool in tools.items() if getattr(tool.annotations, hint, None) is value}
+
+
+async def test_read_only_tools_are_exactly_the_ones_that_only_read(tools: dict[str, Tool]) -> None:
+    assert hinted(tools, "read_only_hint", True) == READ_ONLY_TOOLS
+
+
+async def test_forget_is_the_only_destructive_tool(tools: dict[str, Tool]) -> None:
+    assert hinted(tools, "destructive_hint", True) == DESTRUCTIVE_TOOLS
+
+
+async def test_only_recording_events_is_not_idempotent(tools: dict[str, Tool]) -> None:
+    assert hinted(tools, "idempotent_hint", False) == NOT_IDEMPOTENT_TOOLS
+
+
+@pytest.mark.parametrize(
+    ("toolsets", "expected"),
+    [
+        (("semantic",), SEMANTIC_TOOLS),
+        (("episodic",), EPISODIC_TOOLS),
+        (("semantic", "episodic"), SEMANTIC_TOOLS | EPISODIC_TOOLS),
+    ],
+    ids=["semantic", "episodic", "both"],
+)
+async def test_toolsets_setting_exposes_only_the_chosen_tools(
+    tmp_path: Path, minilm: MiniLMEmbedder, toolsets: tuple[str, ...], expected: set[str]
+) -> None:
+    listed = await list_tools(Settings(db=tmp_path / "athena.db", toolsets=toolsets), minilm)
+    assert set(listed) == expected
+
+
+def _is_date_time(tool: Tool, problem: str) -> bool:
+    path = problem.split(":", 1)[0]
+    return any(p == path and node.get("format") == "date-time" for p, node in schema_nodes(tool.input_schema))
