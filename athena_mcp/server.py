@@ -12,6 +12,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.tools import episodic, semantic
+from athena_mcp.tools.arguments import refuse_unknown_arguments
 
 TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
     "semantic": semantic.register,
@@ -48,4 +49,5 @@ def build_server(
     )
     for name in settings.toolsets:
         TOOLSETS[name](server)
+    refuse_unknown_arguments(server)
     return server

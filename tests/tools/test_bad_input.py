@@ -605,3 +605,21 @@ async def test_namespaces_never_see_each_others_memories(settings: Settings, min
     assert {hit["id"] for hit in both["results"]} == {in_a["id"], in_b["id"], event_a, event_b}
     assert {hit["id"] for hit in both_events["results"]} == {event_a, event_b}
     assert unknown["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "unknown"),
+    [
+        ("recall", {"query": "deploys", "namespaces": ["a"]}, "namespaces"),
+        ("remember", {"content": "x", "tag": "t"}, "tag"),
+        ("timeline", {"session": "s1"}, "session"),
+    ],
+)
+async def test_an_argument_no_parameter_takes_is_refused_not_silently_dropped(
+    settings: Settings, minilm: MiniLMEmbedder, tool: str, arguments: dict[str, Any], unknown: str
+) -> None:
+    async with open_client(settings, minilm) as client:
+        message = await refusal(client, tool, arguments)
+        listed = await call(client, "list_memories")
+    assert_refused(message, settings, unknown)
+    assert listed["items"] == []
