@@ -66,10 +66,24 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(reembed(settings))
         else:
             serve(settings)
-    except AthenaError as exc:
-        sys.exit(f"athena-mcp: {exc}")
     except KeyboardInterrupt:
         pass
+    except BaseException as exc:
+        # Start-up failures arrive wrapped in the transport's task-group exception groups.
+        cause = _athena_error(exc)
+        if cause is None:
+            raise
+        sys.exit(f"athena-mcp: {cause}")
+
+
+def _athena_error(exc: BaseException) -> AthenaError | None:
+    if isinstance(exc, AthenaError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            if (found := _athena_error(inner)) is not None:
+                return found
+    return None
 
 
 def serve(settings: Settings) -> None:

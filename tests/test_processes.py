@@ -143,3 +143,27 @@ async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: P
         process.terminate()
         async with asyncio.timeout(30):
             await process.wait()
+
+
+async def test_a_start_up_refusal_is_one_clear_line_not_a_traceback(tmp_path: Path):
+    from athena_mcp.store.database import Database
+    from athena_mcp.store.migrations import migrate
+    from athena_mcp.store.vectors import EmbeddingIdentity, ensure_vector_index
+
+    db = tmp_path / "other-model.db"
+    async with Database.open(db) as database:
+        await migrate(database)
+        await ensure_vector_index(database, EmbeddingIdentity("some/other-model", 768))
+    process = await asyncio.create_subprocess_exec(
+        ATHENA_MCP,
+        "--db",
+        str(db),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        stdout, stderr = await process.communicate(b"")
+    assert process.returncode == 1 and stdout == b""
+    assert "some/other-model (768-d)" in stderr.decode() and "athena-mcp reembed" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
