@@ -28,6 +28,7 @@ class Services:
     settings: Settings
     database: Database
     embeddings: EmbeddingService
+    search: HybridSearcher  # shared by every memory system's recall tools
     semantic: SemanticMemory
     episodic: EpisodicMemory
     vector_backlog: VectorBacklogWorker
@@ -54,13 +55,13 @@ async def open_services(
         if check_vectors:
             await ensure_vector_index(database, embedder.identity)
         embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
-        searcher = HybridSearcher(database, embeddings)
         services = Services(
             settings=settings,
             database=database,
             embeddings=embeddings,
-            semantic=SemanticMemory(database, embeddings, searcher, settings.near_duplicate_threshold),
-            episodic=EpisodicMemory(database, embeddings, searcher),
+            search=HybridSearcher(database, embeddings),
+            semantic=SemanticMemory(database, embeddings, settings.near_duplicate_threshold),
+            episodic=EpisodicMemory(database, embeddings),
             vector_backlog=VectorBacklogWorker(database, embeddings, settings.embedding_batch_size),
         )
         worker: asyncio.Task[None] | None = None

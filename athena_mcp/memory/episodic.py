@@ -13,8 +13,7 @@ from pydantic import BaseModel, Field
 
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
-from athena_mcp.models import Memory, SearchResult
-from athena_mcp.retrieval.search import HybridSearcher, SearchRequest
+from athena_mcp.models import Memory
 from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
@@ -34,10 +33,9 @@ class TimelinePage(BaseModel):
 
 
 class EpisodicMemory:
-    def __init__(self, database: Database, embeddings: EmbeddingService, searcher: HybridSearcher) -> None:
+    def __init__(self, database: Database, embeddings: EmbeddingService) -> None:
         self._database = database
         self._embeddings = embeddings
-        self._searcher = searcher
 
     async def record(self, events: Sequence[NewMemory]) -> RecordResult:
         """Store events in one transaction: all of them or none."""
@@ -55,9 +53,6 @@ class EpisodicMemory:
                     ],
                 )
         return RecordResult(ids=ids, vectors="pending" if embedded is None else "stored")
-
-    async def recall(self, request: SearchRequest) -> SearchResult:
-        return await self._searcher.search(request)
 
     async def timeline(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> TimelinePage:
         after_id = decode_cursor(cursor, "timeline")

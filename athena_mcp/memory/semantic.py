@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.errors import Conflict, InvalidInput, NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
-from athena_mcp.models import Memory, MemoryVersion, SearchResult
-from athena_mcp.retrieval.search import HybridSearcher, SearchRequest
+from athena_mcp.models import Memory, MemoryVersion
 from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
@@ -79,12 +78,10 @@ class SemanticMemory:
         self,
         database: Database,
         embeddings: EmbeddingService,
-        searcher: HybridSearcher,
         near_duplicate_threshold: float,
     ) -> None:
         self._database = database
         self._embeddings = embeddings
-        self._searcher = searcher
         self._near_duplicate_threshold = near_duplicate_threshold
 
     async def remember(self, draft: FactDraft) -> RememberResult:
@@ -113,9 +110,6 @@ class SemanticMemory:
         return RememberResult(
             id=memory_id, status="stored", similar=similar, vector="pending" if vector is None else "stored"
         )
-
-    async def recall(self, request: SearchRequest) -> SearchResult:
-        return await self._searcher.search(request)
 
     async def get(self, memory_id: int, include_history: bool) -> MemoryDetail:
         memory = await self._require(self._database, memory_id)

@@ -130,7 +130,7 @@ async def recall_events(
     """Search past events by meaning and keywords, optionally within one session, event types or a
     time range."""
     start, end = time_range(since, until)
-    return await services.episodic.recall(
+    return await services.search.search(
         SearchRequest(
             query=query,
             memory_filter=MemoryFilter(

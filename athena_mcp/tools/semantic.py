@@ -97,7 +97,7 @@ async def recall(
     """Search memories (facts and events) by meaning and keywords, best first. Filters (kind, tags that
     must all be present, time range since/until) apply inside the search; explain=true shows each signal."""
     start, end = time_range(since, until)
-    return await services.semantic.recall(
+    return await services.search.search(
         SearchRequest(
             query=query,
             memory_filter=MemoryFilter(
