@@ -8,6 +8,7 @@ literal, and OR-ed so BM25 ranks partial matches instead of demanding every word
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
@@ -50,15 +51,23 @@ async def lexical_search(
     expression = match_expression(query)
     if expression is None:
         return []
-    where, params = memory_filter.memory_clause("m")
-    weights = ", ".join(str(w) for w in _COLUMN_WEIGHTS)
-    rows = await database.fetchall(
-        f"SELECT f.rowid, bm25(memories_fts, {weights}) AS rank FROM memories_fts f "
-        f"JOIN memories m ON m.id = f.rowid WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?",
-        [expression, *params, k],
-    )
+    sql, params = lexical_sql(expression, memory_filter, k)
+    rows = await database.fetchall(sql, params)
     # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
     return [(int(row[0]), -float(row[1])) for row in rows]
+
+
+def lexical_sql(expression: str, memory_filter: MemoryFilter, k: int) -> tuple[str, list[Any]]:
+    where, params = memory_filter.memory_clause("m")
+    weights = ", ".join(str(w) for w in _COLUMN_WEIGHTS)
+    # CROSS JOIN pins the FTS index as the outer loop. With a plain JOIN the planner may walk every
+    # memory of the namespace and probe the FTS index once per row: 583 ms instead of 5 ms at 10k.
+    sql = (
+        f"SELECT f.rowid, bm25(memories_fts, {weights}) AS rank FROM memories_fts f "
+        "CROSS JOIN memories m ON m.id = f.rowid "
+        f"WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+    )
+    return sql, [expression, *params, k]
 
 
 async def rebuild_lexical_index(database: Database) -> None:
