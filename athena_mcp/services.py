@@ -62,7 +62,7 @@ async def open_services(
             search=HybridSearcher(database, embeddings),
             semantic=SemanticMemory(database, embeddings, settings.near_duplicate_threshold),
             episodic=EpisodicMemory(database, embeddings),
-            vector_backlog=VectorBacklogWorker(database, embeddings, settings.embedding_batch_size),
+            vector_backlog=VectorBacklogWorker(database, embeddings),
         )
         worker: asyncio.Task[None] | None = None
         if background:

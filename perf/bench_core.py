@@ -4,7 +4,7 @@ For a store of each size, built from LoCoMo and LongMemEval turns (perf/corpus.p
 - `recall` latency p50/p95/p99 through an in-process MCP client, hybrid mode: distinct LoCoMo
   questions, so every call pays for its query embedding, then the same questions again, answered
   from the query-embedding cache;
-- the same through `SemanticMemory.recall` alone, so the protocol's share is visible;
+- the same through the hybrid searcher alone (`services.search`), so the protocol's share is visible;
 - `remember` latency, one fact per MCP call (embedding, near-duplicate check, write);
 - the throughput of building the store through `record_events` batches, and the database size per
   memory after a WAL checkpoint.
@@ -26,7 +26,7 @@ import json
 import os
 import platform
 import resource
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,11 +49,11 @@ from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.vectors import EmbeddingIdentity
 from athena_mcp.tools.fields import MAX_BATCH_EVENTS
 from perf import corpus
+from perf.report import Report, format_table, median_of_runs, summarise
 
 NAMESPACE = "bench"
 DEFAULT_OUT = Path("perf/results/core.json")
 WARMUP_FACTS = 2
-Report = dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +68,7 @@ class BenchConfig:
     out: Path = DEFAULT_OUT
 
 
-QUICK = BenchConfig(sizes=(200,), queries=30, repeats=1, remember_calls=10, ingest_sample=128)
+QUICK = BenchConfig(sizes=(200,), queries=30, repeats=1, remember_calls=10, ingest_sample=64)
 
 
 class BenchError(RuntimeError):
@@ -103,6 +103,7 @@ class TimedEmbedder:
 
 # --- calls ---------------------------------------------------------------------------------------
 
+
 async def call_tool(client: Client, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     result = await client.call_tool(name, arguments)
     if result.is_error or result.structured_content is None:
@@ -128,24 +129,35 @@ async def time_each(call: Callable[[str], Awaitable[None]], items: Sequence[str]
 
 # --- measurements --------------------------------------------------------------------------------
 
-async def ingest(settings: Settings, embedder: TimedEmbedder, events: list[corpus.Event], batch: int) -> Report:
+
+async def ingest(
+    settings: Settings, embedder: TimedEmbedder, events: list[corpus.Event], batch: int
+) -> Report:
     """Record `events` through the record_events tool, `batch` per call."""
     model_before = embedder.seconds
     async with Client(build_server(settings, embedder)) as client:
         start = time.perf_counter()
         for offset in range(0, len(events), batch):
-            await call_tool(client, "record_events",
-                            {"events": events[offset:offset + batch], "namespace": NAMESPACE})
+            await call_tool(
+                client, "record_events", {"events": events[offset : offset + batch], "namespace": NAMESPACE}
+            )
         seconds = time.perf_counter() - start
     model_seconds = embedder.seconds - model_before
-    return {"memories": len(events), "batch_size": batch, "seconds": seconds,
-            "memories_per_s": len(events) / seconds, "model_share": model_seconds / seconds}
+    return {
+        "memories": len(events),
+        "batch_size": batch,
+        "seconds": seconds,
+        "memories_per_s": len(events) / seconds,
+        "model_share": model_seconds / seconds,
+    }
 
 
-async def recall_via_mcp(settings: Settings, embedder: Embedder, queries: list[str],
-                         warmups: list[str]) -> tuple[list[float], list[float]]:
+async def recall_via_mcp(
+    settings: Settings, embedder: Embedder, queries: list[str], warmups: list[str]
+) -> tuple[list[float], list[float]]:
     """Per-call seconds for distinct queries, then for the same queries again (cached embeddings)."""
     async with Client(build_server(settings, embedder)) as client:
+
         async def ask(query: str) -> None:
             found = await call_tool(client, "recall", {"query": query, "namespace": NAMESPACE})
             require_hybrid(found["mode"])
@@ -154,14 +166,15 @@ async def recall_via_mcp(settings: Settings, embedder: Embedder, queries: list[s
         return await time_each(ask, queries), await time_each(ask, queries)
 
 
-async def recall_via_service(settings: Settings, embedder: Embedder, queries: list[str],
-                             warmups: list[str]) -> tuple[list[float], list[float]]:
-    """As `recall_via_mcp`, calling the service the recall tool calls, with the filter it builds."""
+async def recall_via_service(
+    settings: Settings, embedder: Embedder, queries: list[str], warmups: list[str]
+) -> tuple[list[float], list[float]]:
+    """As `recall_via_mcp`, calling the searcher the recall tool calls, with the filter it builds."""
     async with open_services(settings, embedder, background=False) as services:
         await services.embeddings.wait_ready()
 
         async def ask(query: str) -> None:
-            found = await services.semantic.recall(SearchRequest(query, MemoryFilter(namespaces=(NAMESPACE,))))
+            found = await services.search.search(SearchRequest(query, MemoryFilter(namespaces=(NAMESPACE,))))
             require_hybrid(found.mode)
 
         await time_each(ask, warmups)
@@ -171,6 +184,7 @@ async def recall_via_service(settings: Settings, embedder: Embedder, queries: li
 async def remember_via_mcp(settings: Settings, embedder: Embedder, facts: list[str]) -> list[float]:
     """Per-call seconds of `remember` for each fact after the first WARMUP_FACTS; every fact must be new."""
     async with Client(build_server(settings, embedder)) as client:
+
         async def store(fact: str) -> None:
             stored = await call_tool(client, "remember", {"content": fact, "namespace": NAMESPACE})
             if stored["status"] != "stored" or stored["vector"] != "stored":
@@ -193,22 +207,8 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
-# --- statistics ----------------------------------------------------------------------------------
-
-def summarise(samples: list[float]) -> dict[str, float]:
-    ms = np.asarray(samples) * 1000
-    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean())}
-
-
-def median_of_runs(runs: list[dict[str, float]]) -> Report:
-    """Each figure's median over the runs, with the runs themselves to show the spread."""
-    merged: Report = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-    merged["runs"] = runs
-    return merged
-
-
 # --- the benchmark -------------------------------------------------------------------------------
+
 
 def take_events(config: BenchConfig, count: int) -> list[corpus.Event]:
     events = list(itertools.islice(corpus.events(config.eval_dir), count))
@@ -221,10 +221,13 @@ async def bench_size(config: BenchConfig, embedder: TimedEmbedder, size: int, wo
     settings = Settings(db=workdir / f"store-{size}.db")
     build = await ingest(settings, embedder, take_events(config, size), max(config.batch_sizes))
     size_bytes = database_bytes(settings.db)
-    queries = corpus.questions(config.eval_dir)[:config.queries]
+    queries = corpus.questions(config.eval_dir)[: config.queries]
     warmups = corpus.warmup_questions(config.eval_dir)
     runs: dict[str, list[dict[str, float]]] = {
-        "recall_mcp": [], "recall_mcp_cached": [], "recall_service": [], "recall_service_cached": [],
+        "recall_mcp": [],
+        "recall_mcp_cached": [],
+        "recall_service": [],
+        "recall_service_cached": [],
         "remember_mcp": [],
     }
     for _ in range(config.repeats):
@@ -238,10 +241,14 @@ async def bench_size(config: BenchConfig, embedder: TimedEmbedder, size: int, wo
     per_run = WARMUP_FACTS + config.remember_calls
     for run in range(config.repeats):
         runs["remember_mcp"].append(
-            summarise(await remember_via_mcp(settings, embedder, facts[run * per_run:(run + 1) * per_run])))
-    return {"size": size, "build": build,
-            "database": {"bytes": size_bytes, "bytes_per_memory": size_bytes / size},
-            **{name: median_of_runs(figures) for name, figures in runs.items()}}
+            summarise(await remember_via_mcp(settings, embedder, facts[run * per_run : (run + 1) * per_run]))
+        )
+    return {
+        "size": size,
+        "build": build,
+        "database": {"bytes": size_bytes, "bytes_per_memory": size_bytes / size},
+        **{name: median_of_runs(figures) for name, figures in runs.items()},
+    }
 
 
 async def bench_ingest(config: BenchConfig, embedder: TimedEmbedder, workdir: Path) -> Report:
@@ -254,7 +261,8 @@ async def bench_ingest(config: BenchConfig, embedder: TimedEmbedder, workdir: Pa
             for run in range(config.repeats)
         ]
         results[str(batch)] = median_of_runs(
-            [{"memories_per_s": r["memories_per_s"], "model_share": r["model_share"]} for r in runs])
+            [{"memories_per_s": r["memories_per_s"], "model_share": r["model_share"]} for r in runs]
+        )
     return results
 
 
@@ -268,7 +276,9 @@ def check(config: BenchConfig) -> None:
         raise BenchError(f"--queries must be 1-{available_queries} (distinct LoCoMo questions)")
     needed_facts = config.repeats * (WARMUP_FACTS + config.remember_calls)
     if needed_facts > len(corpus.facts(config.eval_dir)):
-        raise BenchError(f"{needed_facts} distinct facts needed for remember; lower --repeats or the call count")
+        raise BenchError(
+            f"{needed_facts} distinct facts needed for remember; lower --repeats or the call count"
+        )
 
 
 async def run(config: BenchConfig, embedder: Embedder) -> Report:
@@ -279,8 +289,12 @@ async def run(config: BenchConfig, embedder: Embedder) -> Report:
     with tempfile.TemporaryDirectory(prefix="athena-bench-") as workdir:
         sizes = [await bench_size(config, timed, size, Path(workdir)) for size in config.sizes]
         ingestion = await bench_ingest(config, timed, Path(workdir))
-    report: Report = {"meta": meta(config, embedder), "sizes": sizes, "ingest": ingestion,
-                      "peak_rss_mb": peak_rss_mb()}
+    report: Report = {
+        "meta": meta(config, embedder),
+        "sizes": sizes,
+        "ingest": ingestion,
+        "peak_rss_mb": peak_rss_mb(),
+    }
     config.out.parent.mkdir(parents=True, exist_ok=True)
     config.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_table(report))
@@ -288,58 +302,54 @@ async def run(config: BenchConfig, embedder: Embedder) -> Report:
 
 
 def meta(config: BenchConfig, embedder: Embedder) -> Report:
-    return {"model": embedder.identity.model, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "sqlite": sqlite_module().sqlite_version, "queries": config.queries, "repeats": config.repeats,
-            "remember_calls": config.remember_calls, "finished_at": datetime.now(UTC).isoformat()}
+    return {
+        "model": embedder.identity.model,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite_module().sqlite_version,
+        "queries": config.queries,
+        "repeats": config.repeats,
+        "remember_calls": config.remember_calls,
+        "source": source_version(),
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
 
 
-# --- report --------------------------------------------------------------------------------------
-
-def _percentiles(figures: Report) -> str:
-    return f"{figures['p50_ms']:.1f}/{figures['p95_ms']:.1f}/{figures['p99_ms']:.1f}"
-
-
-ROWS: list[tuple[str, Callable[[Report], str]]] = [
-    ("recall, MCP client          p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp"])),
-    ("recall, MCP, cached query   p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp_cached"])),
-    ("recall, service API         p50/p95/p99 ms", lambda s: _percentiles(s["recall_service"])),
-    ("recall, service, cached     p50/p95/p99 ms", lambda s: _percentiles(s["recall_service_cached"])),
-    ("remember, MCP client        p50/p95/p99 ms", lambda s: _percentiles(s["remember_mcp"])),
-    ("build via record_events     memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),
-    ("database after checkpoint   bytes/memory", lambda s: f"{s['database']['bytes_per_memory']:.0f}"),
-]
-
-
-def format_table(report: Report) -> str:
-    meta = report["meta"]
-    header = (f"Athena MCP core benchmark: {meta['model']}, {meta['cpus']} CPUs, {meta['queries']} distinct "
-              f"queries, {meta['remember_calls']} remember calls, medians of {meta['repeats']} run(s)")
-    columns = [f"{s['size']} memories" for s in report["sizes"]]
-    cells = [[render(s) for s in report["sizes"]] for _, render in ROWS]
-    width = max(len(text) for text in [*columns, *itertools.chain(*cells)]) + 2
-    label_width = max(len(label) for label, _ in ROWS)
-    lines = [header, " " * label_width + "".join(c.rjust(width) for c in columns)]
-    lines += [label.ljust(label_width) + "".join(c.rjust(width) for c in row)
-              for (label, _), row in zip(ROWS, cells, strict=True)]
-    builds = ", ".join(f"{s['size']} at batch {s['build']['batch_size']} (model {s['build']['model_share']:.0%})"
-                       for s in report["sizes"])
-    lines.append(f"builds: {builds}")
-    ingest = ", ".join(f"batch {batch}: {figures['memories_per_s']:.0f} memories/s "
-                       f"(model {figures['model_share']:.0%})" for batch, figures in report["ingest"].items())
-    lines.append(f"ingest via record_events on a fresh store: {ingest}")
-    lines.append(f"peak RSS {report['peak_rss_mb']:.0f} MB")
-    return "\n".join(lines)
+def source_version() -> str | None:
+    """The checkout's commit, with -dirty when files differ from it, so results can be compared."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return described.stdout.strip()
 
 
 # --- command line --------------------------------------------------------------------------------
 
+
+def int_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
 def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     parser = argparse.ArgumentParser(prog="python -m perf.bench_core", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", help="comma-separated store sizes (default 1000,10000)")
+    parser.add_argument("--sizes", type=int_list, help="comma-separated store sizes (default 1000,10000)")
     parser.add_argument("--queries", type=int, help="distinct recall queries per run (default 200)")
     parser.add_argument("--repeats", type=int, help="runs per measurement; medians are reported (default 3)")
     parser.add_argument("--remember-calls", type=int, help="timed remember calls per run (default 100)")
-    parser.add_argument("--batch-sizes", help="comma-separated record_events batch sizes (default 64,256)")
+    parser.add_argument(
+        "--batch-sizes", type=int_list, help="comma-separated record_events batch sizes (default 64,256)"
+    )
     parser.add_argument("--ingest-sample", type=int, help="events ingested per batch-size run (default 1024)")
     parser.add_argument("--eval-dir", type=Path, help=f"evaluation data (default {corpus.DEFAULT_EVAL_DIR})")
     parser.add_argument("--out", type=Path, help=f"JSON results file (default {DEFAULT_OUT})")
@@ -347,9 +357,6 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     args = parser.parse_args(argv)
     base = QUICK if args.quick else BenchConfig()
     given = {name: value for name, value in vars(args).items() if name != "quick" and value is not None}
-    for name in ("sizes", "batch_sizes"):
-        if name in given:
-            given[name] = tuple(int(part) for part in given[name].split(",") if part.strip())
     return dataclasses.replace(base, **given)
 
 

@@ -95,5 +95,10 @@ def _longmemeval_events(eval_dir: Path) -> Iterator[Event]:
 def _event(content: str, session_id: str, start: datetime, index: int, source: str) -> Event:
     # Turns of a session a second apart, so the timeline keeps their order.
     moment = start + timedelta(seconds=index)
-    return {"content": content, "event_type": "message", "session_id": session_id,
-            "timestamp": moment.isoformat(), "source": source}
+    return {
+        "content": content,
+        "event_type": "message",
+        "session_id": session_id,
+        "timestamp": moment.isoformat(),
+        "source": source,
+    }

@@ -1,0 +1,74 @@
+"""Latency summaries and the printed table of the core benchmark."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Report = dict[str, Any]
+
+
+def summarise(samples: list[float]) -> dict[str, float]:
+    ms = np.asarray(samples) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+    }
+
+
+def median_of_runs(runs: list[dict[str, float]]) -> Report:
+    """Each figure's median over the runs, with the runs themselves to show the spread."""
+    merged: Report = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    merged["runs"] = runs
+    return merged
+
+
+def _percentiles(figures: Report) -> str:
+    return f"{figures['p50_ms']:.1f}/{figures['p95_ms']:.1f}/{figures['p99_ms']:.1f}"
+
+
+ROWS: list[tuple[str, Callable[[Report], str]]] = [
+    ("recall, MCP client          p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp"])),
+    ("recall, MCP, cached query   p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp_cached"])),
+    ("recall, service API         p50/p95/p99 ms", lambda s: _percentiles(s["recall_service"])),
+    ("recall, service, cached     p50/p95/p99 ms", lambda s: _percentiles(s["recall_service_cached"])),
+    ("remember, MCP client        p50/p95/p99 ms", lambda s: _percentiles(s["remember_mcp"])),
+    ("build via record_events     memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),
+    ("database after checkpoint   bytes/memory", lambda s: f"{s['database']['bytes_per_memory']:.0f}"),
+]
+
+
+def format_table(report: Report) -> str:
+    meta = report["meta"]
+    header = (
+        f"Athena MCP core benchmark ({meta['source']}): {meta['model']}, {meta['cpus']} CPUs, "
+        f"{meta['queries']} distinct queries, {meta['remember_calls']} remember calls, "
+        f"medians of {meta['repeats']} run(s)"
+    )
+    columns = [f"{s['size']} memories" for s in report["sizes"]]
+    cells = [[render(s) for s in report["sizes"]] for _, render in ROWS]
+    width = max(len(text) for text in [*columns, *itertools.chain(*cells)]) + 2
+    label_width = max(len(label) for label, _ in ROWS)
+    lines = [header, " " * label_width + "".join(c.rjust(width) for c in columns)]
+    lines += [
+        label.ljust(label_width) + "".join(c.rjust(width) for c in row)
+        for (label, _), row in zip(ROWS, cells, strict=True)
+    ]
+    builds = ", ".join(
+        f"{s['size']} at batch {s['build']['batch_size']} (model {s['build']['model_share']:.0%})"
+        for s in report["sizes"]
+    )
+    lines.append(f"builds: {builds}")
+    ingest = ", ".join(
+        f"batch {batch}: {figures['memories_per_s']:.0f} memories/s (model {figures['model_share']:.0%})"
+        for batch, figures in report["ingest"].items()
+    )
+    lines.append(f"ingest via record_events on a fresh store: {ingest}")
+    lines.append(f"peak RSS {report['peak_rss_mb']:.0f} MB")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""The quick core benchmark runs end to end and reports every figure; its numbers are never judged here."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from perf import bench_core, corpus
+
+LATENCIES = ("recall_mcp", "recall_mcp_cached", "recall_service", "recall_service_cached", "remember_mcp")
+PERCENTILES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms")
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+@pytest.mark.skipif(
+    not corpus.DEFAULT_EVAL_DIR.is_dir(), reason="no shared evaluation data beside the checkout"
+)
+async def test_quick_benchmark_reports_every_figure(
+    tmp_path: Path, minilm: MiniLMEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "core.json"
+    async with asyncio.timeout(300):
+        await bench_core.run(dataclasses.replace(bench_core.QUICK, out=out), minilm)
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    [size] = report["sizes"]
+    assert size["size"] == bench_core.QUICK.sizes[0]
+    for name in LATENCIES:
+        assert all(positive(size[name][p]) for p in PERCENTILES), (name, size[name])
+        assert size[name]["p50_ms"] <= size[name]["p95_ms"] <= size[name]["p99_ms"]
+        assert len(size[name]["runs"]) == bench_core.QUICK.repeats
+    assert size["build"]["memories"] == size["size"] and positive(size["build"]["memories_per_s"])
+    assert 0 < size["build"]["model_share"] <= 1
+    assert positive(size["database"]["bytes_per_memory"])
+    assert set(report["ingest"]) == {str(batch) for batch in bench_core.QUICK.batch_sizes}
+    assert all(positive(figures["memories_per_s"]) for figures in report["ingest"].values())
+    assert positive(report["peak_rss_mb"])
+    assert report["meta"]["queries"] == bench_core.QUICK.queries
+    assert "recall, MCP client" in capsys.readouterr().out
