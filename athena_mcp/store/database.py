@@ -127,8 +127,10 @@ class Database:
         writer in this process and in other processes waits for it.
         """
         async with self._write_lock:
-            await self._run(self._writer, "execute", "BEGIN IMMEDIATE", ())
             try:
+                # Inside the try: a caller cancelled while BEGIN waits for another process's lock
+                # must still roll back, because the driver's thread completes the BEGIN regardless.
+                await self._run(self._writer, "execute", "BEGIN IMMEDIATE", ())
                 yield Transaction(self)
             except BaseException:
                 await self._rollback()
@@ -143,13 +145,15 @@ class Database:
                         raise
 
     async def _rollback(self) -> None:
+        # Always sent (never guarded by in_transaction, which the event loop may read before a
+        # queued BEGIN has run); the driver runs statements in order, so it follows that BEGIN.
         with anyio.CancelScope(shield=True):
             try:
-                if self._writer.in_transaction:
-                    await self._writer.execute("ROLLBACK")
-            except Exception:
-                # Never mask the original failure with a rollback failure.
-                log.exception("rollback failed")
+                await self._run(self._writer, "execute", "ROLLBACK", ())
+            except Exception as exc:
+                if "no transaction is active" not in str(exc):
+                    # Never mask the original failure with a rollback failure.
+                    log.exception("rollback failed")
 
     async def _fetch(self, connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
         self._before(sql)

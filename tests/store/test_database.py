@@ -151,3 +151,32 @@ async def test_sql_errors_never_reach_the_client(settings, minilm):
     async with open_client(settings, minilm) as client:
         message = await call_error(client, "get", id=424242)
         assert "SELECT" not in message and "sqlite" not in message.lower()
+
+
+async def test_a_write_cancelled_while_waiting_for_another_process_leaves_no_open_transaction(tmp_path):
+    import pysqlite3.dbapi2 as sqlite3
+
+    path = tmp_path / "a.db"
+    async with Database.open(path, busy_timeout=5) as db:
+        await migrate(db)
+        other = sqlite3.connect(str(path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+        async def write() -> None:
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO store_meta (key, value) VALUES ('a', '1')")
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        other.execute("ROLLBACK")  # the other process lets go; the queued BEGIN now completes
+
+        async with db.transaction() as tx:  # and must have been rolled back, not left open
+            await tx.execute("INSERT INTO store_meta (key, value) VALUES ('b', '2')")
+        other.execute("BEGIN IMMEDIATE")  # the lock is free again for others
+        other.execute("ROLLBACK")
+        other.close()
+        rows = await db.fetchall("SELECT key FROM store_meta WHERE key IN ('a', 'b')")
+        assert [row[0] for row in rows] == ["b"]
