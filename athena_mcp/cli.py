@@ -111,4 +111,10 @@ async def reembed(settings: Settings) -> None:
         while stored := await services.vector_backlog.run_once():
             done += stored
             print(f"  {done}/{queued}", file=sys.stderr)
+        left = await backlog_size(services.database)
+        if left:
+            raise AthenaError(
+                f"{left} memories could not be embedded (see the warnings above); they are retried later "
+                "by a running server, or run `athena-mcp reembed` again."
+            )
         print(f"done: {done} vectors", file=sys.stderr)

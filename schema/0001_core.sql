@@ -61,10 +61,14 @@ CREATE TABLE memory_versions (
 ) WITHOUT ROWID;
 
 -- Memories whose vector is not computed yet (model still loading, embedder down, re-embed).
+-- A text the embedder keeps failing on is retried later and later, so it never blocks the rest.
 CREATE TABLE vector_backlog (
     memory_id INTEGER PRIMARY KEY REFERENCES memories (id) ON DELETE CASCADE,
-    queued_at REAL NOT NULL
+    queued_at REAL NOT NULL,
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    retry_at  REAL NOT NULL DEFAULT 0
 );
+CREATE INDEX vector_backlog_due ON vector_backlog (retry_at, queued_at);
 
 -- Derived lexical index over the canonical table; rebuildable with the FTS5 'rebuild' command.
 CREATE VIRTUAL TABLE memories_fts USING fts5 (

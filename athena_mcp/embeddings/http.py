@@ -72,6 +72,7 @@ class HttpEmbedder:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:
                 payload = json.loads(response.read())
         except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket open
             raise EmbeddingEndpointError(
                 f"The embeddings endpoint {self._url} answered HTTP {exc.code}."
             ) from None

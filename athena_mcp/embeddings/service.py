@@ -79,7 +79,8 @@ class EmbeddingService:
         if self.state == "ready":
             return None
         if self.state == "failed":
-            return f"embedding model unavailable ({self.failure}); results are lexical-only"
+            # The failure itself (paths, URLs) stays in the server log.
+            return "embedding model failed to load (see the server log); results are lexical-only"
         return "embedding model is still loading; results are lexical-only"
 
     async def embed_documents(self, texts: list[str]) -> np.ndarray | None:
@@ -103,16 +104,20 @@ class EmbeddingService:
             self._cache.popitem(last=False)
         return vectors[0]
 
-    async def _call(self, texts: list[str]) -> np.ndarray | None:
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for texts, raising on failure: TimeoutError when the model is too slow, else the
+        embedder's own error. For background work that decides itself what to do about failures."""
+        if not self.ready:
+            raise RuntimeError("the embedding model is not ready")
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._embedder.embed, texts)
+        # The allowance grows with the batch: the setting is per batch of 64 texts.
+        return await asyncio.wait_for(future, self._timeout * max(1.0, len(texts) / 64))
+
+    async def _call(self, texts: list[str]) -> np.ndarray | None:
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            return await self.embed(texts)
         except TimeoutError:
-            log.warning(
-                "embedding %d texts took longer than %.0fs; continuing without vectors",
-                len(texts),
-                self._timeout,
-            )
+            log.warning("embedding %d texts timed out; continuing without vectors", len(texts))
         except Exception as exc:
             log.warning("embedding failed (%s); continuing without vectors", exc)
         return None

@@ -51,6 +51,7 @@ class EpisodicMemory:
                         vectors.VectorRow(memory_id, vector, event.namespace, "episodic", True)
                         for memory_id, vector, event in zip(ids, embedded, events, strict=True)
                     ],
+                    self._embeddings.identity,
                 )
         return RecordResult(ids=ids, vectors="pending" if embedded is None else "stored")
 

@@ -85,9 +85,11 @@ class SemanticMemory:
         self._near_duplicate_threshold = near_duplicate_threshold
 
     async def remember(self, draft: FactDraft) -> RememberResult:
+        # A first, unlocked look only spares embedding an exact duplicate; the check that counts is
+        # repeated under the write lock below.
         existing = await memories.active_fact_with_content(self._database, draft.namespace, draft.content)
         if existing is not None:
-            return RememberResult(id=existing, status="duplicate", vector="stored")
+            return await self._duplicate(existing)
         vector = await self._embed(draft.content)
         similar = await self._similar(vector, draft.namespace, exclude=None)
         new = NewMemory(
@@ -103,10 +105,11 @@ class SemanticMemory:
         async with self._database.transaction() as tx:
             # Checked again under the write lock: another call or process may have stored it meanwhile.
             existing = await memories.active_fact_with_content(tx, draft.namespace, draft.content)
-            if existing is not None:
-                return RememberResult(id=existing, status="duplicate", vector="stored")
-            [memory_id] = await memories.insert_memories(tx, [new])
-            await self._store_vector(tx, memory_id, draft.namespace, vector)
+            if existing is None:
+                [memory_id] = await memories.insert_memories(tx, [new])
+                await self._store_vector(tx, memory_id, draft.namespace, vector)
+        if existing is not None:
+            return await self._duplicate(existing)
         return RememberResult(
             id=memory_id, status="stored", similar=similar, vector="pending" if vector is None else "stored"
         )
@@ -166,6 +169,10 @@ class SemanticMemory:
         result = await self._embeddings.embed_documents([content])
         return None if result is None else result[0]
 
+    async def _duplicate(self, existing: int) -> RememberResult:
+        pending = await vectors.is_pending(self._database, existing)
+        return RememberResult(id=existing, status="duplicate", vector="pending" if pending else "stored")
+
     async def _similar(
         self, vector: np.ndarray | None, namespace: str, exclude: int | None
     ) -> list[SimilarMemory]:
@@ -182,7 +189,7 @@ class SemanticMemory:
         return [
             SimilarMemory(id=mid, similarity=round(sim, 4), content=found[mid].content)
             for mid, sim in close[:NEAR_DUPLICATE_CANDIDATES]
-            if mid in found
+            if mid in found and found[mid].status == "active"  # not forgotten since the lookup
         ]
 
     async def _store_vector(
@@ -192,7 +199,9 @@ class SemanticMemory:
             await vectors.queue_for_embedding(tx, [memory_id])
         else:
             await vectors.write_vectors(
-                tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)]
+                tx,
+                [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)],
+                self._embeddings.identity,
             )
 
     async def _require(self, db: Database | Transaction, memory_id: int) -> Memory:

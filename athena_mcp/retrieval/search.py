@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import Explanation, RecallHit, SearchResult, SignalExplanation
@@ -13,14 +12,12 @@ from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import get_memories
 
-Mode = Literal["hybrid", "lexical", "dense"]
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
 MIN_CANDIDATES = 50
 SIGNAL_WEIGHTS = {"lexical": 1.0, "dense": 1.0}
-# Rough size of a result in tokens: about four characters a token plus the fields around it.
+# Rough size of a result in tokens: about four characters of its JSON a token.
 CHARS_PER_TOKEN = 4
-TOKENS_PER_RESULT_OVERHEAD = 40
 
 
 @dataclass(frozen=True)
@@ -28,7 +25,6 @@ class SearchRequest:
     query: str
     memory_filter: MemoryFilter
     limit: int = 10
-    mode: Mode = "hybrid"
     explain: bool = False
     max_tokens: int | None = None
 
@@ -39,28 +35,19 @@ class HybridSearcher:
         self._embeddings = embeddings
 
     async def search(self, request: SearchRequest) -> SearchResult:
+        """Lexical always; dense too when the query can be embedded (else `notice` says why not)."""
         depth = max(request.limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
-        ranked: dict[str, list[tuple[int, float]]] = {}
+        ranked = {
+            "lexical": await fts.lexical_search(self._database, request.query, request.memory_filter, depth)
+        }
         notice = None
-        if request.mode in ("hybrid", "lexical"):
-            ranked["lexical"] = await fts.lexical_search(
-                self._database, request.query, request.memory_filter, depth
+        query_vector = await self._embeddings.embed_query(request.query)
+        if query_vector is None:
+            notice = self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
+        else:
+            ranked["dense"] = await vectors.nearest(
+                self._database, query_vector, request.memory_filter, depth
             )
-        if request.mode in ("hybrid", "dense"):
-            query_vector = await self._embeddings.embed_query(request.query)
-            if query_vector is None:
-                notice = (
-                    self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
-                )
-                if "lexical" not in ranked:
-                    ranked["lexical"] = await fts.lexical_search(
-                        self._database, request.query, request.memory_filter, depth
-                    )
-            else:
-                ranked["dense"] = await vectors.nearest(
-                    self._database, query_vector, request.memory_filter, depth
-                )
-        mode: Mode = "hybrid" if len(ranked) == 2 else ("dense" if "dense" in ranked else "lexical")
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         top = candidates[: request.limit]
@@ -72,12 +59,6 @@ class HybridSearcher:
             memory = memories.get(candidate.memory_id)
             if memory is None or memory.status != "active":
                 continue  # forgotten between the index read and this fetch
-            if budget is not None:
-                cost = len(memory.content) // CHARS_PER_TOKEN + TOKENS_PER_RESULT_OVERHEAD
-                if cost > budget:
-                    truncated = True
-                    break
-                budget -= cost
             explanation = None
             if request.explain:
                 explanation = Explanation(
@@ -87,7 +68,18 @@ class HybridSearcher:
                         for signal, (rank, score, contribution) in candidate.signals.items()
                     },
                 )
-            hits.append(
-                RecallHit(**memory.model_dump(), score=candidate.fused / best_possible, explain=explanation)
-            )
-        return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)
+            hit = RecallHit(**memory.model_dump(), score=candidate.fused / best_possible, explain=explanation)
+            if budget is not None:
+                # The whole hit counts (context, tags, metadata), as the caller will read all of it.
+                cost = len(hit.model_dump_json()) // CHARS_PER_TOKEN
+                if cost > budget:
+                    truncated = True
+                    break
+                budget -= cost
+            hits.append(hit)
+        return SearchResult(
+            results=hits,
+            mode="lexical" if query_vector is None else "hybrid",
+            notice=notice,
+            truncated=truncated,
+        )

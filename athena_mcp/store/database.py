@@ -40,11 +40,6 @@ class Transaction:
         cursor = await self._database._run(self._database._writer, "execute", sql, params)
         return int(cursor.lastrowid or 0)
 
-    async def execute_count(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns how many rows it changed."""
-        cursor = await self._database._run(self._database._writer, "execute", sql, params)
-        return int(cursor.rowcount)
-
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._database._run(self._database._writer, "executemany", sql, list(rows))
 

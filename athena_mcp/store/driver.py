@@ -62,7 +62,7 @@ def load_vector_extension(connection: Any) -> None:
         connection.enable_load_extension(False)
 
 
-def driver_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
-    """(Error, OperationalError, IntegrityError) of the chosen driver, for except clauses."""
+def driver_errors() -> tuple[type[Exception], type[Exception]]:
+    """(Error, OperationalError) of the chosen driver, for except clauses."""
     module = sqlite_module()
-    return module.Error, module.OperationalError, module.IntegrityError
+    return module.Error, module.OperationalError

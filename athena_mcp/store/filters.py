@@ -38,6 +38,8 @@ class MemoryFilter:
 
     def vector_clause(self) -> tuple[str, list[Any]]:
         """`AND ...` conditions for a vec0 KNN query over the vector index (active memories only)."""
+        if self.statuses != ("active",):
+            raise ValueError("the vector index serves active memories only")
         sql = f"AND active = 1 AND {_in('namespace', self.namespaces)} AND {_in('system', self.systems)}"
         params: list[Any] = [*self.namespaces, *self.systems]
         extra, extra_params = self._extra_conditions("m")

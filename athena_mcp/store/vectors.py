@@ -44,8 +44,8 @@ class VectorRow:
     active: bool
 
 
-async def stored_identity(database: Database) -> EmbeddingIdentity | None:
-    rows = await database.fetchall(
+async def stored_identity(db: Database | Transaction) -> EmbeddingIdentity | None:
+    rows = await db.fetchall(
         "SELECT key, value FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')"
     )
     meta = {row[0]: row[1] for row in rows}
@@ -55,25 +55,29 @@ async def stored_identity(database: Database) -> EmbeddingIdentity | None:
 
 
 async def ensure_vector_index(database: Database, identity: EmbeddingIdentity) -> None:
-    """Create the index for `identity` on a new store, or check that the store already uses it."""
-    stored = await stored_identity(database)
-    if stored is not None and stored != identity:
-        raise StoreUnavailable(
-            f"The database {database.path} holds vectors from {stored.describe()}, but the server is "
-            f"configured for {identity.describe()}. Run `athena-mcp reembed --db {database.path}` with "
-            "the new embedder settings to recompute every vector, or configure the original model."
-        )
+    """Create the index for `identity` on a new store, or check that the store already uses it.
+
+    Checked under the write lock, so two servers started at once with different models cannot
+    both pass the check.
+    """
     async with database.transaction() as tx:
+        stored = await stored_identity(tx)
+        if stored is not None and stored != identity:
+            raise StoreUnavailable(
+                f"The database {database.path} holds vectors from {stored.describe()}, but the server is "
+                f"configured for {identity.describe()}. Run `athena-mcp reembed --db {database.path}` "
+                "with the new embedder settings to recompute every vector, or configure the original model."
+            )
         await _create_index(tx, identity)
 
 
-async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> int:
-    """Drop every vector, switch the store to `identity` and queue all memories; returns how many."""
+async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> None:
+    """Drop every vector, switch the store to `identity` and queue all memories for embedding."""
     async with database.transaction() as tx:
         await tx.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
         await tx.execute("DELETE FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')")
         await _create_index(tx, identity)
-        return await tx.execute_count(
+        await tx.execute(
             "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) SELECT id, ? FROM memories",
             (time.time(),),
         )
@@ -91,10 +95,17 @@ async def _create_index(tx: Transaction, identity: EmbeddingIdentity) -> None:
     )
 
 
-async def write_vectors(tx: Transaction, rows: Sequence[VectorRow]) -> None:
-    """Store (or replace) vectors and take their memories off the backlog."""
+async def write_vectors(tx: Transaction, rows: Sequence[VectorRow], identity: EmbeddingIdentity) -> None:
+    """Store (or replace) vectors made by `identity` and take their memories off the backlog."""
     if not rows:
         return
+    stored = await stored_identity(tx)
+    if stored != identity:
+        # `reembed` switched the store to another model while this server kept running.
+        raise StoreUnavailable(
+            f"This database's vectors now come from {stored.describe() if stored else 'no model'}, but "
+            f"this server embeds with {identity.describe()}. Restart it with the matching embedder settings."
+        )
     ids = [(row.memory_id,) for row in rows]
     # vec0 has no upsert: delete first so a re-embedded memory keeps one vector.
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", ids)
@@ -110,22 +121,48 @@ async def set_vector_active(tx: Transaction, memory_id: int, active: bool) -> No
 
 
 async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> None:
+    """Drop the memories' vectors and queue them; a re-queued memory (new content) starts afresh."""
     now = time.time()
     await tx.executemany(
-        "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) VALUES (?, ?)",
+        "INSERT INTO vector_backlog (memory_id, queued_at) VALUES (?, ?) ON CONFLICT (memory_id) "
+        "DO UPDATE SET queued_at = excluded.queued_at, attempts = 0, retry_at = 0",
         [(memory_id, now) for memory_id in memory_ids],
     )
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", [(m,) for m in memory_ids])
 
 
-async def backlog(database: Database, limit: int) -> list[tuple[int, str, str, str, bool]]:
-    """The oldest memories waiting for a vector: (id, content, namespace, system, active)."""
+@dataclass(frozen=True)
+class PendingVector:
+    memory_id: int
+    content: str
+    namespace: str
+    system: str
+
+
+async def backlog(database: Database, limit: int) -> list[PendingVector]:
+    """The memories due for a vector now, oldest first."""
     rows = await database.fetchall(
-        "SELECT m.id, m.content, m.namespace, m.system, m.status = 'active' FROM vector_backlog b "
-        "JOIN memories m ON m.id = b.memory_id ORDER BY b.queued_at, b.memory_id LIMIT ?",
-        (limit,),
+        "SELECT m.id, m.content, m.namespace, m.system FROM vector_backlog b "
+        "JOIN memories m ON m.id = b.memory_id WHERE b.retry_at <= ? "
+        "ORDER BY b.retry_at, b.queued_at, b.memory_id LIMIT ?",
+        (time.time(), limit),
     )
-    return [(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows]
+    return [PendingVector(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+async def defer(tx: Transaction, memory_ids: Sequence[int]) -> None:
+    """Retry these later: 30 s after the first failure, doubling up to an hour."""
+    await tx.executemany(
+        "UPDATE vector_backlog SET attempts = attempts + 1, "
+        "retry_at = ? + min(3600, 30 * (1 << min(attempts, 7))) WHERE memory_id = ?",
+        [(time.time(), memory_id) for memory_id in memory_ids],
+    )
+
+
+async def is_pending(database: Database, memory_id: int) -> bool:
+    return (
+        await database.fetchone("SELECT 1 FROM vector_backlog WHERE memory_id = ?", (memory_id,)) is not None
+    )
 
 
 async def backlog_size(database: Database) -> int:

@@ -5,18 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+
+import numpy as np
 
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
+from athena_mcp.store.vectors import PendingVector
 
 log = logging.getLogger(__name__)
-
 
 # Memories taken per pass. The model sorts one call's texts by length before batching them, so a
 # larger pass pads less: 116 texts/s at 256 per call against 73 at 64 (perf/bench_core.py, LoCoMo turns).
 PASS_SIZE = 256
+# Longest wait between attempts to load a model that failed to load.
+MAX_LOAD_RETRY = 300.0
+
+Embedded = list[tuple[PendingVector, np.ndarray]]
 
 
 class VectorBacklogWorker:
@@ -26,38 +33,66 @@ class VectorBacklogWorker:
         self._batch_size = batch_size
 
     async def run_once(self) -> int:
-        """Embed one batch of the backlog; returns how many vectors were stored (0: nothing to do)."""
+        """Embed one pass of the due backlog; returns how many vectors were stored (0: nothing to do).
+
+        A text the embedder rejects is found by halving the batch and is deferred with back-off, so
+        it never holds up the rest. A timeout defers the whole pass: the model is too slow right now.
+        """
         if not self._embeddings.ready:
             return 0
         pending = await vectors.backlog(self._database, self._batch_size)
         if not pending:
             return 0
-        embedded = await self._embeddings.embed_documents([content for _, content, _, _, _ in pending])
-        if embedded is None:
-            return 0
+        try:
+            embedded, rejected = await self._embed(pending)
+        except TimeoutError:
+            log.warning("embedding %d backlog texts timed out; retrying them later", len(pending))
+            embedded, rejected = [], pending
         async with self._database.transaction() as tx:
+            if rejected:
+                await vectors.defer(tx, [p.memory_id for p in rejected])
             # A memory edited or forgotten while we embedded must not get a stale vector or state.
             current = {
                 row[0]: (row[1], row[2] == "active")
                 for row in await tx.fetchall(
                     "SELECT id, content_hash, status FROM memories "
                     "WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps([memory_id for memory_id, *_ in pending]),),
+                    (json.dumps([p.memory_id for p, _ in embedded]),),
                 )
             }
             rows = [
-                vectors.VectorRow(memory_id, vector, namespace, system, current[memory_id][1])
-                for (memory_id, content, namespace, system, _), vector in zip(pending, embedded, strict=True)
-                if memory_id in current and current[memory_id][0] == content_hash(content)
+                vectors.VectorRow(p.memory_id, vector, p.namespace, p.system, current[p.memory_id][1])
+                for p, vector in embedded
+                if p.memory_id in current and current[p.memory_id][0] == content_hash(p.content)
             ]
-            await vectors.write_vectors(tx, rows)
+            await vectors.write_vectors(tx, rows, self._embeddings.identity)
         return len(rows)
 
+    async def _embed(self, pending: list[PendingVector]) -> tuple[Embedded, list[PendingVector]]:
+        """(embedded, rejected): halves a failing batch until the texts the embedder rejects are alone."""
+        try:
+            found = await self._embeddings.embed([p.content for p in pending])
+            return list(zip(pending, found, strict=True)), []
+        except TimeoutError:
+            raise
+        except Exception as exc:
+            if len(pending) == 1:
+                log.warning("embedding memory %d failed (%s); retrying it later", pending[0].memory_id, exc)
+                return [], pending
+        half = len(pending) // 2
+        left, left_rejected = await self._embed(pending[:half])
+        right, right_rejected = await self._embed(pending[half:])
+        return left + right, left_rejected + right_rejected
+
     async def run_forever(self, interval: float) -> None:
+        load_retry = interval
+        next_load = 0.0
         while True:
             try:
-                if self._embeddings.state == "failed":
+                if self._embeddings.state == "failed" and time.monotonic() >= next_load:
                     self._embeddings.start_loading()
+                    next_load = time.monotonic() + load_retry
+                    load_retry = min(load_retry * 2, MAX_LOAD_RETRY)
                 while await self.run_once():
                     pass
             except asyncio.CancelledError:

@@ -18,7 +18,7 @@ from tests.conftest import call, open_client, wait_for
 
 @contextlib.contextmanager
 def embeddings_endpoint(
-    model: MiniLMEmbedder, *, dimension_cut: int | None = None
+    model: MiniLMEmbedder, *, dimension_cut: int | None = None, refuse: str | None = None
 ) -> Iterator[tuple[str, list]]:
     """An /v1/embeddings server answering like OpenAI, backed by the real model; yields (url, requests)."""
     requests: list[dict] = []
@@ -27,6 +27,9 @@ def embeddings_endpoint(
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+            if refuse is not None and any(refuse in text for text in body["input"]):
+                self.send_error(400, "input rejected")
+                return
             vectors = model.embed(body["input"])[:, :dimension_cut]
             payload = {
                 "object": "list",

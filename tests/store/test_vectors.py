@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import numpy as np
 import pytest
 
 from athena_mcp.cli import reembed
-from athena_mcp.errors import StoreUnavailable
+from athena_mcp.errors import AthenaError, StoreUnavailable
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
-from athena_mcp.store.vectors import EmbeddingIdentity, backlog_size, stored_identity
-from tests.conftest import call, open_client, wait_for
+from athena_mcp.store.database import Database
+from athena_mcp.store.memories import NewMemory, insert_memories
+from athena_mcp.store.migrations import migrate
+from athena_mcp.store.vectors import (
+    EmbeddingIdentity,
+    backlog_size,
+    ensure_vector_index,
+    queue_for_embedding,
+    stored_identity,
+)
+from tests.conftest import call, open_client, services_for, wait_for
 from tests.embeddings.test_http_embedder import embeddings_endpoint
 
 
@@ -68,3 +80,54 @@ async def test_reembed_recomputes_every_vector_with_the_new_model(tmp_path, mini
                 return hits["mode"] == "hybrid" and hits["results"][0]["explain"]["dense"] is not None
 
             await wait_for(dense_finds_the_fact)
+
+
+class PickyModel(SmallModel):
+    """The real model, except that it refuses any batch holding the word 'poison'."""
+
+    identity = EmbeddingIdentity("sentence-transformers/all-MiniLM-L6-v2", 384)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if any("poison" in text for text in texts):
+            raise ValueError("the endpoint rejected the input")
+        return self.inner.embed(texts)
+
+
+async def test_a_text_the_embedder_rejects_never_blocks_the_rest_of_the_backlog(settings, minilm):
+    async with services_for(settings, PickyModel(minilm)) as services:
+        texts = [f"ordinary memory {n}" for n in range(9)]
+        texts.insert(4, "a poison pill")
+        for text in texts:
+            async with services.database.transaction() as tx:
+                [memory_id] = await insert_memories(
+                    tx, [NewMemory("episodic", "default", "observation", text)]
+                )
+                await queue_for_embedding(tx, [memory_id])
+        assert await services.vector_backlog.run_once() == 9
+        assert await services.vector_backlog.run_once() == 0  # the rejected one waits for its retry time
+        row = await services.database.fetchone(
+            "SELECT attempts, retry_at > ? FROM vector_backlog", (time.time(),)
+        )
+        assert tuple(row) == (1, 1)
+
+
+async def test_reembed_fails_loudly_when_some_memories_cannot_be_embedded(tmp_path, minilm):
+    db = tmp_path / "a.db"
+    async with open_client(Settings(db=db), minilm) as client:
+        await call(client, "record_event", content="a poison pill")
+    with embeddings_endpoint(minilm, refuse="poison") as (url, _):
+        settings = Settings(db=db, embedder="http", embedding_url=url, embedding_model="x", embedding_dim=384)
+        with pytest.raises(AthenaError, match="1 memories could not be embedded"):
+            await reembed(settings)
+
+
+async def test_two_servers_starting_with_different_models_cannot_both_claim_a_new_store(tmp_path):
+    path = tmp_path / "new.db"
+    async with Database.open(path) as first, Database.open(path) as second:
+        await migrate(first)
+        outcomes = await asyncio.gather(
+            ensure_vector_index(first, EmbeddingIdentity("model-x", 384)),
+            ensure_vector_index(second, EmbeddingIdentity("model-y", 768)),
+            return_exceptions=True,
+        )
+    assert sum(isinstance(outcome, StoreUnavailable) for outcome in outcomes) == 1

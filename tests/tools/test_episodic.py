@@ -149,3 +149,15 @@ async def test_an_event_can_be_forgotten_and_restored(settings, minilm):
         assert (await call(client, "timeline"))["events"] == []
         await call(client, "restore", id=event)
         assert [e["id"] for e in (await call(client, "timeline"))["events"]] == [event]
+
+
+async def test_max_tokens_counts_the_whole_result_not_just_its_content(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        bulky = {"log": "x" * 12_000}
+        await call(
+            client,
+            "record_events",
+            events=[{"content": f"short event {n}", "context": bulky} for n in range(3)],
+        )
+        result = await call(client, "recall_events", query="short event", max_tokens=4_000)
+        assert len(result["results"]) == 1 and result["truncated"]
