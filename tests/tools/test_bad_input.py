@@ -223,53 +223,21 @@ async def refusal(client: Client, tool: str, arguments: dict[str, Any]) -> str:
     return await call_error(client, tool, **arguments)
 
 
-@pytest.mark.parametrize(("tool", "arguments", "fragments"), OVERSIZED, ids=[case_id(c) for c in OVERSIZED])
-async def test_oversized_argument_is_rejected_naming_the_limit(
-    settings: Settings,
-    minilm: MiniLMEmbedder,
-    tool: str,
-    arguments: dict[str, Any],
-    fragments: tuple[str, ...],
-) -> None:
-    async with open_client(settings, minilm) as client:
-        message = await refusal(client, tool, arguments)
-    assert_refused(message, settings, *fragments)
+# Each rejected call names the offending field and, where there is one, the limit it broke.
+REJECTED = [
+    *(("oversized", case) for case in OVERSIZED),
+    *(("wrong-type", case) for case in WRONG_TYPES),
+    *(("out-of-range", case) for case in OUT_OF_RANGE),
+    *(("missing-or-blank", case) for case in MISSING_OR_EMPTY),
+]
 
 
 @pytest.mark.parametrize(
-    ("tool", "arguments", "fragments"), WRONG_TYPES, ids=[case_id(c) for c in WRONG_TYPES]
+    ("tool", "arguments", "fragments"),
+    [case for _, case in REJECTED],
+    ids=[f"{kind}-{case_id(case)}" for kind, case in REJECTED],
 )
-async def test_argument_of_the_wrong_type_is_rejected_naming_the_field(
-    settings: Settings,
-    minilm: MiniLMEmbedder,
-    tool: str,
-    arguments: dict[str, Any],
-    fragments: tuple[str, ...],
-) -> None:
-    async with open_client(settings, minilm) as client:
-        message = await refusal(client, tool, arguments)
-    assert_refused(message, settings, *fragments)
-
-
-@pytest.mark.parametrize(
-    ("tool", "arguments", "fragments"), OUT_OF_RANGE, ids=[case_id(c) for c in OUT_OF_RANGE]
-)
-async def test_out_of_range_number_is_rejected_naming_the_bound(
-    settings: Settings,
-    minilm: MiniLMEmbedder,
-    tool: str,
-    arguments: dict[str, Any],
-    fragments: tuple[str, ...],
-) -> None:
-    async with open_client(settings, minilm) as client:
-        message = await refusal(client, tool, arguments)
-    assert_refused(message, settings, *fragments)
-
-
-@pytest.mark.parametrize(
-    ("tool", "arguments", "fragments"), MISSING_OR_EMPTY, ids=[case_id(c) for c in MISSING_OR_EMPTY]
-)
-async def test_missing_or_blank_required_argument_is_rejected_naming_it(
+async def test_invalid_argument_is_rejected_naming_the_field_and_the_limit(
     settings: Settings,
     minilm: MiniLMEmbedder,
     tool: str,
