@@ -68,7 +68,7 @@ class RecallHit(Memory):
 
 class SearchResult(BaseModel):
     results: list[RecallHit]
-    mode: Literal["hybrid", "lexical"] = Field(description="Which signals produced the ranking")
+    mode: Literal["hybrid", "lexical", "dense"] = Field(description="Which signals produced the ranking")
     notice: str | None = Field(None, description="Why the search ran in a reduced mode, if it did")
     truncated: bool = Field(False, description="True when max_tokens cut the list short")
 

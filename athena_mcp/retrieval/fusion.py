@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 RRF_K = 60
+Signal = Literal["lexical", "dense"]
 
 
 @dataclass
@@ -19,11 +21,11 @@ class FusedCandidate:
     memory_id: int
     fused: float = 0.0
     # signal name -> (rank, raw score, contribution)
-    signals: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    signals: dict[Signal, tuple[int, float, float]] = field(default_factory=dict)
 
 
 def fuse(
-    ranked: Mapping[str, Sequence[tuple[int, float]]], weights: Mapping[str, float], k: int = RRF_K
+    ranked: Mapping[Signal, Sequence[tuple[int, float]]], weights: Mapping[Signal, float], k: int = RRF_K
 ) -> tuple[list[FusedCandidate], float]:
     """Fuse each signal's best-first (memory id, score) list; returns candidates best first and the
     maximum achievable fused value for normalising."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import Explanation, RecallHit, SearchResult, SignalExplanation
-from athena_mcp.retrieval.fusion import fuse
+from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.store import fts, vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
@@ -15,7 +16,7 @@ from athena_mcp.store.memories import get_memories
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
 MIN_CANDIDATES = 50
-SIGNAL_WEIGHTS = {"lexical": 1.0, "dense": 1.0}
+SIGNAL_WEIGHTS: dict[Signal, float] = {"lexical": 1.0, "dense": 1.0}
 # Rough size of a result in tokens: about four characters of its JSON a token.
 CHARS_PER_TOKEN = 4
 
@@ -25,6 +26,8 @@ class SearchRequest:
     query: str
     memory_filter: MemoryFilter
     limit: int = 10
+    # Which signals to run; the retrieval evaluation compares each alone with both fused.
+    signals: tuple[Signal, ...] = ("lexical", "dense")
     explain: bool = False
     max_tokens: int | None = None
 
@@ -35,18 +38,24 @@ class HybridSearcher:
         self._embeddings = embeddings
 
     async def search(self, request: SearchRequest) -> SearchResult:
-        """Lexical always; dense too when the query can be embedded (else `notice` says why not)."""
+        """The requested signals, fused; without a query vector the dense signal is replaced by the
+        lexical one and `notice` says why."""
         depth = max(request.limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
-        ranked = {
-            "lexical": await fts.lexical_search(self._database, request.query, request.memory_filter, depth)
-        }
+        ranked: dict[Signal, list[tuple[int, float]]] = {}
         notice = None
-        query_vector = await self._embeddings.embed_query(request.query)
-        if query_vector is None:
-            notice = self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
-        else:
-            ranked["dense"] = await vectors.nearest(
-                self._database, query_vector, request.memory_filter, depth
+        if "dense" in request.signals:
+            query_vector = await self._embeddings.embed_query(request.query)
+            if query_vector is None:
+                notice = (
+                    self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
+                )
+            else:
+                ranked["dense"] = await vectors.nearest(
+                    self._database, query_vector, request.memory_filter, depth
+                )
+        if "lexical" in request.signals or not ranked:
+            ranked["lexical"] = await fts.lexical_search(
+                self._database, request.query, request.memory_filter, depth
             )
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
@@ -77,9 +86,5 @@ class HybridSearcher:
                     break
                 budget -= cost
             hits.append(hit)
-        return SearchResult(
-            results=hits,
-            mode="lexical" if query_vector is None else "hybrid",
-            notice=notice,
-            truncated=truncated,
-        )
+        mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
+        return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)

@@ -1,0 +1,113 @@
+"""The evaluation sets as documents and questions: LoCoMo and LongMemEval, read from a file path.
+
+Each function is data-agnostic within its format: any split of the same benchmark works.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Document:
+    key: str
+    content: str
+    timestamp: float | None
+
+
+@dataclass(frozen=True)
+class Question:
+    query: str
+    relevant: frozenset[str]
+    category: str
+
+
+@dataclass(frozen=True)
+class Haystack:
+    """One index: its documents and the questions asked of it."""
+
+    name: str
+    documents: list[Document]
+    questions: list[Question]
+
+
+LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+_DIA_ID = re.compile(r"D:?(\d+):0*(\d+)")
+
+
+def locomo(path: Path) -> Iterator[Haystack]:
+    """One haystack per conversation: every dialog turn a document, keyed by its dia_id."""
+    for sample in json.loads(path.read_text("utf-8")):
+        conversation = sample["conversation"]
+        documents = []
+        for key, turns in conversation.items():
+            if not (key.startswith("session_") and isinstance(turns, list)):
+                continue
+            moment = _locomo_time(conversation.get(f"{key}_date_time"))
+            for turn in turns:
+                text = f'{turn["speaker"]} said, "{turn["text"]}"'
+                if turn.get("blip_caption"):
+                    text += f" and shared {turn['blip_caption']}"
+                documents.append(Document(turn["dia_id"], text, moment))
+        known = {document.key for document in documents}
+        questions = []
+        for qa in sample["qa"]:
+            evidence = frozenset(ref for ref in _evidence_ids(qa.get("evidence", [])) if ref in known)
+            if evidence:
+                questions.append(Question(qa["question"], evidence, LOCOMO_CATEGORIES[qa["category"]]))
+        yield Haystack(f"locomo-{sample['sample_id']}", documents, questions)
+
+
+def _evidence_ids(evidence: list[str]) -> Iterator[str]:
+    # A few evidence strings are malformed ("D8:6; D9:17", "D:11:26", "D30:05"): split and repair.
+    for item in evidence:
+        for part in re.split(r"[;\s]+", item):
+            if match := _DIA_ID.fullmatch(part):
+                yield f"D{int(match[1])}:{int(match[2])}"
+
+
+def _locomo_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC).timestamp()
+
+
+def longmemeval(path: Path, granularity: str) -> Iterator[Haystack]:
+    """One haystack per question (abstention questions skipped), with the paper's documents:
+    granularity "turn": each user turn, keyed `<session id>_<1-based turn index>`, relevant when it
+    has the answer; "session": each session's user turns joined, relevant when it holds the answer."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        items: list[dict[str, Any]] = json.load(handle)
+    for item in items:
+        if item["question_id"].endswith("_abs"):
+            continue
+        documents, relevant = [], set()
+        sessions = zip(
+            item["haystack_session_ids"], item["haystack_dates"], item["haystack_sessions"], strict=True
+        )
+        for session_id, date, turns in sessions:
+            moment = datetime.strptime(date, "%Y/%m/%d (%a) %H:%M").replace(tzinfo=UTC).timestamp()
+            user_turns = [
+                (index, turn) for index, turn in enumerate(turns, start=1) if turn["role"] == "user"
+            ]
+            if granularity == "turn":
+                for index, turn in user_turns:
+                    key = f"{session_id}_{index}"
+                    documents.append(Document(key, turn["content"], moment))
+                    if turn.get("has_answer"):
+                        relevant.add(key)
+            elif user_turns:
+                documents.append(Document(session_id, "\n".join(t["content"] for _, t in user_turns), moment))
+        if granularity == "session":
+            relevant = set(item["answer_session_ids"]) & {document.key for document in documents}
+        if relevant:
+            question = Question(item["question"], frozenset(relevant), item["question_type"])
+            yield Haystack(f"lme-{item['question_id']}-{granularity}", documents, [question])

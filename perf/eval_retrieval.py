@@ -1,0 +1,207 @@
+"""Retrieval quality on LoCoMo and LongMemEval, for lexical-only, dense-only and hybrid search.
+
+Documents are stored as episodic memories through the same store code as `record_events` (one
+namespace per conversation or question, the session date as timestamp, the document key as
+`source`), and every question is answered by the hybrid searcher behind `recall`.
+
+    python -m perf.eval_retrieval locomo      [--data PATH] [--limit N] [--out FILE]
+    python -m perf.eval_retrieval longmemeval [--data PATH] [--limit N] [--out FILE]
+
+--limit N stops after about N questions (for a quick check). The data defaults to ../shared/eval, the
+JSON report to perf/results/eval_<benchmark>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from athena_mcp.embeddings.base import Embedder
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.retrieval.fusion import Signal
+from athena_mcp.retrieval.search import SearchRequest
+from athena_mcp.services import Services, open_services
+from athena_mcp.settings import Settings
+from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.store.memories import NewMemory
+from perf import eval_data, metrics
+from perf.eval_data import Haystack, Question
+
+EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+DATA = {
+    "locomo": EVAL_DIR / "locomo" / "locomo_dev.json",
+    "longmemeval": EVAL_DIR / "longmemeval" / "longmemeval_s_dev.json.gz",
+}
+MODES: dict[str, tuple[Signal, ...]] = {
+    "lexical": ("lexical",),
+    "dense": ("dense",),
+    "hybrid": ("lexical", "dense"),
+}
+INGEST_BATCH = 256
+Scores = dict[str, float]
+Scorer = Callable[[list[str], Question], Scores]
+
+
+def locomo_scores(ranked: list[str], question: Question) -> Scores:
+    scores = {"mrr": metrics.reciprocal_rank(ranked, question.relevant)}
+    for k in (1, 5, 10, 25):
+        scores[f"recall@{k}"] = metrics.recall_at(ranked, question.relevant, k)
+        scores[f"any_hit@{k}"] = metrics.any_hit_at(ranked, question.relevant, k)
+    return scores
+
+
+def longmemeval_scores(ranked: list[str], question: Question) -> Scores:
+    scores = {}
+    for k in (1, 5, 10):
+        scores[f"recall_any@{k}"] = metrics.any_hit_at(ranked, question.relevant, k)
+        scores[f"recall_all@{k}"] = metrics.all_hit_at(ranked, question.relevant, k)
+        scores[f"ndcg@{k}"] = metrics.ndcg_at(ranked, question.relevant, k)
+    return scores
+
+
+async def evaluate(
+    services: Services, haystacks: Iterable[Haystack], scorer: Scorer, depth: int, limit: int | None = None
+) -> dict[str, Any]:
+    """Mean scores per mode, overall and per question category."""
+    per_question: dict[str, list[tuple[str, Scores]]] = defaultdict(list)
+    asked = 0
+    for haystack in haystacks:
+        if limit is not None and asked >= limit:
+            break
+        await ingest(services, haystack)
+        for question in haystack.questions[: None if limit is None else limit - asked]:
+            asked += 1
+            for mode, signals in MODES.items():
+                ranked = await rank(services, haystack.name, question.query, signals, depth)
+                per_question[mode].append((question.category, scorer(ranked, question)))
+    return {"questions": asked, "modes": {mode: summarise(rows) for mode, rows in per_question.items()}}
+
+
+async def ingest(services: Services, haystack: Haystack) -> None:
+    events = [
+        NewMemory(
+            "episodic",
+            haystack.name,
+            "message",
+            document.content,
+            source=document.key,
+            occurred_at=document.timestamp,
+        )
+        for document in haystack.documents
+    ]
+    for start in range(0, len(events), INGEST_BATCH):
+        result = await services.episodic.record(events[start : start + INGEST_BATCH])
+        if result.vectors != "stored":
+            raise RuntimeError("the embedder failed during ingestion; dense figures would be wrong")
+
+
+async def rank(
+    services: Services, namespace: str, query: str, signals: tuple[Signal, ...], depth: int
+) -> list[str]:
+    request = SearchRequest(
+        query, MemoryFilter(namespaces=(namespace,), systems=("episodic",)), limit=depth, signals=signals
+    )
+    result = await services.search.search(request)
+    return [hit.source or "" for hit in result.results]
+
+
+def summarise(rows: list[tuple[str, Scores]]) -> dict[str, Any]:
+    by_category: dict[str, list[Scores]] = defaultdict(list)
+    for category, scores in rows:
+        by_category[category].append(scores)
+    return {
+        "overall": mean_scores([scores for _, scores in rows]),
+        "by_category": {
+            category: mean_scores(found) | {"questions": len(found)}
+            for category, found in sorted(by_category.items())
+        },
+    }
+
+
+def mean_scores(rows: list[Scores]) -> Scores:
+    return {name: round(statistics.fmean(row[name] for row in rows), 4) for name in rows[0]}
+
+
+def table(report: dict[str, Any], columns: list[str]) -> str:
+    lines = [f"{'':28}" + "".join(f"{column:>13}" for column in columns)]
+    for mode, summary in report["modes"].items():
+        lines.append(f"{mode + ' (all)':28}" + "".join(f"{summary['overall'][c]:>13.3f}" for c in columns))
+        for category, scores in summary["by_category"].items():
+            label = f"  {category} (n={scores['questions']})"
+            lines.append(f"{label:28}" + "".join(f"{scores[c]:>13.3f}" for c in columns))
+    return "\n".join(lines)
+
+
+def benchmark_runs(
+    benchmark: str, path: Path
+) -> Iterator[tuple[str, Iterable[Haystack], Scorer, int, list[str]]]:
+    if benchmark == "locomo":
+        yield (
+            "locomo",
+            eval_data.locomo(path),
+            locomo_scores,
+            25,
+            ["recall@5", "recall@10", "recall@25", "mrr"],
+        )
+    else:
+        for granularity in ("turn", "session"):
+            yield (
+                f"longmemeval-{granularity}",
+                eval_data.longmemeval(path, granularity),
+                longmemeval_scores,
+                10,
+                ["recall_any@5", "recall_all@5", "ndcg@5", "recall_any@10"],
+            )
+
+
+async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder) -> dict[str, Any]:
+    """Evaluate every mode on one benchmark file; prints a table per run and returns the report."""
+    report: dict[str, Any] = {
+        "benchmark": benchmark,
+        "data": str(path),
+        "model": embedder.identity.model,
+        "finished_at": None,
+        "runs": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="athena-eval-") as workdir:
+        settings = Settings(db=Path(workdir) / "eval.db")
+        async with open_services(settings, embedder, background=False) as services:
+            if not await services.embeddings.wait_ready():
+                raise RuntimeError(f"the embedding model did not load: {services.embeddings.failure}")
+            for name, haystacks, scorer, depth, columns in benchmark_runs(benchmark, path):
+                result = await evaluate(services, haystacks, scorer, depth, limit)
+                report["runs"][name] = result
+                print(f"\n{name}: {result['questions']} questions\n{table(result, columns)}")
+    report["finished_at"] = datetime.now(UTC).isoformat()
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m perf.eval_retrieval", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("benchmark", choices=sorted(DATA))
+    parser.add_argument("--data", type=Path, help="the benchmark file (default: ../shared/eval)")
+    parser.add_argument("--limit", type=int, help="stop after about this many questions")
+    parser.add_argument("--out", type=Path, help="JSON report (default: perf/results/eval_<benchmark>.json)")
+    args = parser.parse_args(argv)
+    path = args.data or DATA[args.benchmark]
+    if not path.is_file():
+        sys.exit(f"no {args.benchmark} data at {path}; pass --data PATH")
+    out = args.out or Path("perf/results") / f"eval_{args.benchmark}.json"
+    report = asyncio.run(run(args.benchmark, path, args.limit, MiniLMEmbedder()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
