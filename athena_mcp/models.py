@@ -58,11 +58,11 @@ class SignalExplanation(BaseModel):
 class Explanation(BaseModel):
     lexical: SignalExplanation | None = None
     dense: SignalExplanation | None = None
-    fused: float = Field(description="Raw reciprocal-rank-fusion score before normalisation")
+    fused: float = Field(description="Weighted sum of the signals' rescaled scores, before normalisation")
 
 
 class RecallHit(Memory):
-    score: float = Field(description="Fused relevance in (0, 1]: 1 means ranked first by every signal")
+    score: float = Field(description="Fused relevance in [0, 1]: 1 means ranked first by every signal")
     explain: Explanation | None = None
 
 

@@ -16,7 +16,7 @@ from athena_mcp.store.memories import get_memories
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
 MIN_CANDIDATES = 50
-SIGNAL_WEIGHTS: dict[Signal, float] = {"lexical": 1.0, "dense": 1.0}
+SIGNAL_WEIGHTS: dict[Signal, float] = {"lexical": 0.6, "dense": 0.4}
 # Rough size of a result in tokens: about four characters of its JSON a token.
 CHARS_PER_TOKEN = 4
 
