@@ -73,7 +73,14 @@ async def test_tools_answer_while_the_model_loads_and_vectors_follow(settings, m
 async def test_a_model_that_fails_to_load_leaves_lexical_search_working(settings, minilm):
     async with open_client(settings, BrokenEmbedder(minilm)) as client:
         stored = await call(client, "remember", content="Fallback search still works")
-        result = await call(client, "recall", query="fallback search")
+        results = []
+
+        async def load_has_failed() -> bool:
+            results.append(await call(client, "recall", query="fallback search"))
+            return "failed to load" in results[-1]["notice"]  # until then it says "still loading"
+
+        await wait_for(load_has_failed)
+        result = results[-1]
         assert [h["id"] for h in result["results"]] == [stored["id"]]
-        assert result["mode"] == "lexical" and "failed to load" in result["notice"]
+        assert result["mode"] == "lexical"
         assert "corrupt" not in result["notice"]  # internal details stay in the server log
