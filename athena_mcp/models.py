@@ -55,10 +55,18 @@ class SignalExplanation(BaseModel):
     contribution: float = Field(description="What this signal added to the fused score")
 
 
+class ContextExplanation(BaseModel):
+    neighbour: int = Field(description="The adjacent event (same session) that lent this one context")
+    contribution: float = Field(description="What that context added to the fused score")
+
+
 class Explanation(BaseModel):
     lexical: SignalExplanation | None = None
     dense: SignalExplanation | None = None
-    fused: float = Field(description="Weighted sum of the signals' rescaled scores, before normalisation")
+    context: ContextExplanation | None = None
+    fused: float = Field(
+        description="Weighted sum of the signals' rescaled scores plus any context, before normalisation"
+    )
 
 
 class RecallHit(Memory):

@@ -20,6 +20,7 @@ class Document:
     key: str
     content: str
     timestamp: float | None
+    session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def locomo(path: Path) -> Iterator[Haystack]:
                 text = f'{turn["speaker"]} said, "{turn["text"]}"'
                 if turn.get("blip_caption"):
                     text += f" and shared {turn['blip_caption']}"
-                documents.append(Document(turn["dia_id"], text, moment))
+                documents.append(Document(turn["dia_id"], text, moment, key))
         known = {document.key for document in documents}
         questions = []
         for qa in sample["qa"]:
@@ -101,7 +102,7 @@ def longmemeval(path: Path, granularity: str) -> Iterator[Haystack]:
             if granularity == "turn":
                 for index, turn in user_turns:
                     key = f"{session_id}_{index}"
-                    documents.append(Document(key, turn["content"], moment))
+                    documents.append(Document(key, turn["content"], moment, session_id))
                     if turn.get("has_answer"):
                         relevant.add(key)
             elif user_turns:

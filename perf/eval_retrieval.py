@@ -94,6 +94,7 @@ async def ingest(services: Services, haystack: Haystack) -> None:
             "message",
             document.content,
             source=document.key,
+            session_id=document.session,
             occurred_at=document.timestamp,
         )
         for document in haystack.documents

@@ -27,6 +27,8 @@ class FusedCandidate:
     fused: float = 0.0
     # signal name -> (rank, raw score, contribution)
     signals: dict[Signal, tuple[int, float, float]] = field(default_factory=dict)
+    # (neighbouring memory id, contribution) when an adjacent event lent this one context
+    context: tuple[int, float] | None = None
 
 
 def fuse(

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.models import Explanation, RecallHit, SearchResult, SignalExplanation
+from athena_mcp.models import ContextExplanation, Explanation, RecallHit, SearchResult, SignalExplanation
+from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.store import fts, vectors
 from athena_mcp.store.database import Database
@@ -59,6 +60,7 @@ class HybridSearcher:
             )
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
+        candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)
         top = candidates[: request.limit]
         memories = await get_memories(self._database, [c.memory_id for c in top])
         hits: list[RecallHit] = []
@@ -72,12 +74,19 @@ class HybridSearcher:
             if request.explain:
                 explanation = Explanation(
                     fused=candidate.fused,
+                    context=None
+                    if candidate.context is None
+                    else ContextExplanation(
+                        neighbour=candidate.context[0], contribution=candidate.context[1]
+                    ),
                     **{
                         signal: SignalExplanation(rank=rank, score=score, contribution=contribution)
                         for signal, (rank, score, contribution) in candidate.signals.items()
                     },
                 )
-            hit = RecallHit(**memory.model_dump(), score=candidate.fused / best_possible, explain=explanation)
+            # Context can lift an event past the best a single memory can earn on its own: cap at 1.
+            score = min(1.0, candidate.fused / best_possible)
+            hit = RecallHit(**memory.model_dump(), score=score, explain=explanation)
             if budget is not None:
                 # The whole hit counts (context, tags, metadata), as the caller will read all of it.
                 cost = len(hit.model_dump_json()) // CHARS_PER_TOKEN

@@ -187,6 +187,37 @@ async def timeline_page(
     return [memory_from_row(row) for row in rows]
 
 
+async def adjacent_events(db: Database, ids: Sequence[int]) -> dict[int, list[int]]:
+    """For each event among `ids`: the active events just before and after it in its namespace
+    and session (timestamp, then id). Facts are left out."""
+    rows = await db.fetchall(
+        "SELECT m.id, "
+        "(SELECT p.id FROM memories p WHERE p.namespace = m.namespace AND p.system = 'episodic' "
+        " AND p.session_id IS m.session_id AND p.status = 'active' "
+        " AND (p.occurred_at, p.id) < (m.occurred_at, m.id) "
+        " ORDER BY p.occurred_at DESC, p.id DESC LIMIT 1), "
+        "(SELECT n.id FROM memories n WHERE n.namespace = m.namespace AND n.system = 'episodic' "
+        " AND n.session_id IS m.session_id AND n.status = 'active' "
+        " AND (n.occurred_at, n.id) > (m.occurred_at, m.id) "
+        " ORDER BY n.occurred_at, n.id LIMIT 1) "
+        "FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) AND m.system = 'episodic'",
+        (json.dumps(list(ids)),),
+    )
+    return {int(row[0]): [int(n) for n in (row[1], row[2]) if n is not None] for row in rows}
+
+
+async def ids_matching(db: Database, ids: Sequence[int], memory_filter: MemoryFilter) -> set[int]:
+    """Which of `ids` pass the filter."""
+    if not ids:
+        return set()
+    where, params = memory_filter.memory_clause("m")
+    rows = await db.fetchall(
+        f"SELECT m.id FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) AND {where}",
+        [json.dumps(list(ids)), *params],
+    )
+    return {int(row[0]) for row in rows}
+
+
 def memory_from_row(row: Row) -> Memory:
     episodic = row["system"] == "episodic"
     return Memory(

@@ -1,0 +1,51 @@
+"""Neighbouring-event context: the event just before or after a strong match is often the answer.
+
+In a conversation or a work session the evidence for a question is spread over adjacent events
+(the question and its reply, the command and its error). Each event among the best fused
+candidates lends NEIGHBOUR_WEIGHT times its own fused score to the events next to it in the same
+namespace and session (by timestamp, then id); a neighbour that no signal returned enters the
+candidates on that lent score alone, if it passes the search's filter. On the LoCoMo dev split this
+took hybrid recall@5/@10 from 0.585/0.689 to 0.652/0.755 (weight 0.5; 0.3 gave 0.635/0.738,
+0.7 gave 0.643/0.751). Facts are not sequential and lend nothing.
+"""
+
+from __future__ import annotations
+
+from athena_mcp.retrieval.fusion import FusedCandidate
+from athena_mcp.store import memories
+from athena_mcp.store.database import Database
+from athena_mcp.store.filters import MemoryFilter
+
+NEIGHBOUR_WEIGHT = 0.5
+# How many of the best fused candidates lend context.
+CONTEXT_POOL = 100
+
+
+async def add_neighbour_context(
+    database: Database, candidates: list[FusedCandidate], memory_filter: MemoryFilter
+) -> list[FusedCandidate]:
+    """The candidates re-scored with their neighbours' context, best first."""
+    if "episodic" not in memory_filter.systems or not candidates:
+        return candidates
+    pool = {candidate.memory_id: candidate for candidate in candidates[:CONTEXT_POOL]}
+    adjacent = await memories.adjacent_events(database, list(pool))
+    lent: dict[int, tuple[float, int]] = {}  # receiving id -> (best context score, lender id)
+    for lender, neighbours in adjacent.items():
+        amount = NEIGHBOUR_WEIGHT * pool[lender].fused
+        for neighbour in neighbours:
+            if amount > lent.get(neighbour, (0.0, 0))[0]:
+                lent[neighbour] = (amount, lender)
+    newcomers = [memory_id for memory_id in lent if memory_id not in pool]
+    allowed = await memories.ids_matching(database, newcomers, memory_filter)
+    rescored = list(candidates)
+    for memory_id, (amount, lender) in lent.items():
+        if memory_id in pool:
+            candidate = pool[memory_id]
+        elif memory_id in allowed:
+            candidate = FusedCandidate(memory_id)
+            rescored.append(candidate)
+        else:
+            continue
+        candidate.fused += amount
+        candidate.context = (lender, amount)
+    return sorted(rescored, key=lambda c: (-c.fused, -c.memory_id))

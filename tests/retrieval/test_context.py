@@ -1,0 +1,60 @@
+"""Neighbouring-event context through the recall tools."""
+
+from __future__ import annotations
+
+from tests.conftest import call, open_client
+
+
+async def test_the_reply_next_to_a_matching_question_is_recalled_with_it(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        turns = [
+            "Caroline asked: what should we name the new puppy?",
+            "Melanie answered: Biscuit, because of her colour.",
+            "Caroline said the weather was lovely on the lake today.",
+            "Melanie mentioned her sister is visiting in June.",
+        ]
+        ids = (
+            await call(
+                client,
+                "record_events",
+                events=[{"content": text, "session_id": "chat-1", "event_type": "message"} for text in turns],
+            )
+        )["ids"]
+        result = await call(client, "recall_events", query="name for the new puppy", limit=2, explain=True)
+        assert [hit["id"] for hit in result["results"]][:2] == [ids[0], ids[1]]
+        reply = result["results"][1]
+        assert reply["explain"]["context"] == {
+            "neighbour": ids[0],
+            "contribution": reply["explain"]["context"]["contribution"],
+        }
+        assert reply["explain"]["context"]["contribution"] > 0
+
+
+async def test_context_never_crosses_sessions_or_brings_in_filtered_out_events(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        first = (await call(client, "record_event", content="Which puppy name did we pick?", session_id="a"))[
+            "ids"
+        ]
+        other = (await call(client, "record_event", content="Unrelated note about taxes", session_id="b"))[
+            "ids"
+        ]
+        hidden = (
+            await call(
+                client, "record_event", content="Another unrelated note", session_id="a", event_type="error"
+            )
+        )["ids"]
+        result = await call(
+            client, "recall_events", query="puppy name", event_type=["observation"], limit=5, explain=True
+        )
+        returned = {hit["id"]: hit["explain"]["context"] for hit in result["results"]}
+        assert next(iter(returned)) == first[0]
+        assert hidden[0] not in returned  # adjacent to the match, but filtered out by event_type
+        assert returned[other[0]] is None  # found by the dense signal, never lent context across sessions
+
+
+async def test_facts_lend_no_context(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(client, "remember", content="The puppy is called Biscuit")
+        await call(client, "remember", content="Taxes are due in April")
+        result = await call(client, "recall", query="puppy", memory_types=["semantic"], explain=True)
+        assert all(hit["explain"]["context"] is None for hit in result["results"])
