@@ -106,7 +106,9 @@ def longmemeval(path: Path, granularity: str) -> Iterator[Haystack]:
                     if turn.get("has_answer"):
                         relevant.add(key)
             elif user_turns:
-                documents.append(Document(session_id, "\n".join(t["content"] for _, t in user_turns), moment))
+                text = "\n".join(t["content"] for _, t in user_turns)
+                # The document is a whole session: it is its own session, with no neighbours.
+                documents.append(Document(session_id, text, moment, session_id))
         if granularity == "session":
             relevant = set(item["answer_session_ids"]) & {document.key for document in documents}
         if relevant:
