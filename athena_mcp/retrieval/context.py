@@ -5,8 +5,9 @@ In a conversation or a work session the evidence for a question is spread over a
 candidates lends NEIGHBOUR_WEIGHT times its own fused score to the events next to it in the same
 namespace and session (by timestamp, then id); a neighbour that no signal returned enters the
 candidates on that lent score alone, if it passes the search's filter. On the LoCoMo dev split this
-took hybrid recall@5/@10 from 0.585/0.689 to 0.652/0.755 (weight 0.5; 0.3 gave 0.635/0.738,
-0.7 gave 0.643/0.751). Facts are not sequential and lend nothing.
+took hybrid recall@5/@10 from 0.584/0.688 to 0.645/0.757 (weight 0.5; offline, 0.3 gave
+0.635/0.738 and 0.7 gave 0.643/0.751). Facts, and events recorded without a session, are not
+sequential and neither lend nor borrow.
 """
 
 from __future__ import annotations

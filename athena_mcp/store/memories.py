@@ -187,22 +187,24 @@ async def timeline_page(
     return [memory_from_row(row) for row in rows]
 
 
+_NEIGHBOUR = (
+    "(SELECT x.id FROM memories x WHERE x.session_id = m.session_id AND x.namespace = m.namespace "
+    "AND x.system = 'episodic' AND x.status = 'active' AND (x.occurred_at, x.id) {op} (m.occurred_at, m.id) "
+    "ORDER BY x.occurred_at {order}, x.id {order} LIMIT 1)"
+)
+# `x.session_id = m.session_id` (not IS) lets SQLite walk the session index instead of every event of
+# the namespace: 2 ms instead of 50 ms for 100 events at 10k.
+ADJACENT_EVENTS_SQL = (
+    f"SELECT m.id, {_NEIGHBOUR.format(op='<', order='DESC')}, {_NEIGHBOUR.format(op='>', order='ASC')} "
+    "FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) AND m.system = 'episodic' "
+    "AND m.session_id IS NOT NULL"
+)
+
+
 async def adjacent_events(db: Database, ids: Sequence[int]) -> dict[int, list[int]]:
-    """For each event among `ids`: the active events just before and after it in its namespace
-    and session (timestamp, then id). Facts are left out."""
-    rows = await db.fetchall(
-        "SELECT m.id, "
-        "(SELECT p.id FROM memories p WHERE p.namespace = m.namespace AND p.system = 'episodic' "
-        " AND p.session_id IS m.session_id AND p.status = 'active' "
-        " AND (p.occurred_at, p.id) < (m.occurred_at, m.id) "
-        " ORDER BY p.occurred_at DESC, p.id DESC LIMIT 1), "
-        "(SELECT n.id FROM memories n WHERE n.namespace = m.namespace AND n.system = 'episodic' "
-        " AND n.session_id IS m.session_id AND n.status = 'active' "
-        " AND (n.occurred_at, n.id) > (m.occurred_at, m.id) "
-        " ORDER BY n.occurred_at, n.id LIMIT 1) "
-        "FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) AND m.system = 'episodic'",
-        (json.dumps(list(ids)),),
-    )
+    """For each event among `ids` that has a session: the active events just before and after it in
+    that session and namespace (timestamp, then id). Facts and session-less events are left out."""
+    rows = await db.fetchall(ADJACENT_EVENTS_SQL, (json.dumps(list(ids)),))
     return {int(row[0]): [int(n) for n in (row[1], row[2]) if n is not None] for row in rows}
 
 

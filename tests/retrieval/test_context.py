@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import call, open_client
+from athena_mcp.store.memories import ADJACENT_EVENTS_SQL
+from tests.conftest import call, open_client, services_for
 
 
 async def test_the_reply_next_to_a_matching_question_is_recalled_with_it(settings, minilm):
@@ -58,3 +59,10 @@ async def test_facts_lend_no_context(settings, minilm):
         await call(client, "remember", content="Taxes are due in April")
         result = await call(client, "recall", query="puppy", memory_types=["semantic"], explain=True)
         assert all(hit["explain"]["context"] is None for hit in result["results"])
+
+
+async def test_neighbours_are_found_through_the_session_index(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {ADJACENT_EVENTS_SQL}", ("[1]",))
+    steps = [row[3] for row in plan]
+    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2, steps
