@@ -68,8 +68,3 @@ def lexical_sql(expression: str, memory_filter: MemoryFilter, k: int) -> tuple[s
         f"WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
     )
     return sql, [expression, *params, k]
-
-
-async def rebuild_lexical_index(database: Database) -> None:
-    async with database.transaction() as tx:
-        await tx.execute("INSERT INTO memories_fts (memories_fts) VALUES ('rebuild')")
