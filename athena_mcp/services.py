@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.errors import AthenaError
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.settings import Settings
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
+from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
 from athena_mcp.worker.vector_backlog import VectorBacklogWorker
 
@@ -28,6 +30,7 @@ class Services:
     settings: Settings
     database: Database
     embeddings: EmbeddingService
+    vectors: VectorMirror  # the vector index in memory, shared by every dense search
     search: HybridSearcher  # shared by every memory system's recall tools
     semantic: SemanticMemory
     episodic: EpisodicMemory
@@ -55,24 +58,35 @@ async def open_services(
         if check_vectors:
             await ensure_vector_index(database, embedder.identity)
         embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
+        mirror = VectorMirror(database)
         services = Services(
             settings=settings,
             database=database,
             embeddings=embeddings,
-            search=HybridSearcher(database, embeddings),
-            semantic=SemanticMemory(database, embeddings, settings.near_duplicate_threshold),
+            vectors=mirror,
+            search=HybridSearcher(database, embeddings, mirror),
+            semantic=SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold),
             episodic=EpisodicMemory(database, embeddings),
             vector_backlog=VectorBacklogWorker(database, embeddings),
         )
-        worker: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
         if background:
             embeddings.start_loading()
-            worker = asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
+            tasks.append(asyncio.create_task(_load_mirror(mirror)))
+            tasks.append(asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval)))
         try:
             yield services
         finally:
-            if worker is not None:
-                worker.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                    await task
             embeddings.close()
+
+
+async def _load_mirror(mirror: VectorMirror) -> None:
+    try:
+        await mirror.load()
+    except AthenaError as exc:
+        # Dense search stays correct on the on-disk index, only slower.
+        log.warning("could not copy the vector index into memory (%s); searching it on disk", exc)

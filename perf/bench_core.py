@@ -1,18 +1,23 @@
 """Core benchmark of Athena MCP with the real default model (all-MiniLM-L6-v2) on real conversation text.
 
-For a store of each size, built from LoCoMo and LongMemEval turns (perf/corpus.py), it measures:
+For a store of each size, built from real conversation text (perf/corpus.py) through `record_events`
+batches with vectors the real model computed once and cached (perf/embedding_cache.py), it measures:
 - `recall` latency p50/p95/p99 through an in-process MCP client, hybrid mode: distinct LoCoMo
   questions, so every call pays for its query embedding, then the same questions again, answered
   from the query-embedding cache;
 - the same through the hybrid searcher alone (`services.search`), so the protocol's share is visible;
+- the lexical top-10 alone: FTS5 through the store API and rank-bm25 (BM25Okapi) over the same
+  texts and questions, side by side, and the ratio of their medians;
 - `remember` latency, one fact per MCP call (embedding, near-duplicate check, write);
-- the throughput of building the store through `record_events` batches, and the database size per
-  memory after a WAL checkpoint.
-Then ingestion throughput per `record_events` batch size on a fresh store, and the process's peak RSS.
+- the database size per memory after a WAL checkpoint.
+Then ingestion throughput per `record_events` batch size on a fresh store with the model itself (no
+cache), and the peak RSS of a real server process (`python -m athena_mcp` over stdio) that answers
+the recall questions and records a batch of events on the largest store.
 Every latency and throughput figure is the median over --repeats runs, each run in a fresh session.
 
 Run from the repository root (stores go to a temporary folder, results to --out):
-    python -m perf.bench_core [--sizes 1000,10000] [--queries 200] [--quick] [--out perf/results/core.json]
+    python -m perf.bench_core [--sizes 1000,10000,100000] [--queries 200] [--quick]
+                              [--out perf/results/core.json]
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from rank_bm25 import BM25Okapi
 
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
@@ -44,11 +50,14 @@ from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.server import build_server
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
+from athena_mcp.store import fts
 from athena_mcp.store.driver import sqlite_module
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.vectors import EmbeddingIdentity
 from athena_mcp.tools.fields import MAX_BATCH_EVENTS
 from perf import corpus
+from perf.embedding_cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
+from perf.embedding_cache import CachedEmbedder
 from perf.report import Report, format_table, median_of_runs, summarise
 
 NAMESPACE = "bench"
@@ -58,17 +67,19 @@ WARMUP_FACTS = 2
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
-    sizes: tuple[int, ...] = (1000, 10000)
+    sizes: tuple[int, ...] = (1000, 10000, 100000)
     queries: int = 200
     repeats: int = 3
     remember_calls: int = 100
     batch_sizes: tuple[int, ...] = (64, 256)
     ingest_sample: int = 1024
     eval_dir: Path = corpus.DEFAULT_EVAL_DIR
+    cache_dir: Path = DEFAULT_CACHE_DIR
     out: Path = DEFAULT_OUT
 
 
 QUICK = BenchConfig(sizes=(200,), queries=30, repeats=1, remember_calls=10, ingest_sample=64)
+LEXICAL_K = 10
 
 
 class BenchError(RuntimeError):
@@ -194,6 +205,81 @@ async def remember_via_mcp(settings: Settings, embedder: Embedder, facts: list[s
         return await time_each(store, facts[WARMUP_FACTS:])
 
 
+def words(text: str) -> list[str]:
+    """rank-bm25's tokens: lowercase word characters, as FTS5's unicode61 tokenizer splits them."""
+    return fts.WORD.findall(text.lower())
+
+
+async def lexical_side_by_side(
+    settings: Settings, embedder: Embedder, bm25: BM25Okapi, queries: list[str]
+) -> tuple[list[float], list[float]]:
+    """Seconds per query for the top LEXICAL_K by BM25: FTS5 through the store, then rank-bm25.
+
+    Both get the same query terms (stopwords dropped as the store drops them) and rank the whole
+    namespace; rank-bm25 scores every document and keeps the best with a partial sort."""
+    memory_filter = MemoryFilter(namespaces=(NAMESPACE,))
+    async with open_services(settings, embedder, background=False) as services:
+
+        async def with_fts5(query: str) -> None:
+            await fts.lexical_search(services.database, query, memory_filter, LEXICAL_K)
+
+        fts5 = await time_each(with_fts5, queries)
+
+    def with_rank_bm25(query: str) -> None:
+        scores = bm25.get_scores(fts.query_terms(query))
+        best = np.argpartition(-scores, LEXICAL_K)[:LEXICAL_K]
+        best[np.argsort(-scores[best])]
+
+    samples = []
+    for query in queries:
+        start = time.perf_counter()
+        with_rank_bm25(query)
+        samples.append(time.perf_counter() - start)
+    return fts5, samples
+
+
+async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) -> float | None:
+    """Peak RSS in MB of a real stdio server process on `store` after it answers `queries` and
+    records one batch of long events; None where /proc is not available."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "athena_mcp", "--db", str(store), "--log-level", "ERROR"]
+    )
+    events = take_events(config, max(config.sizes) + max(config.batch_sizes))[-max(config.batch_sizes) :]
+    before = child_pids()
+    async with Client(params, read_timeout_seconds=300) as client:
+        [pid] = child_pids() - before
+        await until_hybrid(client, corpus.warmup_questions(config.eval_dir)[0])
+        for query in queries:
+            found = await call_tool(client, "recall", {"query": query, "namespace": NAMESPACE})
+            require_hybrid(found["mode"])
+        await call_tool(client, "record_events", {"events": events, "namespace": NAMESPACE})
+        return vm_hwm_mb(pid)
+
+
+async def until_hybrid(client: Client, query: str) -> None:
+    """Wait (up to five minutes) until a fresh server has loaded its model and recalls in hybrid mode."""
+    for _ in range(600):
+        found = await call_tool(client, "recall", {"query": query, "namespace": NAMESPACE})
+        if found["mode"] == "hybrid":
+            return
+        await asyncio.sleep(0.5)
+    raise BenchError("the server did not load its model within five minutes")
+
+
+def child_pids() -> set[int]:
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    if not tasks.is_dir():
+        return set()
+    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return None
+
+
 def database_bytes(path: Path) -> int:
     """Size of the database file and its WAL after checkpointing the WAL into the file."""
     with contextlib.closing(sqlite_module().connect(str(path))) as connection:
@@ -217,37 +303,49 @@ def take_events(config: BenchConfig, count: int) -> list[corpus.Event]:
     return events
 
 
-async def bench_size(config: BenchConfig, embedder: TimedEmbedder, size: int, workdir: Path) -> Report:
+async def bench_size(
+    config: BenchConfig, embedder: Embedder, cached: CachedEmbedder, size: int, workdir: Path
+) -> Report:
     settings = Settings(db=workdir / f"store-{size}.db")
-    build = await ingest(settings, embedder, take_events(config, size), max(config.batch_sizes))
+    events = take_events(config, size)
+    await asyncio.to_thread(cached.warm, [event["content"] for event in events])
+    build = await ingest(settings, TimedEmbedder(cached), events, max(config.batch_sizes))
     size_bytes = database_bytes(settings.db)
     queries = corpus.questions(config.eval_dir)[: config.queries]
     warmups = corpus.warmup_questions(config.eval_dir)
+    bm25 = BM25Okapi([words(event["content"]) for event in events])
     runs: dict[str, list[dict[str, float]]] = {
         "recall_mcp": [],
         "recall_mcp_cached": [],
         "recall_service": [],
         "recall_service_cached": [],
+        "lexical_fts5": [],
+        "lexical_rank_bm25": [],
         "remember_mcp": [],
     }
     for _ in range(config.repeats):
-        distinct, cached = await recall_via_mcp(settings, embedder, queries, warmups)
+        distinct, cached_queries = await recall_via_mcp(settings, embedder, queries, warmups)
         runs["recall_mcp"].append(summarise(distinct))
-        runs["recall_mcp_cached"].append(summarise(cached))
-        distinct, cached = await recall_via_service(settings, embedder, queries, warmups)
+        runs["recall_mcp_cached"].append(summarise(cached_queries))
+        distinct, cached_queries = await recall_via_service(settings, embedder, queries, warmups)
         runs["recall_service"].append(summarise(distinct))
-        runs["recall_service_cached"].append(summarise(cached))
+        runs["recall_service_cached"].append(summarise(cached_queries))
+        fts5, rank_bm25 = await lexical_side_by_side(settings, embedder, bm25, queries)
+        runs["lexical_fts5"].append(summarise(fts5))
+        runs["lexical_rank_bm25"].append(summarise(rank_bm25))
     facts = corpus.facts(config.eval_dir)
     per_run = WARMUP_FACTS + config.remember_calls
     for run in range(config.repeats):
         runs["remember_mcp"].append(
             summarise(await remember_via_mcp(settings, embedder, facts[run * per_run : (run + 1) * per_run]))
         )
+    figures = {name: median_of_runs(values) for name, values in runs.items()}
     return {
         "size": size,
-        "build": build,
+        "build": {key: build[key] for key in ("memories", "batch_size", "seconds", "memories_per_s")},
         "database": {"bytes": size_bytes, "bytes_per_memory": size_bytes / size},
-        **{name: median_of_runs(figures) for name, figures in runs.items()},
+        **figures,
+        "rank_bm25_over_fts5": figures["lexical_rank_bm25"]["p50_ms"] / figures["lexical_fts5"]["p50_ms"],
     }
 
 
@@ -286,14 +384,20 @@ async def run(config: BenchConfig, embedder: Embedder) -> Report:
     check(config)
     timed = TimedEmbedder(embedder)
     await asyncio.to_thread(timed.load)
+    cached = CachedEmbedder(embedder, config.cache_dir)
     with tempfile.TemporaryDirectory(prefix="athena-bench-") as workdir:
-        sizes = [await bench_size(config, timed, size, Path(workdir)) for size in config.sizes]
+        sizes = [await bench_size(config, embedder, cached, size, Path(workdir)) for size in config.sizes]
         ingestion = await bench_ingest(config, timed, Path(workdir))
+        largest = Path(workdir) / f"store-{max(config.sizes)}.db"
+        server_rss = await server_peak_rss(
+            config, largest, corpus.questions(config.eval_dir)[: config.queries]
+        )
     report: Report = {
         "meta": meta(config, embedder),
         "sizes": sizes,
         "ingest": ingestion,
-        "peak_rss_mb": peak_rss_mb(),
+        "server_peak_rss_mb": server_rss,
+        "bench_peak_rss_mb": peak_rss_mb(),
     }
     config.out.parent.mkdir(parents=True, exist_ok=True)
     config.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -343,7 +447,9 @@ def int_list(text: str) -> tuple[int, ...]:
 
 def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     parser = argparse.ArgumentParser(prog="python -m perf.bench_core", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int_list, help="comma-separated store sizes (default 1000,10000)")
+    parser.add_argument(
+        "--sizes", type=int_list, help="comma-separated store sizes (default 1000,10000,100000)"
+    )
     parser.add_argument("--queries", type=int, help="distinct recall queries per run (default 200)")
     parser.add_argument("--repeats", type=int, help="runs per measurement; medians are reported (default 3)")
     parser.add_argument("--remember-calls", type=int, help="timed remember calls per run (default 100)")
@@ -352,6 +458,11 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     )
     parser.add_argument("--ingest-sample", type=int, help="events ingested per batch-size run (default 1024)")
     parser.add_argument("--eval-dir", type=Path, help=f"evaluation data (default {corpus.DEFAULT_EVAL_DIR})")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help=f"where model vectors of store text are kept (default {DEFAULT_CACHE_DIR})",
+    )
     parser.add_argument("--out", type=Path, help=f"JSON results file (default {DEFAULT_OUT})")
     parser.add_argument("--quick", action="store_true", help="a smoke run well under a minute")
     args = parser.parse_args(argv)

@@ -1,8 +1,10 @@
 """Realistic benchmark text read from the shared evaluation data beside the checkout (never copied here).
 
-Events are LoCoMo dialog turns (`<speaker> said, "<text>"`) followed by LongMemEval user turns, so a
-store of any size up to about 16k memories holds real conversation. Queries are LoCoMo questions and
-facts to remember are LoCoMo's per-session observations.
+Events are LoCoMo dialog turns (`<speaker> said, "<text>"`), then LongMemEval user turns (about 16k
+memories so far), then the lines of LongMemEval's assistant answers (each line of at least
+MIN_LINE_CHARS characters one memory, as an agent would store a step or a finding): about 165k
+memories of real text in all, median 145 characters. Queries are LoCoMo questions and facts to
+remember are LoCoMo's per-session observations.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ LOCOMO = Path("locomo") / "locomo_dev.json"
 LONGMEMEVAL = Path("longmemeval") / "longmemeval_s_dev.json.gz"
 LOCOMO_DATE = "%I:%M %p on %d %B, %Y"
 LONGMEMEVAL_DATE = "%Y/%m/%d (%a) %H:%M"
+MIN_LINE_CHARS = 40
 
 Event = dict[str, Any]  # the arguments of one record_events item
 
 
 def events(eval_dir: Path) -> Iterator[Event]:
-    """Every event in a fixed order: LoCoMo first, then LongMemEval (read only when reached)."""
+    """Every event in a fixed order: LoCoMo, LongMemEval user turns, then assistant lines (each file
+    read only when reached)."""
     yield from _locomo_events(eval_dir)
-    yield from _longmemeval_events(eval_dir)
+    yield from _longmemeval_events(eval_dir, assistant_lines=False)
+    yield from _longmemeval_events(eval_dir, assistant_lines=True)
 
 
 def questions(eval_dir: Path) -> list[str]:
@@ -38,8 +43,7 @@ def questions(eval_dir: Path) -> list[str]:
 
 def warmup_questions(eval_dir: Path) -> list[str]:
     """A few LongMemEval questions, disjoint from `questions`, to warm a session without filling its cache."""
-    with gzip.open(eval_dir / LONGMEMEVAL, "rt", encoding="utf-8") as file:
-        return [item["question"] for item in json.load(file)[:5]]
+    return [item["question"] for item in _longmemeval(eval_dir)[:5]]
 
 
 def facts(eval_dir: Path) -> list[str]:
@@ -61,6 +65,13 @@ def _locomo(eval_dir: Path) -> list[dict[str, Any]]:
     return data
 
 
+@cache
+def _longmemeval(eval_dir: Path) -> list[dict[str, Any]]:
+    with gzip.open(eval_dir / LONGMEMEVAL, "rt", encoding="utf-8") as file:
+        data: list[dict[str, Any]] = json.load(file)
+    return data
+
+
 def _locomo_events(eval_dir: Path) -> Iterator[Event]:
     for sample in _locomo(eval_dir):
         conversation = sample["conversation"]
@@ -75,9 +86,8 @@ def _locomo_events(eval_dir: Path) -> Iterator[Event]:
                 yield _event(text, f"{sample['sample_id']}/{key}", start, index, "locomo")
 
 
-def _longmemeval_events(eval_dir: Path) -> Iterator[Event]:
-    with gzip.open(eval_dir / LONGMEMEVAL, "rt", encoding="utf-8") as file:
-        items = json.load(file)
+def _longmemeval_events(eval_dir: Path, assistant_lines: bool) -> Iterator[Event]:
+    items = _longmemeval(eval_dir)
     seen: set[str] = set()  # haystacks share sessions: store each once
     for item in items:
         for session_id, date, turns in zip(
@@ -88,7 +98,11 @@ def _longmemeval_events(eval_dir: Path) -> Iterator[Event]:
             seen.add(session_id)
             start = datetime.strptime(date, LONGMEMEVAL_DATE).replace(tzinfo=UTC)
             for index, turn in enumerate(turns):
-                if turn["role"] == "user" and turn["content"].strip():
+                if assistant_lines and turn["role"] == "assistant":
+                    for line in turn["content"].splitlines():
+                        if len(line.strip()) >= MIN_LINE_CHARS:
+                            yield _event(line.strip(), session_id, start, index, "longmemeval")
+                elif not assistant_lines and turn["role"] == "user" and turn["content"].strip():
                     yield _event(turn["content"], session_id, start, index, "longmemeval")
 
 

@@ -38,8 +38,11 @@ ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("recall, MCP, cached query   p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp_cached"])),
     ("recall, service API         p50/p95/p99 ms", lambda s: _percentiles(s["recall_service"])),
     ("recall, service, cached     p50/p95/p99 ms", lambda s: _percentiles(s["recall_service_cached"])),
+    ("lexical top-10, FTS5        p50/p95/p99 ms", lambda s: _percentiles(s["lexical_fts5"])),
+    ("lexical top-10, rank-bm25   p50/p95/p99 ms", lambda s: _percentiles(s["lexical_rank_bm25"])),
+    ("rank-bm25 / FTS5            p50 ratio", lambda s: f"{s['rank_bm25_over_fts5']:.0f}x"),
     ("remember, MCP client        p50/p95/p99 ms", lambda s: _percentiles(s["remember_mcp"])),
-    ("build via record_events     memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),
+    ("build, cached vectors       memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),
     ("database after checkpoint   bytes/memory", lambda s: f"{s['database']['bytes_per_memory']:.0f}"),
 ]
 
@@ -60,15 +63,14 @@ def format_table(report: Report) -> str:
         label.ljust(label_width) + "".join(c.rjust(width) for c in row)
         for (label, _), row in zip(ROWS, cells, strict=True)
     ]
-    builds = ", ".join(
-        f"{s['size']} at batch {s['build']['batch_size']} (model {s['build']['model_share']:.0%})"
-        for s in report["sizes"]
-    )
-    lines.append(f"builds: {builds}")
     ingest = ", ".join(
         f"batch {batch}: {figures['memories_per_s']:.0f} memories/s (model {figures['model_share']:.0%})"
         for batch, figures in report["ingest"].items()
     )
     lines.append(f"ingest via record_events on a fresh store: {ingest}")
-    lines.append(f"peak RSS {report['peak_rss_mb']:.0f} MB")
+    server_rss = report["server_peak_rss_mb"]
+    lines.append(
+        f"peak RSS: server process {'n/a' if server_rss is None else f'{server_rss:.0f} MB'} "
+        f"(largest store), benchmark process {report['bench_peak_rss_mb']:.0f} MB"
+    )
     return "\n".join(lines)

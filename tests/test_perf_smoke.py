@@ -13,7 +13,15 @@ import pytest
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from perf import bench_core, corpus
 
-LATENCIES = ("recall_mcp", "recall_mcp_cached", "recall_service", "recall_service_cached", "remember_mcp")
+LATENCIES = (
+    "recall_mcp",
+    "recall_mcp_cached",
+    "recall_service",
+    "recall_service_cached",
+    "lexical_fts5",
+    "lexical_rank_bm25",
+    "remember_mcp",
+)
 PERCENTILES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms")
 
 
@@ -29,7 +37,9 @@ async def test_quick_benchmark_reports_every_figure(
 ) -> None:
     out = tmp_path / "core.json"
     async with asyncio.timeout(300):
-        await bench_core.run(dataclasses.replace(bench_core.QUICK, out=out), minilm)
+        await bench_core.run(
+            dataclasses.replace(bench_core.QUICK, out=out, cache_dir=tmp_path / "cache"), minilm
+        )
 
     report = json.loads(out.read_text(encoding="utf-8"))
     [size] = report["sizes"]
@@ -39,10 +49,11 @@ async def test_quick_benchmark_reports_every_figure(
         assert size[name]["p50_ms"] <= size[name]["p95_ms"] <= size[name]["p99_ms"]
         assert len(size[name]["runs"]) == bench_core.QUICK.repeats
     assert size["build"]["memories"] == size["size"] and positive(size["build"]["memories_per_s"])
-    assert 0 < size["build"]["model_share"] <= 1
+    assert positive(size["rank_bm25_over_fts5"])
     assert positive(size["database"]["bytes_per_memory"])
     assert set(report["ingest"]) == {str(batch) for batch in bench_core.QUICK.batch_sizes}
     assert all(positive(figures["memories_per_s"]) for figures in report["ingest"].values())
-    assert positive(report["peak_rss_mb"])
+    assert positive(report["server_peak_rss_mb"]) and positive(report["bench_peak_rss_mb"])
+    assert (tmp_path / "cache").is_dir()  # store vectors were cached there, never in the checkout
     assert report["meta"]["queries"] == bench_core.QUICK.queries
     assert "recall, MCP client" in capsys.readouterr().out

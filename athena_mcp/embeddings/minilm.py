@@ -18,7 +18,7 @@ DIMENSION = 384
 class MiniLMEmbedder:
     """Sentence-transformers over the model files shipped inside a PyPI package; never downloads."""
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 16) -> None:
         self._batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()

@@ -16,6 +16,7 @@ from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
+from athena_mcp.store.vector_mirror import VectorMirror
 
 NEAR_DUPLICATE_CANDIDATES = 3
 
@@ -78,10 +79,12 @@ class SemanticMemory:
         self,
         database: Database,
         embeddings: EmbeddingService,
+        vector_index: VectorMirror,
         near_duplicate_threshold: float,
     ) -> None:
         self._database = database
         self._embeddings = embeddings
+        self._vector_index = vector_index
         self._near_duplicate_threshold = near_duplicate_threshold
 
     async def remember(self, draft: FactDraft) -> RememberResult:
@@ -179,9 +182,7 @@ class SemanticMemory:
         if vector is None:
             return []
         memory_filter = MemoryFilter(namespaces=(namespace,), systems=("semantic",))
-        neighbours = await vectors.nearest(
-            self._database, vector, memory_filter, NEAR_DUPLICATE_CANDIDATES + 1
-        )
+        neighbours = await self._vector_index.nearest(vector, memory_filter, NEAR_DUPLICATE_CANDIDATES + 1)
         close = [
             (mid, sim) for mid, sim in neighbours if mid != exclude and sim >= self._near_duplicate_threshold
         ]

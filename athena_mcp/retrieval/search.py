@@ -9,10 +9,11 @@ from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import ContextExplanation, Explanation, RecallHit, SearchResult, SignalExplanation
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
-from athena_mcp.store import fts, vectors
+from athena_mcp.store import fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import get_memories
+from athena_mcp.store.vector_mirror import VectorMirror
 
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
@@ -34,9 +35,10 @@ class SearchRequest:
 
 
 class HybridSearcher:
-    def __init__(self, database: Database, embeddings: EmbeddingService) -> None:
+    def __init__(self, database: Database, embeddings: EmbeddingService, vectors: VectorMirror) -> None:
         self._database = database
         self._embeddings = embeddings
+        self._vectors = vectors
 
     async def search(self, request: SearchRequest) -> SearchResult:
         """The requested signals, fused; without a query vector the dense signal is replaced by the
@@ -51,9 +53,7 @@ class HybridSearcher:
                     self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
                 )
             else:
-                ranked["dense"] = await vectors.nearest(
-                    self._database, query_vector, request.memory_filter, depth
-                )
+                ranked["dense"] = await self._vectors.nearest(query_vector, request.memory_filter, depth)
         if "lexical" in request.signals or not ranked:
             ranked["lexical"] = await fts.lexical_search(
                 self._database, request.query, request.memory_filter, depth

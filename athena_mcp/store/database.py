@@ -114,6 +114,18 @@ class Database:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def fetch_batches(
+        self, sql: str, params: Params = (), size: int = 2000
+    ) -> AsyncIterator[list[Row]]:
+        """Read a large result a batch at a time, so it never sits in memory whole."""
+        self._before(sql)
+        try:
+            async with self._reader.execute(sql, params) as cursor:
+                while rows := await cursor.fetchmany(size):
+                    yield list(rows)
+        except driver_errors()[1] as exc:
+            raise _translate(exc) from exc
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A write transaction: committed when the block ends, rolled back if it raises.

@@ -48,6 +48,10 @@ class MemoryFilter:
             params += extra_params
         return sql, params
 
+    def has_extra_conditions(self) -> bool:
+        """Whether the filter asks for more than the vector index holds (namespace, system, active)."""
+        return bool(self._extra_conditions("m")[0])
+
     def _extra_conditions(self, alias: str) -> tuple[list[str], list[Any]]:
         parts: list[str] = []
         params: list[Any] = []

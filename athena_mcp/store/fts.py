@@ -13,7 +13,7 @@ from typing import Any
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_TERMS = 64
 # Weights of the indexed columns in BM25: content, tags.
 _COLUMN_WEIGHTS = (1.0, 0.5)
@@ -32,16 +32,16 @@ STOPWORDS = frozenset(
 )
 
 
+def query_terms(query: str) -> list[str]:
+    """The distinct words of a query that rank: stopwords dropped unless nothing else is left."""
+    terms = list(dict.fromkeys(WORD.findall(query.lower())))
+    return ([term for term in terms if term not in STOPWORDS] or terms)[:MAX_QUERY_TERMS]
+
+
 def match_expression(query: str) -> str | None:
     """An FTS5 MATCH expression of quoted literal terms, or None when the text has no words."""
-    terms: list[str] = []
-    for word in _WORD.findall(query.lower()):
-        if word not in terms:
-            terms.append(word)
-    meaningful = [term for term in terms if term not in STOPWORDS] or terms
-    if not meaningful:
-        return None
-    return " OR ".join(f'"{term}"' for term in meaningful[:MAX_QUERY_TERMS])
+    terms = query_terms(query)
+    return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
 async def lexical_search(

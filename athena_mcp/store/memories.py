@@ -220,6 +220,13 @@ async def ids_matching(db: Database, ids: Sequence[int], memory_filter: MemoryFi
     return {int(row[0]) for row in rows}
 
 
+async def all_ids_matching(db: Database, memory_filter: MemoryFilter) -> set[int]:
+    """Every memory that passes the filter."""
+    where, params = memory_filter.memory_clause("m")
+    rows = await db.fetchall(f"SELECT m.id FROM memories m WHERE {where}", params)
+    return {int(row[0]) for row in rows}
+
+
 def memory_from_row(row: Row) -> Memory:
     episodic = row["system"] == "episodic"
     return Memory(

@@ -5,6 +5,8 @@ than in a migration. The store records which model and dimension its vectors com
 refuses to mix models; `reset_vectors` drops the index and queues every memory for re-embedding.
 Namespace, memory system and active state are copied into vec0 metadata columns so that KNN
 filters on them during the scan; every other filter reaches the scan as a `rowid IN (...)` subquery.
+Every change is also appended to `vector_changes`, the feed that keeps each process's in-memory
+copy (vector_mirror.py) in step; a reset changes `vector_epoch` so that copies load afresh.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from athena_mcp.store.filters import MemoryFilter
 VECTOR_TABLE = "memory_vectors"
 # vec0 refuses larger k; far more than any fusion needs.
 MAX_KNN = 4096
+# Changes kept in the feed: a mirror further behind than this loads afresh (about 1.5 s at 100k).
+CHANGES_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> None
     async with database.transaction() as tx:
         await tx.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
         await tx.execute("DELETE FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')")
+        await tx.execute("DELETE FROM vector_changes")
+        await tx.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('vector_epoch', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
         await _create_index(tx, identity)
         await tx.execute(
             "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) SELECT id, ? FROM memories",
@@ -109,15 +118,20 @@ async def write_vectors(tx: Transaction, rows: Sequence[VectorRow], identity: Em
     ids = [(row.memory_id,) for row in rows]
     # vec0 has no upsert: delete first so a re-embedded memory keeps one vector.
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", ids)
+    values = [
+        (row.memory_id, as_blob(row.vector), row.namespace, row.system, int(row.active)) for row in rows
+    ]
     await tx.executemany(
         f"INSERT INTO {VECTOR_TABLE} (rowid, embedding, namespace, system, active) VALUES (?, ?, ?, ?, ?)",
-        [(row.memory_id, as_blob(row.vector), row.namespace, row.system, int(row.active)) for row in rows],
+        values,
     )
     await tx.executemany("DELETE FROM vector_backlog WHERE memory_id = ?", ids)
+    await _record_changes(tx, values)
 
 
 async def set_vector_active(tx: Transaction, memory_id: int, active: bool) -> None:
     await tx.execute(f"UPDATE {VECTOR_TABLE} SET active = ? WHERE rowid = ?", (int(active), memory_id))
+    await _record_changes(tx, [(memory_id, None, None, None, int(active))])
 
 
 async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> None:
@@ -129,6 +143,17 @@ async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> Non
         [(memory_id, now) for memory_id in memory_ids],
     )
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", [(m,) for m in memory_ids])
+    await _record_changes(tx, [(m, None, None, None, None) for m in memory_ids])
+
+
+async def _record_changes(tx: Transaction, changes: Sequence[tuple[object, ...]]) -> None:
+    await tx.executemany(
+        "INSERT INTO vector_changes (memory_id, embedding, namespace, system, active) VALUES (?, ?, ?, ?, ?)",
+        changes,
+    )
+    await tx.execute(
+        "DELETE FROM vector_changes WHERE seq <= (SELECT max(seq) FROM vector_changes) - ?", (CHANGES_KEPT,)
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""The in-memory vector copy answers exactly as vec0 does and follows writes from any process."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.services import Services
+from athena_mcp.settings import Settings
+from athena_mcp.store import vector_mirror, vectors
+from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.store.memories import NewMemory
+from tests.conftest import services_for
+
+TOPICS = ["deploys", "database migrations", "lunch plans", "the flaky login test", "holiday travel"]
+
+
+def event(text: str, namespace: str = "work", session: str = "s1", tags: tuple[str, ...] = ()) -> NewMemory:
+    return NewMemory(
+        system="episodic",
+        namespace=namespace,
+        kind="observation",
+        content=text,
+        session_id=session,
+        tags=tags,
+    )
+
+
+async def fill(services: Services) -> list[int]:
+    events = [
+        event(
+            f"Note {n} about {TOPICS[n % len(TOPICS)]}",
+            namespace="work" if n % 3 else "home",
+            session=f"s{n % 4}",
+            tags=("urgent",) if n % 5 == 0 else (),
+        )
+        for n in range(60)
+    ]
+    return (await services.episodic.record(events)).ids
+
+
+FILTERS = [
+    MemoryFilter(namespaces=("work",)),
+    MemoryFilter(namespaces=("work", "home")),
+    MemoryFilter(namespaces=("home",), systems=("episodic",)),
+    MemoryFilter(namespaces=("work",), session_id="s2"),
+    MemoryFilter(namespaces=("work", "home"), tags=("urgent",)),
+    MemoryFilter(namespaces=("nowhere",)),
+    MemoryFilter(namespaces=("work",), systems=("semantic",)),
+]
+
+
+async def assert_same_as_vec0(services: Services, query: str, k: int = 10) -> None:
+    [vector] = await services.embeddings.embed([query])
+    for memory_filter in FILTERS:
+        expected = await vectors.nearest(services.database, vector, memory_filter, k)
+        found = await services.vectors.nearest(vector, memory_filter, k)
+        assert [mid for mid, _ in found] == [mid for mid, _ in expected], memory_filter
+        assert np.allclose([s for _, s in found], [s for _, s in expected], atol=1e-5)
+
+
+async def test_the_copy_returns_what_vec0_returns_under_every_filter(
+    settings: Settings, minilm: MiniLMEmbedder
+):
+    async with services_for(settings, minilm) as services:
+        await fill(services)
+        assert not services.vectors.loaded  # until loaded, searches go to vec0
+        await assert_same_as_vec0(services, "which test keeps failing at login?")
+        await services.vectors.load()
+        assert services.vectors.loaded and len(services.vectors) == 60
+        for query in ("which test keeps failing at login?", "where do we go on holiday", "schema change"):
+            await assert_same_as_vec0(services, query)
+
+
+async def test_a_selective_filter_still_gets_its_nearest(
+    settings: Settings, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+):
+    # Check only k candidates first, so that the store has to be asked for the filter's members.
+    monkeypatch.setattr(vector_mirror, "FILTER_POOL_FACTOR", 1)
+    monkeypatch.setattr(vector_mirror, "MIN_FILTER_POOL", 1)
+    async with services_for(settings, minilm) as services:
+        await fill(services)
+        # One session whose events are all far from the query: none is among the best candidates.
+        await services.episodic.record([event(f"Unrelated remark {n}", session="rare") for n in range(3)])
+        await services.vectors.load()
+        vector = minilm.embed(["flaky login test"])[0]
+        rare = MemoryFilter(namespaces=("work",), session_id="rare")
+        found = await services.vectors.nearest(vector, rare, 10)
+        assert len(found) == 3
+        expected = await vectors.nearest(services.database, vector, rare, 10)
+        assert [mid for mid, _ in found] == [mid for mid, _ in expected]
+
+
+async def test_writes_from_another_process_reach_the_copy(settings: Settings, minilm: MiniLMEmbedder):
+    async with services_for(settings, minilm) as mine, services_for(settings, minilm) as theirs:
+        ids = await fill(mine)
+        await mine.vectors.load()
+        # The other process adds, forgets (deactivates) and re-embeds: the copy follows each change.
+        [added] = (await theirs.episodic.record([event("Quarterly tax filing is due in April")])).ids
+        await assert_same_as_vec0(mine, "when are taxes due")
+        assert len(mine.vectors) == 61
+        async with theirs.database.transaction() as tx:
+            await vectors.set_vector_active(tx, added, False)
+            await vectors.queue_for_embedding(tx, ids[:5])
+        await assert_same_as_vec0(mine, "when are taxes due")
+        assert len(mine.vectors) == 56
+        assert added not in [
+            mid
+            for mid, _ in await mine.vectors.nearest(
+                minilm.embed(["taxes"])[0], MemoryFilter(namespaces=("work",)), 5
+            )
+        ]
+        await theirs.vector_backlog.run_once()
+        await assert_same_as_vec0(mine, "deploys")
+        assert len(mine.vectors) == 61
+
+
+async def test_a_copy_behind_the_pruned_feed_loads_afresh(
+    settings: Settings, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(vectors, "CHANGES_KEPT", 5)
+    async with services_for(settings, minilm) as mine, services_for(settings, minilm) as theirs:
+        await fill(mine)
+        await mine.vectors.load()
+        for n in range(3):  # more changes than the feed keeps
+            await theirs.episodic.record([event(f"Later note {n} on deploys") for _ in range(4)])
+        rows = await mine.database.fetchall("SELECT count(*) FROM vector_changes")
+        assert rows[0][0] <= 6
+        await assert_same_as_vec0(mine, "deploys")
+        assert len(mine.vectors) == 72
+
+
+async def test_a_reset_index_is_reloaded(tmp_path, minilm: MiniLMEmbedder):
+    settings = Settings(db=tmp_path / "a.db")
+    async with services_for(settings, minilm) as mine, services_for(settings, minilm) as theirs:
+        await fill(mine)
+        await mine.vectors.load()
+        await vectors.reset_vectors(theirs.database, minilm.identity)  # what `reembed` does first
+        assert await mine.vectors.nearest(minilm.embed(["deploys"])[0], FILTERS[1], 10) == []
+        await theirs.vector_backlog.run_once()
+        await assert_same_as_vec0(mine, "deploys")
+        assert len(mine.vectors) == 60
+
+
+def test_filters_the_copy_cannot_evaluate_are_recognised():
+    base = MemoryFilter(namespaces=("a",))
+    assert not base.has_extra_conditions()
+    assert not dataclasses.replace(base, systems=("semantic",)).has_extra_conditions()
+    extras = ({"tags": ("x",)}, {"session_id": "s"}, {"since": 1.0}, {"until": 2.0}, {"kinds": ("fact",)})
+    for extra in extras:
+        assert dataclasses.replace(base, **extra).has_extra_conditions()  # type: ignore[arg-type]
