@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
-from perf import bench_core, corpus
+from perf import bench_core, corpus, plot
 
 LATENCIES = (
     "recall_mcp",
@@ -57,3 +57,7 @@ async def test_quick_benchmark_reports_every_figure(
     assert (tmp_path / "cache").is_dir()  # store vectors were cached there, never in the checkout
     assert report["meta"]["queries"] == bench_core.QUICK.queries
     assert "recall, MCP client" in capsys.readouterr().out
+
+    png = tmp_path / "latency.png"
+    plot.plot(report, png)
+    assert png.read_bytes().startswith(b"\x89PNG")

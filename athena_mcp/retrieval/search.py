@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,18 +47,24 @@ class HybridSearcher:
         depth = max(request.limit * CANDIDATE_FACTOR, MIN_CANDIDATES)
         ranked: dict[Signal, list[tuple[int, float]]] = {}
         notice = None
-        if "dense" in request.signals:
-            query_vector = await self._embeddings.embed_query(request.query)
-            if query_vector is None:
-                notice = (
-                    self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
-                )
-            else:
-                ranked["dense"] = await self._vectors.nearest(query_vector, request.memory_filter, depth)
-        if "lexical" in request.signals or not ranked:
-            ranked["lexical"] = await fts.lexical_search(
-                self._database, request.query, request.memory_filter, depth
-            )
+        # The lexical search runs on the database's thread while the query is embedded on the model's.
+        lexical = asyncio.create_task(
+            fts.lexical_search(self._database, request.query, request.memory_filter, depth)
+        )
+        try:
+            if "dense" in request.signals:
+                query_vector = await self._embeddings.embed_query(request.query)
+                if query_vector is None:
+                    notice = (
+                        self._embeddings.notice()
+                        or "the query could not be embedded; results are lexical-only"
+                    )
+                else:
+                    ranked["dense"] = await self._vectors.nearest(query_vector, request.memory_filter, depth)
+            if "lexical" in request.signals or not ranked:
+                ranked["lexical"] = await lexical
+        finally:
+            lexical.cancel()  # not needed (dense-only), or the search failed
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)

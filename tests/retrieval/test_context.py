@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from athena_mcp.store.memories import ADJACENT_EVENTS_SQL
+from athena_mcp.store import memories
+from athena_mcp.store.memories import ADJACENT_EVENTS_SQL, NEIGHBOUR_REACH, NewMemory
 from tests.conftest import call, open_client, services_for
 
 
@@ -65,4 +66,21 @@ async def test_neighbours_are_found_through_the_session_index(settings, minilm):
     async with services_for(settings, minilm) as services:
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {ADJACENT_EVENTS_SQL}", ("[1]",))
     steps = [row[3] for row in plan]
-    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2, steps
+    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2 * NEIGHBOUR_REACH, steps
+
+
+async def test_neighbours_are_reported_with_their_distance_up_to_the_reach(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        events = [
+            NewMemory(
+                system="episodic", namespace="default", kind="message", content=f"turn {n}", session_id="s"
+            )
+            for n in range(6)
+        ]
+        ids = (await services.episodic.record(events)).ids
+        await services.episodic.record(
+            [NewMemory("episodic", "default", "message", "elsewhere", session_id="t")]
+        )
+        adjacent = await memories.adjacent_events(services.database, [ids[2], ids[0]])
+    assert adjacent[ids[2]] == [(ids[1], 1), (ids[3], 1), (ids[0], 2), (ids[4], 2)]
+    assert adjacent[ids[0]] == [(ids[1], 1), (ids[2], 2)]
