@@ -145,6 +145,9 @@ class VectorMirror:
         assert head is not None
         identity = await vectors.stored_identity(self._database)
         self._clear(identity.dimension if identity else 0)
+        # Room for every memory up front: growing by copying would briefly hold the matrix twice.
+        memories_row = await self._database.fetchone("SELECT count(*) FROM memories")
+        self._reserve(int(memories_row[0]) + INITIAL_CAPACITY if memories_row else INITIAL_CAPACITY)
         # Changes committed while the scan runs are applied again by the next catch-up; each entry
         # holds the row's whole new state, so replaying them in order ends in the same state.
         self._epoch, self._seq = head[0], int(head[1])
@@ -190,14 +193,16 @@ class VectorMirror:
 
     def _grow(self) -> int:
         if self._size == len(self._ids):
-            capacity = max(INITIAL_CAPACITY, 2 * len(self._ids))
-            self._matrix = _resized(self._matrix, capacity)
-            self._ids = _resized(self._ids, capacity)
-            self._active = _resized(self._active, capacity)
-            self._namespaces = _resized(self._namespaces, capacity)
-            self._systems = _resized(self._systems, capacity)
+            self._reserve(max(INITIAL_CAPACITY, 2 * len(self._ids)))
         self._size += 1
         return self._size - 1
+
+    def _reserve(self, capacity: int) -> None:
+        self._matrix = _resized(self._matrix, capacity)
+        self._ids = _resized(self._ids, capacity)
+        self._active = _resized(self._active, capacity)
+        self._namespaces = _resized(self._namespaces, capacity)
+        self._systems = _resized(self._systems, capacity)
 
     def _clear(self, dimension: int) -> None:
         self._dimension = dimension
@@ -214,6 +219,7 @@ class VectorMirror:
 
 
 def _resized(array: np.ndarray, capacity: int) -> np.ndarray:
+    # np.zeros maps zero pages lazily: spare capacity costs no resident memory until written.
     grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     grown[: len(array)] = array
     return grown

@@ -152,3 +152,14 @@ def test_filters_the_copy_cannot_evaluate_are_recognised():
     extras = ({"tags": ("x",)}, {"session_id": "s"}, {"since": 1.0}, {"until": 2.0}, {"kinds": ("fact",)})
     for extra in extras:
         assert dataclasses.replace(base, **extra).has_extra_conditions()  # type: ignore[arg-type]
+
+
+async def test_the_copy_grows_as_memories_arrive(
+    settings: Settings, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(vector_mirror, "INITIAL_CAPACITY", 4)
+    async with services_for(settings, minilm) as services:
+        await services.vectors.load()  # an empty store: room for 4
+        await fill(services)
+        await assert_same_as_vec0(services, "lunch plans")
+        assert len(services.vectors) == 60
