@@ -183,6 +183,7 @@ async def recall_via_service(
     """As `recall_via_mcp`, calling the searcher the recall tool calls, with the filter it builds."""
     async with open_services(settings, embedder, background=False) as services:
         await services.embeddings.wait_ready()
+        await services.vectors.load()  # as the server does in the background at start-up
 
         async def ask(query: str) -> None:
             found = await services.search.search(SearchRequest(query, MemoryFilter(namespaces=(NAMESPACE,))))
@@ -203,6 +204,25 @@ async def remember_via_mcp(settings: Settings, embedder: Embedder, facts: list[s
 
         await time_each(store, facts[:WARMUP_FACTS])
         return await time_each(store, facts[WARMUP_FACTS:])
+
+
+async def record_event_via_mcp(
+    settings: Settings, embedder: Embedder, events: list[corpus.Event]
+) -> list[float]:
+    """Per-call seconds of `record_event` for each event after the first WARMUP_FACTS."""
+    async with Client(build_server(settings, embedder)) as client:
+        by_content = {event["content"]: event for event in events}
+
+        async def record(content: str) -> None:
+            recorded = await call_tool(
+                client, "record_event", {**by_content[content], "namespace": NAMESPACE}
+            )
+            if recorded["vectors"] != "stored":
+                raise BenchError(f"record_event stored no vector for {content[:60]!r}")
+
+        contents = list(by_content)
+        await time_each(record, contents[:WARMUP_FACTS])
+        return await time_each(record, contents[WARMUP_FACTS:])
 
 
 def words(text: str) -> list[str]:
@@ -322,6 +342,7 @@ async def bench_size(
         "lexical_fts5": [],
         "lexical_rank_bm25": [],
         "remember_mcp": [],
+        "record_event_mcp": [],
     }
     for _ in range(config.repeats):
         distinct, cached_queries = await recall_via_mcp(settings, embedder, queries, warmups)
@@ -335,9 +356,17 @@ async def bench_size(
         runs["lexical_rank_bm25"].append(summarise(rank_bm25))
     facts = corpus.facts(config.eval_dir)
     per_run = WARMUP_FACTS + config.remember_calls
+    new_events = take_events(config, size + config.repeats * per_run)[size:]
     for run in range(config.repeats):
         runs["remember_mcp"].append(
             summarise(await remember_via_mcp(settings, embedder, facts[run * per_run : (run + 1) * per_run]))
+        )
+        runs["record_event_mcp"].append(
+            summarise(
+                await record_event_via_mcp(
+                    settings, embedder, new_events[run * per_run : (run + 1) * per_run]
+                )
+            )
         )
     figures = {name: median_of_runs(values) for name, values in runs.items()}
     return {
@@ -452,7 +481,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     )
     parser.add_argument("--queries", type=int, help="distinct recall queries per run (default 200)")
     parser.add_argument("--repeats", type=int, help="runs per measurement; medians are reported (default 3)")
-    parser.add_argument("--remember-calls", type=int, help="timed remember calls per run (default 100)")
+    parser.add_argument("--remember-calls", type=int, help="timed remember and record_event calls per run (default 100)")
     parser.add_argument(
         "--batch-sizes", type=int_list, help="comma-separated record_events batch sizes (default 64,256)"
     )

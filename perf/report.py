@@ -40,8 +40,9 @@ ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("recall, service, cached     p50/p95/p99 ms", lambda s: _percentiles(s["recall_service_cached"])),
     ("lexical top-10, FTS5        p50/p95/p99 ms", lambda s: _percentiles(s["lexical_fts5"])),
     ("lexical top-10, rank-bm25   p50/p95/p99 ms", lambda s: _percentiles(s["lexical_rank_bm25"])),
-    ("rank-bm25 / FTS5            p50 ratio", lambda s: f"{s['rank_bm25_over_fts5']:.0f}x"),
+    ("rank-bm25 / FTS5            p50 ratio", lambda s: f"{s['rank_bm25_over_fts5']:.1f}x"),
     ("remember, MCP client        p50/p95/p99 ms", lambda s: _percentiles(s["remember_mcp"])),
+    ("record_event, MCP client    p50/p95/p99 ms", lambda s: _percentiles(s["record_event_mcp"])),
     ("build, cached vectors       memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),
     ("database after checkpoint   bytes/memory", lambda s: f"{s['database']['bytes_per_memory']:.0f}"),
 ]
@@ -51,7 +52,7 @@ def format_table(report: Report) -> str:
     meta = report["meta"]
     header = (
         f"Athena MCP core benchmark ({meta['source']}): {meta['model']}, {meta['cpus']} CPUs, "
-        f"{meta['queries']} distinct queries, {meta['remember_calls']} remember calls, "
+        f"{meta['queries']} distinct queries, {meta['remember_calls']} remember and record_event calls, "
         f"medians of {meta['repeats']} run(s)"
     )
     columns = [f"{s['size']} memories" for s in report["sizes"]]

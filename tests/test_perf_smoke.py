@@ -21,6 +21,7 @@ LATENCIES = (
     "lexical_fts5",
     "lexical_rank_bm25",
     "remember_mcp",
+    "record_event_mcp",
 )
 PERCENTILES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms")
 
