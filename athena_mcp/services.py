@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.errors import AthenaError
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
@@ -69,24 +68,17 @@ async def open_services(
             episodic=EpisodicMemory(database, embeddings),
             vector_backlog=VectorBacklogWorker(database, embeddings),
         )
-        tasks: list[asyncio.Task[None]] = []
+        worker: asyncio.Task[None] | None = None
         if background:
             embeddings.start_loading()
-            tasks.append(asyncio.create_task(_load_mirror(mirror)))
-            tasks.append(asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval)))
+            mirror.start()
+            worker = asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
         try:
             yield services
         finally:
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if worker is not None:
+                worker.cancel()
+                # Whatever ended the worker must not stop the rest of the shutdown.
+                await asyncio.gather(worker, return_exceptions=True)
+            await mirror.close()
             embeddings.close()
-
-
-async def _load_mirror(mirror: VectorMirror) -> None:
-    try:
-        await mirror.load()
-    except AthenaError as exc:
-        # Dense search stays correct on the on-disk index, only slower.
-        log.warning("could not copy the vector index into memory (%s); searching it on disk", exc)

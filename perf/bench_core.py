@@ -481,7 +481,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
     )
     parser.add_argument("--queries", type=int, help="distinct recall queries per run (default 200)")
     parser.add_argument("--repeats", type=int, help="runs per measurement; medians are reported (default 3)")
-    parser.add_argument("--remember-calls", type=int, help="timed remember and record_event calls per run (default 100)")
+    parser.add_argument(
+        "--remember-calls", type=int, help="timed remember and record_event calls per run (default 100)"
+    )
     parser.add_argument(
         "--batch-sizes", type=int_list, help="comma-separated record_events batch sizes (default 64,256)"
     )

@@ -20,7 +20,7 @@ from athena_mcp.store import memories
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 
-NEIGHBOUR_WEIGHTS = (0.5, 0.4)  # by distance; as many as memories.NEIGHBOUR_REACH
+NEIGHBOUR_WEIGHTS = (0.5, 0.4)  # by distance: 1, 2
 # How many of the best fused candidates lend context.
 CONTEXT_POOL = 100
 
@@ -32,19 +32,21 @@ async def add_neighbour_context(
     if "episodic" not in memory_filter.systems or not candidates:
         return candidates
     pool = {candidate.memory_id: candidate for candidate in candidates[:CONTEXT_POOL]}
-    adjacent = await memories.adjacent_events(database, list(pool))
+    adjacent = await memories.adjacent_events(database, list(pool), reach=len(NEIGHBOUR_WEIGHTS))
     lent: dict[int, tuple[float, int]] = {}  # receiving id -> (best context score, lender id)
     for lender, neighbours in adjacent.items():
         for neighbour, distance in neighbours:
             amount = NEIGHBOUR_WEIGHTS[distance - 1] * pool[lender].fused
             if amount > lent.get(neighbour, (0.0, 0))[0]:
                 lent[neighbour] = (amount, lender)
-    newcomers = [memory_id for memory_id in lent if memory_id not in pool]
+    # A candidate ranked below the pool can borrow too: it is found among all of them, never added twice.
+    known = {candidate.memory_id: candidate for candidate in candidates}
+    newcomers = [memory_id for memory_id in lent if memory_id not in known]
     allowed = await memories.ids_matching(database, newcomers, memory_filter)
     rescored = list(candidates)
     for memory_id, (amount, lender) in lent.items():
-        if memory_id in pool:
-            candidate = pool[memory_id]
+        if memory_id in known:
+            candidate = known[memory_id]
         elif memory_id in allowed:
             candidate = FusedCandidate(memory_id)
             rescored.append(candidate)

@@ -48,9 +48,7 @@ class HybridSearcher:
         ranked: dict[Signal, list[tuple[int, float]]] = {}
         notice = None
         # The lexical search runs on the database's thread while the query is embedded on the model's.
-        lexical = asyncio.create_task(
-            fts.lexical_search(self._database, request.query, request.memory_filter, depth)
-        )
+        lexical = asyncio.create_task(self._lexical(request, depth)) if "lexical" in request.signals else None
         try:
             if "dense" in request.signals:
                 query_vector = await self._embeddings.embed_query(request.query)
@@ -61,10 +59,14 @@ class HybridSearcher:
                     )
                 else:
                     ranked["dense"] = await self._vectors.nearest(query_vector, request.memory_filter, depth)
-            if "lexical" in request.signals or not ranked:
+            if lexical is not None:
                 ranked["lexical"] = await lexical
+            elif not ranked:
+                ranked["lexical"] = await self._lexical(request, depth)
         finally:
-            lexical.cancel()  # not needed (dense-only), or the search failed
+            if lexical is not None and not lexical.done():
+                lexical.cancel()  # the dense side failed or was cancelled
+                await asyncio.gather(lexical, return_exceptions=True)
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)
@@ -104,3 +106,6 @@ class HybridSearcher:
             hits.append(hit)
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
         return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)
+
+    async def _lexical(self, request: SearchRequest, depth: int) -> list[tuple[int, float]]:
+        return await fts.lexical_search(self._database, request.query, request.memory_filter, depth)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,17 @@ class Transaction:
 class Database:
     """One SQLite file opened for the server: use `Database.open(...)` as an async context manager."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        connect_reader: Callable[[], Any],
+    ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._connect_reader = connect_reader
         self._write_lock = asyncio.Lock()
         # Called with each SQL statement before it runs; the chaos harness and tests inject faults here.
         self.statement_hook: StatementHook | None = None
@@ -104,7 +111,7 @@ class Database:
                     f"Cannot open the database {path}: {exc}. Check the path and its "
                     "permissions, or choose another with --db."
                 ) from None
-            yield cls(path, writer, reader)
+            yield cls(path, writer, reader, connector(True))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read through the read-only connection; never blocks on writers."""
@@ -116,11 +123,19 @@ class Database:
 
     async def fetch_batches(
         self, sql: str, params: Params = (), size: int = 2000
-    ) -> AsyncIterator[list[Row]]:
-        """Read a large result a batch at a time, so it never sits in memory whole."""
+    ) -> AsyncGenerator[list[Row], None]:
+        """Read a large result a batch at a time, so it never sits in memory whole.
+
+        On a read connection of its own, opened for the scan: an open cursor holds its snapshot for
+        as long as it runs, and every other read on the shared connection would see only that
+        snapshot (a write acknowledged meanwhile would look missing). Close the iterator early with
+        `contextlib.aclosing`."""
         self._before(sql)
         try:
-            async with self._reader.execute(sql, params) as cursor:
+            async with (
+                aiosqlite.Connection(self._connect_reader, 64) as connection,
+                connection.execute(sql, params) as cursor,
+            ):
                 while rows := await cursor.fetchmany(size):
                     yield list(rows)
         except driver_errors()[1] as exc:

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from athena_mcp.models import Memory, MemoryVersion, to_datetime
@@ -187,33 +188,34 @@ async def timeline_page(
     return [memory_from_row(row) for row in rows]
 
 
-# How many events on each side of an event `adjacent_events` reports.
-NEIGHBOUR_REACH = 2
 _NEIGHBOUR = (
     "(SELECT x.id FROM memories x WHERE x.session_id = m.session_id AND x.namespace = m.namespace "
     "AND x.system = 'episodic' AND x.status = 'active' AND (x.occurred_at, x.id) {op} (m.occurred_at, m.id) "
     "ORDER BY x.occurred_at {order}, x.id {order} LIMIT 1 OFFSET {offset})"
 )
-# `x.session_id = m.session_id` (not IS) lets SQLite walk the session index instead of every event of
-# the namespace: 2 ms instead of 50 ms for 100 events at 10k. Columns: the id, then for each distance
-# 1..NEIGHBOUR_REACH the event that far before and the one that far after.
-ADJACENT_EVENTS_SQL = (
-    "SELECT m.id, "
-    + ", ".join(
+
+
+@cache
+def adjacent_events_sql(reach: int) -> str:
+    """Columns: the id, then for each distance 1..reach the event that far before and the one that
+    far after. `x.session_id = m.session_id` (not IS) lets SQLite walk the session index instead of
+    every event of the namespace: 2 ms instead of 50 ms for 100 events at 10k."""
+    neighbours = ", ".join(
         _NEIGHBOUR.format(op=op, order=order, offset=offset)
-        for offset in range(NEIGHBOUR_REACH)
+        for offset in range(reach)
         for op, order in (("<", "DESC"), (">", "ASC"))
     )
-    + " FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) AND m.system = 'episodic' "
-    "AND m.session_id IS NOT NULL"
-)
+    return (
+        f"SELECT m.id, {neighbours} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) "
+        "AND m.system = 'episodic' AND m.session_id IS NOT NULL"
+    )
 
 
-async def adjacent_events(db: Database, ids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
-    """For each event among `ids` that has a session: the active events up to NEIGHBOUR_REACH places
-    before and after it in that session and namespace (timestamp, then id), as (id, distance).
-    Facts and session-less events are left out."""
-    rows = await db.fetchall(ADJACENT_EVENTS_SQL, (json.dumps(list(ids)),))
+async def adjacent_events(db: Database, ids: Sequence[int], reach: int) -> dict[int, list[tuple[int, int]]]:
+    """For each event among `ids` that has a session: the active events up to `reach` places before
+    and after it in that session and namespace (timestamp, then id), as (id, distance). Facts and
+    session-less events are left out."""
+    rows = await db.fetchall(adjacent_events_sql(reach), (json.dumps(list(ids)),))
     return {
         int(row[0]): [
             (int(neighbour), 1 + column // 2)

@@ -2,18 +2,22 @@
 
 A vec0 KNN is a full scan through SQLite's pager: about 60 ms over 100k 384-d vectors on two cores,
 twice the whole recall budget. The same exact scan as a float32 matrix-vector product over a copy
-held in memory takes about 9 ms, for 1.5 kB of memory per vector. The copy follows the database
-through `vector_changes`, the feed that every vector change is appended to in its own transaction
-(vectors.py): before each search the mirror applies the entries it has not seen yet, whichever
-process wrote them; usually there are none and the check is one indexed read. A mirror that fell
-behind the feed's pruned tail, or whose store had its vectors reset, loads afresh. Until it has
-loaded, searches go to vec0, which gives the same answers more slowly.
+held in memory takes a few milliseconds, for 1.5 kB of memory per vector. The copy follows the
+database through `vector_changes`, the feed that every vector change is appended to in its own
+transaction (vectors.py): before each search the copy applies the entries it has not seen yet,
+whichever process wrote them; usually there are none and the check is one indexed read. Writers
+are serialised, so committed entries are numbered without gaps: a copy that finds a gap (it fell
+behind the feed's pruned tail) or a new `vector_epoch` (the vectors were reset) is dropped and
+rebuilt in the background. Whenever there is no copy, searches go to vec0: the same answer, slower.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,74 +32,77 @@ log = logging.getLogger(__name__)
 FILTER_POOL_FACTOR = 10
 MIN_FILTER_POOL = 500
 INITIAL_CAPACITY = 1024
+# After a failed build, the next search waits this long before another is tried.
+RETRY_AFTER = 60.0
+
+# One statement, so one snapshot: the feed's bounds and the entries past `seq` agree.
+_CHANGES_SQL = (
+    "SELECT h.epoch, h.last, c.seq, c.memory_id, c.embedding, c.namespace, c.system, c.active FROM "
+    "(SELECT (SELECT value FROM store_meta WHERE key = 'vector_epoch') AS epoch, "
+    "(SELECT max(seq) FROM vector_changes) AS last) h "
+    "LEFT JOIN vector_changes c ON c.seq > ? ORDER BY c.seq"
+)
 
 
 class VectorMirror:
-    # Columns of the copy, one row (slot) per vector; a dropped vector's slot is reused.
-    _dimension: int
-    _slots: dict[int, int]  # memory id -> slot
-    _free: list[int]
-    _size: int  # slots in use or free; rows past it are spare capacity
-    _matrix: np.ndarray
-    _ids: np.ndarray
-    _active: np.ndarray
-    _namespaces: np.ndarray
-    _systems: np.ndarray
-    _namespace_codes: dict[str, int]
-    _system_codes: dict[str, int]
+    """Exact nearest neighbours over an in-memory copy of the vector index, or over vec0 without one."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._lock = asyncio.Lock()
-        self._loaded = False
-        self._seq = 0
-        self._epoch: str | None = None
-        self._clear(dimension=0)
+        self._copy: _Copy | None = None
+        self._wanted = False  # a copy was asked for: rebuild it when it is dropped
+        self._build_task: asyncio.Task[None] | None = None
+        self._failed_at = -RETRY_AFTER
 
     @property
     def loaded(self) -> bool:
-        return self._loaded
+        return self._copy is not None
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return 0 if self._copy is None else len(self._copy.slots)
+
+    def start(self) -> None:
+        """Build the copy in the background; searches use vec0 until it is ready."""
+        self._wanted = True
+        self._schedule_build()
 
     async def load(self) -> None:
-        """Copy every vector into memory; searches use the copy from then on."""
+        """Build the copy now; searches use it from then on."""
+        self._wanted = True
+        copy = await self._build()
         async with self._lock:
-            await self._load()
+            self._copy = copy
+            await self._catch_up()  # what was committed while the copy was built
+
+    async def close(self) -> None:
+        if self._build_task is not None:
+            self._build_task.cancel()
+            await asyncio.gather(self._build_task, return_exceptions=True)
 
     async def nearest(
         self, query: np.ndarray, memory_filter: MemoryFilter, k: int
     ) -> list[tuple[int, float]]:
-        """The k nearest active memories that pass the filter: (memory id, cosine similarity).
-
-        The same answer as `vectors.nearest` (vec0), which serves until the mirror has loaded."""
-        if not self._loaded:
-            return await vectors.nearest(self._database, query, memory_filter, k)
+        """The k nearest active memories that pass the filter: (memory id, cosine similarity), the
+        same answer as `vectors.nearest` (vec0), which serves whenever there is no copy."""
         async with self._lock:
-            await self._catch_up()
-            if query.shape != (self._dimension,):
-                return await vectors.nearest(self._database, query, memory_filter, k)
-            size = self._size
-            scores = self._matrix[:size] @ np.asarray(query, dtype=np.float32)
-            allowed = self._mask(memory_filter, size)
-            ids = self._ids[:size].copy()
+            if self._copy is not None:
+                await self._catch_up()
+            copy = self._copy
+            if copy is not None and query.shape == (copy.dimension,):
+                size = copy.size
+                scores = copy.matrix[:size] @ np.asarray(query, dtype=np.float32)
+                allowed = copy.mask(memory_filter)
+                ids = copy.ids[:size].copy()
+            else:
+                copy = None
+        if copy is None:
+            if self._copy is None and self._wanted and time.monotonic() - self._failed_at >= RETRY_AFTER:
+                self._schedule_build()
+            return await vectors.nearest(self._database, query, memory_filter, k)
         if memory_filter.has_extra_conditions():
             allowed = await self._apply_extra_conditions(ids, scores, allowed, memory_filter, k)
         return _top(ids, scores, allowed, k)
-
-    # --- search -----------------------------------------------------------------------------------
-
-    def _mask(self, memory_filter: MemoryFilter, size: int) -> np.ndarray:
-        namespaces = [
-            self._namespace_codes[n] for n in memory_filter.namespaces if n in self._namespace_codes
-        ]
-        systems = [self._system_codes[s] for s in memory_filter.systems if s in self._system_codes]
-        return (
-            self._active[:size]
-            & np.isin(self._namespaces[:size], namespaces)
-            & np.isin(self._systems[:size], systems)
-        )
 
     async def _apply_extra_conditions(
         self, ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray, memory_filter: MemoryFilter, k: int
@@ -113,109 +120,139 @@ class VectorMirror:
             passing = await memories.all_ids_matching(self._database, memory_filter)
         return allowed & np.isin(ids, np.fromiter(passing, dtype=np.int64, count=len(passing)))
 
-    # --- keeping in step ------------------------------------------------------------------------------
-
     async def _catch_up(self) -> None:
+        """Apply the feed's new entries to the copy, or drop a copy that can no longer follow it."""
+        copy = self._copy
+        assert copy is not None
+        rows = await self._database.fetchall(_CHANGES_SQL, (copy.seq,))
+        epoch, last = rows[0][0], rows[0][1]
+        changes = [row for row in rows if row[2] is not None]
+        if (
+            epoch != copy.epoch
+            or (changes and changes[0][2] != copy.seq + 1)  # pruned past this copy
+            or (not changes and last is not None and last < copy.seq)  # the file was replaced
+        ):
+            log.info("the vector index was reset or this copy fell behind its change feed: rebuilding it")
+            self._copy = None
+            self._schedule_build()
+            return
+        for row in changes:
+            copy.apply(row)
+        if changes:
+            copy.seq = int(changes[-1][2])
+
+    def _schedule_build(self) -> None:
+        if self._build_task is None or self._build_task.done():
+            self._build_task = asyncio.create_task(self._build_in_background())
+
+    async def _build_in_background(self) -> None:
+        try:
+            await self.load()
+        except Exception:
+            # Dense search stays correct on vec0, only slower; a later search tries again.
+            self._failed_at = time.monotonic()
+            log.exception("could not copy the vector index into memory; searching it on disk")
+
+    async def _build(self) -> _Copy:
         head = await self._database.fetchone(
             "SELECT (SELECT value FROM store_meta WHERE key = 'vector_epoch'), "
-            "(SELECT min(seq) FROM vector_changes), (SELECT max(seq) FROM vector_changes)"
+            "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'), 0), "
+            "(SELECT count(*) FROM memories)"
         )
         assert head is not None  # a SELECT without FROM always returns its row
-        epoch, first, last = head[0], head[1], head[2]
-        if epoch != self._epoch or (first is not None and first > self._seq + 1):
-            log.info("the vector index was reset or this copy fell behind its change feed: reloading")
-            await self._load()
-        elif last is not None and last > self._seq:
-            rows = await self._database.fetchall(
-                "SELECT seq, memory_id, embedding, namespace, system, active FROM vector_changes "
-                "WHERE seq > ? ORDER BY seq",
-                (self._seq,),
-            )
-            for row in rows:
-                self._apply(row)
-            if rows:
-                self._seq = int(rows[-1][0])
-
-    async def _load(self) -> None:
-        self._loaded = False
-        head = await self._database.fetchone(
-            "SELECT (SELECT value FROM store_meta WHERE key = 'vector_epoch'), "
-            "(SELECT coalesce(max(seq), 0) FROM vector_changes)"
-        )
-        assert head is not None
         identity = await vectors.stored_identity(self._database)
-        self._clear(identity.dimension if identity else 0)
         # Room for every memory up front: growing by copying would briefly hold the matrix twice.
-        memories_row = await self._database.fetchone("SELECT count(*) FROM memories")
-        self._reserve(int(memories_row[0]) + INITIAL_CAPACITY if memories_row else INITIAL_CAPACITY)
+        copy = _Copy(head[0], int(head[1]), identity.dimension if identity else 0)
+        copy.reserve(int(head[2]) + INITIAL_CAPACITY)
         # Changes committed while the scan runs are applied again by the next catch-up; each entry
         # holds the row's whole new state, so replaying them in order ends in the same state.
-        self._epoch, self._seq = head[0], int(head[1])
-        async for rows in self._database.fetch_batches(
-            f"SELECT rowid, embedding, namespace, system, active FROM {vectors.VECTOR_TABLE}"
-        ):
-            for row in rows:
-                self._put(int(row[0]), row[1], row[2], row[3], bool(row[4]))
-        self._loaded = True
-        log.info("vector index copied into memory: %d vectors", len(self._slots))
+        async with contextlib.aclosing(
+            self._database.fetch_batches(
+                f"SELECT rowid, embedding, namespace, system, active FROM {vectors.VECTOR_TABLE}"
+            )
+        ) as batches:
+            async for rows in batches:
+                for row in rows:
+                    copy.put(int(row[0]), row[1], row[2], row[3], bool(row[4]))
+        log.info("vector index copied into memory: %d vectors", len(copy.slots))
+        return copy
 
-    def _apply(self, row: Row) -> None:
-        memory_id, embedding, active = int(row[1]), row[2], row[5]
+
+@dataclass
+class _Copy:
+    """Columns with one row (slot) per vector; a dropped vector's slot is reused."""
+
+    epoch: str | None
+    seq: int  # the last feed entry applied
+    dimension: int
+    slots: dict[int, int] = field(default_factory=dict)  # memory id -> slot
+    free: list[int] = field(default_factory=list)
+    size: int = 0  # slots in use or free; rows past it are spare capacity
+    matrix: np.ndarray = field(init=False)
+    ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    active: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    namespaces: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    systems: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    namespace_codes: dict[str, int] = field(default_factory=dict)
+    system_codes: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.matrix = np.empty((0, self.dimension), dtype=np.float32)
+
+    def mask(self, memory_filter: MemoryFilter) -> np.ndarray:
+        namespaces = [self.namespace_codes[n] for n in memory_filter.namespaces if n in self.namespace_codes]
+        systems = [self.system_codes[s] for s in memory_filter.systems if s in self.system_codes]
+        return (
+            self.active[: self.size]
+            & np.isin(self.namespaces[: self.size], namespaces)
+            & np.isin(self.systems[: self.size], systems)
+        )
+
+    def apply(self, change: Row) -> None:
+        """One feed entry (seq, memory_id, embedding, namespace, system, active at columns 2-7)."""
+        memory_id, embedding, active = int(change[3]), change[4], change[7]
         if embedding is not None:
-            self._put(memory_id, embedding, row[3], row[4], bool(active))
+            self.put(memory_id, embedding, change[5], change[6], bool(active))
         elif active is not None:
-            slot = self._slots.get(memory_id)
+            slot = self.slots.get(memory_id)
             if slot is not None:
-                self._active[slot] = bool(active)
+                self.active[slot] = bool(active)
         else:
-            self._drop(memory_id)
+            self.drop(memory_id)
 
-    def _put(self, memory_id: int, embedding: bytes, namespace: str, system: str, active: bool) -> None:
+    def put(self, memory_id: int, embedding: bytes, namespace: str, system: str, active: bool) -> None:
         vector = np.frombuffer(embedding, dtype=np.float32)
-        if vector.shape != (self._dimension,):
-            return  # written by another model after a reset this copy has not seen yet
-        slot = self._slots.get(memory_id)
+        if vector.shape != (self.dimension,):
+            return  # another model's, written after a reset: the epoch check drops this copy
+        slot = self.slots.get(memory_id)
         if slot is None:
-            slot = self._free.pop() if self._free else self._grow()
-            self._slots[memory_id] = slot
-        self._matrix[slot] = vector
-        self._ids[slot] = memory_id
-        self._active[slot] = active
-        self._namespaces[slot] = self._namespace_codes.setdefault(namespace, len(self._namespace_codes))
-        self._systems[slot] = self._system_codes.setdefault(system, len(self._system_codes))
+            slot = self.free.pop() if self.free else self._grow()
+            self.slots[memory_id] = slot
+        self.matrix[slot] = vector
+        self.ids[slot] = memory_id
+        self.active[slot] = active
+        self.namespaces[slot] = self.namespace_codes.setdefault(namespace, len(self.namespace_codes))
+        self.systems[slot] = self.system_codes.setdefault(system, len(self.system_codes))
 
-    def _drop(self, memory_id: int) -> None:
-        slot = self._slots.pop(memory_id, None)
+    def drop(self, memory_id: int) -> None:
+        slot = self.slots.pop(memory_id, None)
         if slot is not None:
-            self._active[slot] = False
-            self._ids[slot] = -1
-            self._free.append(slot)
+            self.active[slot] = False
+            self.ids[slot] = -1
+            self.free.append(slot)
+
+    def reserve(self, capacity: int) -> None:
+        self.matrix = _resized(self.matrix, capacity)
+        self.ids = _resized(self.ids, capacity)
+        self.active = _resized(self.active, capacity)
+        self.namespaces = _resized(self.namespaces, capacity)
+        self.systems = _resized(self.systems, capacity)
 
     def _grow(self) -> int:
-        if self._size == len(self._ids):
-            self._reserve(max(INITIAL_CAPACITY, 2 * len(self._ids)))
-        self._size += 1
-        return self._size - 1
-
-    def _reserve(self, capacity: int) -> None:
-        self._matrix = _resized(self._matrix, capacity)
-        self._ids = _resized(self._ids, capacity)
-        self._active = _resized(self._active, capacity)
-        self._namespaces = _resized(self._namespaces, capacity)
-        self._systems = _resized(self._systems, capacity)
-
-    def _clear(self, dimension: int) -> None:
-        self._dimension = dimension
-        self._slots = {}
-        self._free = []
-        self._size = 0
-        self._matrix = np.empty((0, dimension), dtype=np.float32)
-        self._ids = np.empty(0, dtype=np.int64)
-        self._active = np.empty(0, dtype=bool)
-        self._namespaces = np.empty(0, dtype=np.int32)
-        self._systems = np.empty(0, dtype=np.int8)
-        self._namespace_codes = {}
-        self._system_codes = {}
+        if self.size == len(self.ids):
+            self.reserve(max(INITIAL_CAPACITY, 2 * len(self.ids)))
+        self.size += 1
+        return self.size - 1
 
 
 def _resized(array: np.ndarray, capacity: int) -> np.ndarray:

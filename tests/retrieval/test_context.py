@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from athena_mcp.retrieval.context import NEIGHBOUR_WEIGHTS
 from athena_mcp.store import memories
-from athena_mcp.store.memories import ADJACENT_EVENTS_SQL, NEIGHBOUR_REACH, NewMemory
+from athena_mcp.store.memories import NewMemory, adjacent_events_sql
 from tests.conftest import call, open_client, services_for
 
 
@@ -64,9 +65,12 @@ async def test_facts_lend_no_context(settings, minilm):
 
 async def test_neighbours_are_found_through_the_session_index(settings, minilm):
     async with services_for(settings, minilm) as services:
-        plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {ADJACENT_EVENTS_SQL}", ("[1]",))
+        sql = adjacent_events_sql(len(NEIGHBOUR_WEIGHTS))
+        plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", ("[1]",))
     steps = [row[3] for row in plan]
-    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2 * NEIGHBOUR_REACH, steps
+    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2 * len(NEIGHBOUR_WEIGHTS), (
+        steps
+    )
 
 
 async def test_neighbours_are_reported_with_their_distance_up_to_the_reach(settings, minilm):
@@ -81,6 +85,6 @@ async def test_neighbours_are_reported_with_their_distance_up_to_the_reach(setti
         await services.episodic.record(
             [NewMemory("episodic", "default", "message", "elsewhere", session_id="t")]
         )
-        adjacent = await memories.adjacent_events(services.database, [ids[2], ids[0]])
+        adjacent = await memories.adjacent_events(services.database, [ids[2], ids[0]], reach=2)
     assert adjacent[ids[2]] == [(ids[1], 1), (ids[3], 1), (ids[0], 2), (ids[4], 2)]
     assert adjacent[ids[0]] == [(ids[1], 1), (ids[2], 2)]

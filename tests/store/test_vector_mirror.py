@@ -13,7 +13,7 @@ from athena_mcp.settings import Settings
 from athena_mcp.store import vector_mirror, vectors
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
-from tests.conftest import services_for
+from tests.conftest import services_for, wait_for
 
 TOPICS = ["deploys", "database migrations", "lunch plans", "the flaky login test", "holiday travel"]
 
@@ -53,6 +53,18 @@ FILTERS = [
 ]
 
 
+vector_mirror_failure = OSError("disk I/O error while scanning")
+
+
+async def ready(services: Services) -> bool:
+    return services.vectors.loaded
+
+
+async def finished_building(services: Services) -> bool:
+    task = services.vectors._build_task
+    return task is not None and task.done()
+
+
 async def assert_same_as_vec0(services: Services, query: str, k: int = 10) -> None:
     [vector] = await services.embeddings.embed([query])
     for memory_filter in FILTERS:
@@ -67,8 +79,7 @@ async def test_the_copy_returns_what_vec0_returns_under_every_filter(
 ):
     async with services_for(settings, minilm) as services:
         await fill(services)
-        assert not services.vectors.loaded  # until loaded, searches go to vec0
-        await assert_same_as_vec0(services, "which test keeps failing at login?")
+        assert not services.vectors.loaded
         await services.vectors.load()
         assert services.vectors.loaded and len(services.vectors) == 60
         for query in ("which test keeps failing at login?", "where do we go on holiday", "schema change"):
@@ -129,6 +140,9 @@ async def test_a_copy_behind_the_pruned_feed_loads_afresh(
             await theirs.episodic.record([event(f"Later note {n} on deploys") for _ in range(4)])
         rows = await mine.database.fetchall("SELECT count(*) FROM vector_changes")
         assert rows[0][0] <= 6
+        await mine.vectors.nearest(minilm.embed(["deploys"])[0], FILTERS[0], 5)  # finds the gap
+        assert not mine.vectors.loaded  # dropped; vec0 answers while the copy is rebuilt
+        await wait_for(lambda: ready(mine))
         await assert_same_as_vec0(mine, "deploys")
         assert len(mine.vectors) == 72
 
@@ -140,9 +154,46 @@ async def test_a_reset_index_is_reloaded(tmp_path, minilm: MiniLMEmbedder):
         await mine.vectors.load()
         await vectors.reset_vectors(theirs.database, minilm.identity)  # what `reembed` does first
         assert await mine.vectors.nearest(minilm.embed(["deploys"])[0], FILTERS[1], 10) == []
+        await wait_for(lambda: ready(mine))
+        assert len(mine.vectors) == 0
         await theirs.vector_backlog.run_once()
         await assert_same_as_vec0(mine, "deploys")
         assert len(mine.vectors) == 60
+
+
+async def test_a_gap_in_the_feed_makes_the_copy_rebuild(settings: Settings, minilm: MiniLMEmbedder):
+    async with services_for(settings, minilm) as mine, services_for(settings, minilm) as theirs:
+        ids = await fill(mine)
+        await mine.vectors.load()
+        async with theirs.database.transaction() as tx:
+            await vectors.set_vector_active(tx, ids[0], False)
+            await vectors.set_vector_active(tx, ids[1], False)
+            # As if pruning had removed the first entry this copy has not seen.
+            await tx.execute(
+                "DELETE FROM vector_changes WHERE seq = (SELECT max(seq) - 1 FROM vector_changes)"
+            )
+        await mine.vectors.nearest(minilm.embed(["deploys"])[0], FILTERS[0], 5)
+        assert not mine.vectors.loaded
+        await wait_for(lambda: ready(mine))
+        await assert_same_as_vec0(mine, "deploys")
+        found = await mine.vectors.nearest(minilm.embed(["Note 0"])[0], FILTERS[1], 60)
+        assert {ids[0], ids[1]}.isdisjoint(mid for mid, _ in found)
+
+
+async def test_a_failed_build_leaves_vec0_answering(settings: Settings, minilm: MiniLMEmbedder):
+    async with services_for(settings, minilm) as services:
+        await fill(services)
+
+        def fail_scan(sql: str) -> None:
+            if sql.startswith("SELECT rowid, embedding"):
+                raise vector_mirror_failure
+
+        services.database.statement_hook = fail_scan
+        services.vectors.start()
+        await wait_for(lambda: finished_building(services))
+        assert not services.vectors.loaded
+        services.database.statement_hook = None
+        await assert_same_as_vec0(services, "deploys")  # vec0 answers; the retry waits RETRY_AFTER
 
 
 def test_filters_the_copy_cannot_evaluate_are_recognised():
