@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from athena_mcp.store import fts
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.fts import MAX_QUERY_TERMS, lexical_sql, match_expression
+from athena_mcp.store.fts import MAX_QUERY_TERMS, lexical_sql, match_expression, pooled_sql
+from athena_mcp.store.memories import NewMemory
 from tests.conftest import services_for
 
 
@@ -18,6 +20,7 @@ from tests.conftest import services_for
         ("Robert'); DROP TABLE memories;--", '"robert" OR "drop" OR "table" OR "memories"'),
         ("the the THE", '"the"'),
         ("Café naïve", '"café" OR "naïve"'),
+        ("What was Caroline's gift? I don't know", '"caroline" OR "gift" OR "know"'),  # 's, n't fragments
     ],
 )
 def test_queries_become_quoted_literal_terms(query, expected):
@@ -40,3 +43,32 @@ async def test_the_lexical_search_is_driven_by_the_fts_index_not_by_a_scan_of_me
     steps = [row[3] for row in plan]
     assert steps[0].startswith("SCAN f VIRTUAL TABLE"), steps
     assert any("USING INTEGER PRIMARY KEY" in step for step in steps), steps
+
+
+async def test_the_pooled_search_ranks_in_the_index_then_looks_memories_up_by_id(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        sql, params = pooled_sql('"deploy"', MemoryFilter(namespaces=("default",)), 10, 200)
+        plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+    steps = [row[3] for row in plan]
+    assert any(step.startswith("SCAN memories_fts VIRTUAL TABLE") for step in steps), steps
+    assert any("SEARCH m USING INTEGER PRIMARY KEY" in step for step in steps), steps
+
+
+@pytest.mark.parametrize("pool", [2, 1000])
+async def test_the_pooled_search_returns_exactly_what_the_full_join_returns(
+    settings, minilm, monkeypatch, pool
+):
+    monkeypatch.setattr(fts, "MIN_POOL", pool)
+    monkeypatch.setattr(fts, "POOL_FACTOR", 1)
+    async with services_for(settings, minilm) as services:
+        crowd = [
+            NewMemory("episodic", "crowd", "message", f"deploy number {n} of the crowd") for n in range(40)
+        ]
+        few = [NewMemory("episodic", "few", "message", f"a quiet deploy {n}") for n in range(5)]
+        await services.episodic.record(crowd + few)
+        for namespace, k in (("few", 3), ("few", 10), ("crowd", 5)):
+            memory_filter = MemoryFilter(namespaces=(namespace,))
+            found = await fts.lexical_search(services.database, "deploy", memory_filter, k)
+            exact = await services.database.fetchall(*lexical_sql('"deploy"', memory_filter, k))
+            assert [memory_id for memory_id, _ in found] == [row[0] for row in exact], (namespace, k)
+            assert len(found) == min(k, 5 if namespace == "few" else 40)
