@@ -53,9 +53,9 @@ from athena_mcp.settings import Settings
 from athena_mcp.store import fts
 from athena_mcp.store.driver import sqlite_module
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.vectors import EmbeddingIdentity
 from athena_mcp.tools.fields import MAX_BATCH_EVENTS
 from perf import corpus
+from perf.embedders import TimedEmbedder
 from perf.embedding_cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from perf.embedding_cache import CachedEmbedder
 from perf.report import Report, format_table, median_of_runs, summarise
@@ -87,32 +87,6 @@ LEXICAL_K = 10
 
 class BenchError(RuntimeError):
     """A measurement would be meaningless (a call failed, recall fell back to lexical-only, data ran out)."""
-
-
-class TimedEmbedder:
-    """An embedder that adds up the seconds spent inside the wrapped model, to split ingestion time."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.seconds = 0.0
-
-    @property
-    def identity(self) -> EmbeddingIdentity:
-        return self._inner.identity
-
-    @property
-    def loaded(self) -> bool:
-        return self._inner.loaded
-
-    def load(self) -> None:
-        self._inner.load()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        start = time.perf_counter()
-        try:
-            return self._inner.embed(texts)
-        finally:
-            self.seconds += time.perf_counter() - start
 
 
 # --- calls ---------------------------------------------------------------------------------------

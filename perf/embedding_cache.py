@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from athena_mcp.embeddings.base import Embedder
-from athena_mcp.store.vectors import EmbeddingIdentity
+from perf.embedders import WrappedEmbedder
 
 DEFAULT_DIR = Path("perf/results/cache")
 # Texts embedded per model call while warming; the model's fastest batch on 2 cores.
@@ -25,9 +25,9 @@ WARM_BATCH = 16
 SAVE_EVERY = 4096
 
 
-class CachedEmbedder:
+class CachedEmbedder(WrappedEmbedder):
     def __init__(self, inner: Embedder, directory: Path = DEFAULT_DIR) -> None:
-        self._inner = inner
+        super().__init__(inner)
         slug = re.sub(r"[^A-Za-z0-9]+", "-", inner.identity.describe()).strip("-")
         self.path = directory / f"{slug}.npz"
         self._index: dict[bytes, int] = {}
@@ -36,17 +36,6 @@ class CachedEmbedder:
             with np.load(self.path) as stored:
                 self._vectors = list(stored["vectors"])
                 self._index = {key.tobytes(): row for row, key in enumerate(stored["keys"])}
-
-    @property
-    def identity(self) -> EmbeddingIdentity:
-        return self._inner.identity
-
-    @property
-    def loaded(self) -> bool:
-        return self._inner.loaded
-
-    def load(self) -> None:
-        self._inner.load()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self._add_missing(texts)
