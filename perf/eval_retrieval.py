@@ -178,6 +178,7 @@ async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder)
         async with open_services(settings, embedder, background=False) as services:
             if not await services.embeddings.wait_ready():
                 raise RuntimeError(f"the embedding model did not load: {services.embeddings.failure}")
+            await services.vectors.load()  # dense search over the in-memory copy, as in the server
             for name, haystacks, scorer, depth, columns in benchmark_runs(benchmark, path):
                 result = await evaluate(services, haystacks, scorer, depth, limit)
                 report["runs"][name] = result
