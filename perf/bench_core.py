@@ -247,7 +247,12 @@ async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) 
     events = take_events(config, max(config.sizes) + max(config.batch_sizes))[-max(config.batch_sizes) :]
     before = child_pids()
     async with Client(params, read_timeout_seconds=300) as client:
-        [pid] = child_pids() - before
+        started = child_pids() - before
+        if not started:
+            return None  # no /proc here to read the server's memory from
+        if len(started) > 1:
+            raise BenchError(f"expected one new server process, found {sorted(started)}")
+        [pid] = started
         await until_hybrid(client, corpus.warmup_questions(config.eval_dir)[0])
         for query in queries:
             found = await call_tool(client, "recall", {"query": query, "namespace": NAMESPACE})
@@ -267,10 +272,16 @@ async def until_hybrid(client: Client, query: str) -> None:
 
 
 def child_pids() -> set[int]:
+    """This process's children, from every thread's /proc entry (empty without /proc)."""
     tasks = Path(f"/proc/{os.getpid()}/task")
     if not tasks.is_dir():
         return set()
-    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+    pids: set[int] = set()
+    for task in tasks.iterdir():
+        # Worker threads come and go: one may end between the listing and the read.
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return pids
 
 
 def vm_hwm_mb(pid: int) -> float | None:
