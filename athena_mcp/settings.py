@@ -59,8 +59,8 @@ class Settings:
         30.0,
         "Seconds an embedding request may take before the write is stored without a vector (computed later).",
     )
-    # 16: the local model's fastest batch on a 2-core CPU (padding and cache pressure grow with the
-    # batch): 145 texts/s against 97 at 64 (PRODUCTION_READINESS.md, ingestion).
+    # 16: small batches are fastest for the local model on a 2-core CPU (padding and cache pressure
+    # grow with the batch): 134 texts/s against 97 at 64, 145 at 8 (PRODUCTION_READINESS.md).
     embedding_batch_size: int = _setting(16, "Texts per embedding batch (per request for --embedder http).")
     near_duplicate_threshold: float = _setting(
         0.92, "Cosine similarity at which remember reports a near-duplicate fact."

@@ -3,8 +3,8 @@
 Events are LoCoMo dialog turns (`<speaker> said, "<text>"`), then LongMemEval user turns (about 16k
 memories so far), then the lines of LongMemEval's assistant answers (each line of at least
 MIN_LINE_CHARS characters one memory, as an agent would store a step or a finding): about 165k
-memories of real text in all, median 145 characters. Queries are LoCoMo questions and facts to
-remember are LoCoMo's per-session observations.
+memories of real text in all (the assistant lines' median is 145 characters). Queries are LoCoMo
+questions and facts to remember are LoCoMo's per-session observations.
 """
 
 from __future__ import annotations

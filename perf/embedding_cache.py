@@ -1,6 +1,6 @@
 """Real model vectors for benchmark text, computed once and kept on disk.
 
-Building a 100k-memory store costs about 13 minutes of all-MiniLM-L6-v2 time on a 2-core machine.
+Building a 100k-memory store costs about 15 minutes of all-MiniLM-L6-v2 time on a 2-core machine.
 `CachedEmbedder` pays that once: it answers from a file of vectors the wrapped model made earlier
 (keyed by the text's SHA-1 and the model's identity) and asks the model only for texts it has not
 seen. Only store building uses it; ingestion throughput and query embedding are always measured on

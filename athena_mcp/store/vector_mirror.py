@@ -1,7 +1,7 @@
 """An in-memory copy of the vector index, searched exactly with one matrix product.
 
-A vec0 KNN is a full scan through SQLite's pager: about 60 ms over 100k 384-d vectors on two cores,
-twice the whole recall budget. The same exact scan as a float32 matrix-vector product over a copy
+A vec0 KNN is a full scan through SQLite's pager: about 80 ms over 100k 384-d vectors on two cores,
+well over the whole recall budget. The same exact scan as a float32 matrix-vector product over a copy
 held in memory takes a few milliseconds, for 1.5 kB of memory per vector. The copy follows the
 database through `vector_changes`, the feed that every vector change is appended to in its own
 transaction (vectors.py): before each search the copy applies the entries it has not seen yet,
