@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from mcp import Client, StdioServerParameters
@@ -83,6 +83,7 @@ class BenchConfig:
 
 QUICK = BenchConfig(sizes=(200,), queries=30, repeats=1, remember_calls=10, ingest_sample=64)
 LEXICAL_K = 10
+Item = TypeVar("Item")
 
 
 class BenchError(RuntimeError):
@@ -105,7 +106,7 @@ def require_hybrid(mode: str) -> None:
         raise BenchError(f"recall ran in {mode} mode; the figures would not include the dense signal")
 
 
-async def time_each(call: Callable[[str], Awaitable[None]], items: Sequence[str]) -> list[float]:
+async def time_each(call: Callable[[Item], Awaitable[None]], items: Sequence[Item]) -> list[float]:
     """Seconds taken by each call, one item at a time."""
     samples = []
     for item in items:
@@ -113,6 +114,12 @@ async def time_each(call: Callable[[str], Awaitable[None]], items: Sequence[str]
         await call(item)
         samples.append(time.perf_counter() - start)
     return samples
+
+
+async def settle(call: Callable[[Item], Awaitable[None]], warmups: Sequence[Item]) -> None:
+    """Let a fresh server finish its start-up work, then warm it up with calls that are not timed."""
+    await asyncio.sleep(STARTUP_SETTLE)
+    await time_each(call, warmups)
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -150,8 +157,7 @@ async def recall_via_mcp(
             found = await call_tool(client, "recall", {"query": query, "namespace": NAMESPACE})
             require_hybrid(found["mode"])
 
-        await asyncio.sleep(STARTUP_SETTLE)
-        await time_each(ask, warmups)
+        await settle(ask, warmups)
         return await time_each(ask, queries), await time_each(ask, queries)
 
 
@@ -180,8 +186,7 @@ async def remember_via_mcp(settings: Settings, embedder: Embedder, facts: list[s
             if stored["status"] != "stored" or stored["vector"] != "stored":
                 raise BenchError(f"remember answered {stored['status']}/{stored['vector']} for {fact!r}")
 
-        await asyncio.sleep(STARTUP_SETTLE)
-        await time_each(store, facts[:WARMUP_FACTS])
+        await settle(store, facts[:WARMUP_FACTS])
         return await time_each(store, facts[WARMUP_FACTS:])
 
 
@@ -190,19 +195,14 @@ async def record_event_via_mcp(
 ) -> list[float]:
     """Per-call seconds of `record_event` for each event after the first WARMUP_FACTS."""
     async with Client(build_server(settings, embedder)) as client:
-        by_content = {event["content"]: event for event in events}
 
-        async def record(content: str) -> None:
-            recorded = await call_tool(
-                client, "record_event", {**by_content[content], "namespace": NAMESPACE}
-            )
+        async def record(event: corpus.Event) -> None:
+            recorded = await call_tool(client, "record_event", {**event, "namespace": NAMESPACE})
             if recorded["vectors"] != "stored":
-                raise BenchError(f"record_event stored no vector for {content[:60]!r}")
+                raise BenchError(f"record_event stored no vector for {event['content'][:60]!r}")
 
-        contents = list(by_content)
-        await asyncio.sleep(STARTUP_SETTLE)
-        await time_each(record, contents[:WARMUP_FACTS])
-        return await time_each(record, contents[WARMUP_FACTS:])
+        await settle(record, events[:WARMUP_FACTS])
+        return await time_each(record, events[WARMUP_FACTS:])
 
 
 def words(text: str) -> list[str]:
@@ -225,17 +225,12 @@ async def lexical_side_by_side(
 
         fts5 = await time_each(with_fts5, queries)
 
-    def with_rank_bm25(query: str) -> None:
+    async def with_rank_bm25(query: str) -> None:
         scores = bm25.get_scores(fts.query_terms(query))
         best = np.argpartition(-scores, LEXICAL_K)[:LEXICAL_K]
         best[np.argsort(-scores[best])]
 
-    samples = []
-    for query in queries:
-        start = time.perf_counter()
-        with_rank_bm25(query)
-        samples.append(time.perf_counter() - start)
-    return fts5, samples
+    return fts5, await time_each(with_rank_bm25, queries)
 
 
 async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) -> float | None:
