@@ -38,8 +38,7 @@ class MemoryFilter:
 
     def vector_clause(self) -> tuple[str, list[Any]]:
         """`AND ...` conditions for a vec0 KNN query over the vector index (active memories only)."""
-        if self.statuses != ("active",):
-            raise ValueError("the vector index serves active memories only")
+        self.require_active_only()
         sql = f"AND active = 1 AND {_in('namespace', self.namespaces)} AND {_in('system', self.systems)}"
         params: list[Any] = [*self.namespaces, *self.systems]
         extra, extra_params = self._extra_conditions("m")
@@ -47,6 +46,11 @@ class MemoryFilter:
             sql += f" AND rowid IN (SELECT m.id FROM memories m WHERE {' AND '.join(extra)})"
             params += extra_params
         return sql, params
+
+    def require_active_only(self) -> None:
+        """Vector indexes (vec0 and its in-memory copy) hold active memories only."""
+        if self.statuses != ("active",):
+            raise ValueError("the vector index serves active memories only")
 
     def has_extra_conditions(self) -> bool:
         """Whether the filter asks for more than the vector index holds (namespace, system, active)."""

@@ -199,6 +199,7 @@ class _Copy:
         self.matrix = np.empty((0, self.dimension), dtype=np.float32)
 
     def mask(self, memory_filter: MemoryFilter) -> np.ndarray:
+        memory_filter.require_active_only()
         namespaces = [self.namespace_codes[n] for n in memory_filter.namespaces if n in self.namespace_codes]
         systems = [self.system_codes[s] for s in memory_filter.systems if s in self.system_codes]
         return (
@@ -230,12 +231,12 @@ class _Copy:
         self.matrix[slot] = vector
         self.ids[slot] = memory_id
         self.active[slot] = active
-        self.namespaces[slot] = self.namespace_codes.setdefault(namespace, len(self.namespace_codes))
-        self.systems[slot] = self.system_codes.setdefault(system, len(self.system_codes))
+        self.namespaces[slot] = _code(self.namespace_codes, namespace)
+        self.systems[slot] = _code(self.system_codes, system)
 
     def append_new(self, rows: list[Row]) -> None:
         """Add (memory id, embedding, namespace, system, active) rows of memories not in the copy yet,
-        in bulk: a row at a time, building a 100k copy held the event loop for two seconds."""
+        a batch at a time with numpy rather than a row at a time, while a copy is built."""
         rows = [row for row in rows if len(row[1]) == 4 * self.dimension]
         if not rows:
             return
@@ -248,12 +249,8 @@ class _Copy:
         )
         self.ids[start:end] = [row[0] for row in rows]
         self.active[start:end] = [bool(row[4]) for row in rows]
-        self.namespaces[start:end] = [
-            self.namespace_codes.setdefault(row[2], len(self.namespace_codes)) for row in rows
-        ]
-        self.systems[start:end] = [
-            self.system_codes.setdefault(row[3], len(self.system_codes)) for row in rows
-        ]
+        self.namespaces[start:end] = [_code(self.namespace_codes, row[2]) for row in rows]
+        self.systems[start:end] = [_code(self.system_codes, row[3]) for row in rows]
         self.slots.update((int(row[0]), slot) for slot, row in enumerate(rows, start=start))
         self.size = end
 
@@ -276,6 +273,11 @@ class _Copy:
             self.reserve(max(INITIAL_CAPACITY, 2 * len(self.ids)))
         self.size += 1
         return self.size - 1
+
+
+def _code(codes: dict[str, int], name: str) -> int:
+    """The small integer standing for a namespace or system name in the copy's columns."""
+    return codes.setdefault(name, len(codes))
 
 
 def _resized(array: np.ndarray, capacity: int) -> np.ndarray:

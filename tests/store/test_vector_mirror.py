@@ -196,6 +196,19 @@ async def test_a_failed_build_leaves_vec0_answering(settings: Settings, minilm: 
         await assert_same_as_vec0(services, "deploys")  # vec0 answers; the retry waits RETRY_AFTER
 
 
+async def test_the_copy_refuses_statuses_the_index_does_not_hold_as_vec0_does(
+    settings: Settings, minilm: MiniLMEmbedder
+):
+    async with services_for(settings, minilm) as services:
+        await fill(services)
+        await services.vectors.load()
+        [vector] = minilm.embed(["deploys"])
+        listing = MemoryFilter(namespaces=("work",), statuses=("active", "forgotten"))
+        for search in (services.vectors.nearest, lambda v, f, k: vectors.nearest(services.database, v, f, k)):
+            with pytest.raises(ValueError, match="active memories only"):
+                await search(vector, listing, 5)
+
+
 def test_filters_the_copy_cannot_evaluate_are_recognised():
     base = MemoryFilter(namespaces=("a",))
     assert not base.has_extra_conditions()
