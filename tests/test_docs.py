@@ -33,7 +33,7 @@ async def test_every_tool_is_documented():
     for register in TOOLSETS.values():
         register(server)
     names = [tool.name for tool in await server.list_tools()]
-    assert len(names) == 11
+    assert len(names) == len(set(names)) and names
     for name in names:
         assert f"`{name}`" in README, f"README does not document the tool {name}"
 

@@ -16,8 +16,12 @@ from tests.conftest import open_client
 
 pytestmark = pytest.mark.timeout(60)
 
-SEMANTIC_TOOLS = {"remember", "recall", "get", "update", "forget", "restore", "list_memories"}
-EPISODIC_TOOLS = {"record_event", "record_events", "recall_events", "timeline"}
+# Each toolset and its tools; a toolset added to the server is added here.
+TOOLSET_TOOLS = {
+    "semantic": {"remember", "recall", "get", "update", "forget", "restore", "list_memories"},
+    "episodic": {"record_event", "record_events", "recall_events", "timeline"},
+}
+ALL_TOOLS = set().union(*TOOLSET_TOOLS.values())
 READ_ONLY_TOOLS = {"recall", "get", "list_memories", "recall_events", "timeline"}
 DESTRUCTIVE_TOOLS = {"forget"}
 # Recording an event twice records two events; every other tool converges on repeat.
@@ -102,9 +106,9 @@ def unbounded(tool: Tool) -> list[str]:
     return problems
 
 
-async def test_the_server_exposes_exactly_the_eleven_memory_tools(tools: dict[str, Tool]) -> None:
-    assert set(tools) == SEMANTIC_TOOLS | EPISODIC_TOOLS
-    assert len(tools) == 11
+async def test_the_server_exposes_exactly_the_tools_of_every_toolset(tools: dict[str, Tool]) -> None:
+    assert set(tools) == ALL_TOOLS
+    assert len(tools) == sum(len(names) for names in TOOLSET_TOOLS.values())
 
 
 async def test_every_description_is_one_or_two_sentences_written_for_a_model(tools: dict[str, Tool]) -> None:
@@ -182,20 +186,12 @@ async def test_only_recording_events_is_not_idempotent(tools: dict[str, Tool]) -
     assert hinted(tools, "idempotent_hint", False) == NOT_IDEMPOTENT_TOOLS
 
 
-@pytest.mark.parametrize(
-    ("toolsets", "expected"),
-    [
-        (("semantic",), SEMANTIC_TOOLS),
-        (("episodic",), EPISODIC_TOOLS),
-        (("semantic", "episodic"), SEMANTIC_TOOLS | EPISODIC_TOOLS),
-    ],
-    ids=["semantic", "episodic", "both"],
-)
+@pytest.mark.parametrize("toolsets", [(name,) for name in TOOLSET_TOOLS] + [("semantic", "episodic")])
 async def test_toolsets_setting_exposes_only_the_chosen_tools(
-    tmp_path: Path, minilm: MiniLMEmbedder, toolsets: tuple[str, ...], expected: set[str]
+    tmp_path: Path, minilm: MiniLMEmbedder, toolsets: tuple[str, ...]
 ) -> None:
     listed = await list_tools(Settings(db=tmp_path / "athena.db", toolsets=toolsets), minilm)
-    assert set(listed) == expected
+    assert set(listed) == set().union(*(TOOLSET_TOOLS[name] for name in toolsets))
 
 
 def _is_date_time(tool: Tool, problem: str) -> bool:

@@ -1,0 +1,86 @@
+-- Procedural memory: workflows, saved by an agent or learned by consolidation from sessions of
+-- events, with the runs that measure how well they work.
+
+CREATE TABLE procedures (
+    id               INTEGER PRIMARY KEY,
+    namespace        TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    goal             TEXT NOT NULL,
+    steps            TEXT NOT NULL,                 -- JSON array of step texts, in order
+    preconditions    TEXT NOT NULL DEFAULT '[]',    -- JSON array
+    expected_outcome TEXT,
+    tags             TEXT NOT NULL DEFAULT '[]',    -- JSON array
+    -- saved: written by an agent; learned: proposed by consolidation from successful sessions
+    origin           TEXT NOT NULL CHECK (origin IN ('saved', 'learned')),
+    status           TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'retired')),
+    -- System 2 (the client's model through MCP sampling) may validate a learned procedure
+    validation       TEXT NOT NULL DEFAULT 'unvalidated'
+                     CHECK (validation IN ('unvalidated', 'validated', 'rejected')),
+    runs             INTEGER NOT NULL DEFAULT 0,
+    successes        INTEGER NOT NULL DEFAULT 0,
+    failures         INTEGER NOT NULL DEFAULT 0,
+    timed_runs       INTEGER NOT NULL DEFAULT 0,    -- runs that reported a duration
+    total_duration   REAL NOT NULL DEFAULT 0,       -- seconds, over the timed runs
+    confidence       REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
+    last_used_at     REAL,
+    -- Vectors: of the whole procedure (for search) and of each step (to recognise a session
+    -- that repeats it); float32, row-major; NULL until computed.
+    embedding        BLOB,
+    step_embeddings  BLOB,
+    created_at       REAL NOT NULL,
+    updated_at       REAL NOT NULL,
+    -- Bumped from the table's maximum on every change, so each process's in-memory search copy
+    -- can fetch only what changed since it last looked.
+    revision         INTEGER NOT NULL,
+    retired_at       REAL,
+    retire_reason    TEXT
+);
+CREATE UNIQUE INDEX procedures_unique_name ON procedures (namespace, name);
+CREATE INDEX procedures_by_namespace ON procedures (namespace, status, id);
+CREATE UNIQUE INDEX procedures_by_revision ON procedures (revision);
+
+-- One row per execution: reported by an agent (`record_execution`) or found by consolidation in a
+-- session of events that repeated the procedure (evidence, success or counter-evidence).
+CREATE TABLE procedure_runs (
+    id           INTEGER PRIMARY KEY,
+    procedure_id INTEGER NOT NULL REFERENCES procedures (id) ON DELETE CASCADE,
+    source       TEXT NOT NULL CHECK (source IN ('execution', 'session')),
+    outcome      TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'partial')),
+    duration     REAL,                              -- seconds
+    notes        TEXT,
+    session_id   TEXT,
+    event_ids    TEXT NOT NULL DEFAULT '[]',        -- JSON array: the events that showed it
+    recorded_at  REAL NOT NULL
+);
+CREATE INDEX procedure_runs_by_procedure ON procedure_runs (procedure_id, recorded_at);
+-- A session is evidence for a procedure at most once, however often consolidation sees it.
+CREATE UNIQUE INDEX procedure_runs_one_per_session
+    ON procedure_runs (procedure_id, session_id) WHERE session_id IS NOT NULL;
+
+-- Derived lexical index over procedures, rebuildable with the FTS5 'rebuild' command.
+CREATE VIRTUAL TABLE procedures_fts USING fts5 (
+    name,
+    goal,
+    steps,
+    tags,
+    content = 'procedures',
+    content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER procedures_fts_insert AFTER INSERT ON procedures BEGIN
+    INSERT INTO procedures_fts (rowid, name, goal, steps, tags)
+    VALUES (new.id, new.name, new.goal, new.steps, new.tags);
+END;
+
+CREATE TRIGGER procedures_fts_delete AFTER DELETE ON procedures BEGIN
+    INSERT INTO procedures_fts (procedures_fts, rowid, name, goal, steps, tags)
+    VALUES ('delete', old.id, old.name, old.goal, old.steps, old.tags);
+END;
+
+CREATE TRIGGER procedures_fts_update AFTER UPDATE OF name, goal, steps, tags ON procedures BEGIN
+    INSERT INTO procedures_fts (procedures_fts, rowid, name, goal, steps, tags)
+    VALUES ('delete', old.id, old.name, old.goal, old.steps, old.tags);
+    INSERT INTO procedures_fts (rowid, name, goal, steps, tags)
+    VALUES (new.id, new.name, new.goal, new.steps, new.tags);
+END;
