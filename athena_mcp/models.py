@@ -81,6 +81,67 @@ class SearchResult(BaseModel):
     truncated: bool = Field(False, description="True when max_tokens cut the list short")
 
 
+RunOutcome = Literal["success", "failure", "partial"]
+
+
+class ProcedureStats(BaseModel):
+    """How well a procedure has worked, from its recorded runs."""
+
+    runs: int
+    successes: int
+    failures: int
+    partials: int
+    success_rate: float | None = Field(
+        description="(successes + partials / 2) / runs; null before the first run"
+    )
+    confidence: float = Field(
+        description="Estimated chance that the next run succeeds: (successes + partials / 2 + 1) / (runs + 2)"
+    )
+    mean_duration: float | None = Field(description="Mean seconds over the runs that reported a duration")
+    last_used_at: datetime | None = Field(description="When a run was last recorded")
+
+
+class ProcedureSummary(BaseModel):
+    """A procedure without its steps: what a listing shows."""
+
+    id: int
+    namespace: str
+    name: str
+    goal: str
+    tags: list[str]
+    origin: Literal["saved", "learned"] = Field(
+        description="saved by an agent, or learned by consolidation from repeated sessions"
+    )
+    status: Literal["active", "retired"]
+    validation: Literal["unvalidated", "validated", "rejected"]
+    stats: ProcedureStats
+    created_at: datetime
+    updated_at: datetime
+
+
+class Procedure(ProcedureSummary):
+    steps: list[str] = Field(description="The steps, in order")
+    preconditions: list[str]
+    expected_outcome: str | None
+    source_session_id: str | None = Field(description="The session it was written from, if given")
+    source_event_ids: list[int] = Field(description="The events it was written from, if given")
+    retired_at: datetime | None
+    retire_reason: str | None
+
+
+class ProcedureRun(BaseModel):
+    """One execution: reported with record_execution, or found by consolidation in a session."""
+
+    id: int
+    source: Literal["execution", "session"]
+    outcome: RunOutcome
+    duration: float | None = Field(description="Seconds, if reported")
+    notes: str | None
+    session_id: str | None
+    event_ids: list[int]
+    recorded_at: datetime
+
+
 def to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 

@@ -6,17 +6,21 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from athena_mcp import __version__
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
-from athena_mcp.tools import episodic, semantic
+from athena_mcp.tools import consolidation, episodic, procedural, prospective, semantic
 from athena_mcp.tools.arguments import refuse_unknown_arguments
 
 TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
     "semantic": semantic.register,
     "episodic": episodic.register,
+    "consolidation": consolidation.register,
+    "procedural": procedural.register,
+    "prospective": prospective.register,
 }
 
 INSTRUCTIONS = """\
@@ -26,6 +30,14 @@ Athena is your long-term memory, kept across sessions in a local database.
   prefer `update` on that one. Use `forget` for what is wrong or no longer wanted.
 - Log what happens while you work (actions, decisions, errors, outcomes) with `record_event` or
   `record_events`, using one session_id per task; review it with `timeline` or `recall_events`.
+- Consolidation runs in the background: recurring facts, learned procedures and session digests
+  appear on their own. Call `consolidate` after finishing a task to take it in now, and
+  `rate_memory` when a recalled memory helped or misled you.
+- Before a multi-step task, `find_procedures` for one that worked before; after following one,
+  report how it went with `record_execution`. Save a workflow worth repeating with `save_procedure`.
+- Keep what you mean to do as tasks (`create_task`, under a `create_goal`) and ask for reminders
+  with `create_trigger` (a time, a delay, a cron schedule or a matching event). Check `due` when a
+  session starts and act on what it lists; `dismiss` fired items once handled.
 - Use a namespace per project or user to keep memories apart."""
 
 
@@ -34,9 +46,14 @@ def build_server(
 ) -> MCPServer:
     """A server whose lifespan opens the store; `embedder` replaces the configured one (tests, tools)."""
 
+    # Clients listening to a namespace's due resource hear when a trigger fires there.
+    bus = InMemorySubscriptionBus()
+
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
-        async with open_services(settings, embedder, background=background) as services:
+        async with open_services(
+            settings, embedder, background=background, on_fired=prospective.due_notifier(bus)
+        ) as services:
             yield services
 
     server = MCPServer(
@@ -46,6 +63,7 @@ def build_server(
         version=__version__,
         lifespan=lifespan,
         log_level=settings.log_level,  # type: ignore[arg-type]
+        subscriptions=bus,
     )
     for name in settings.toolsets:
         TOOLSETS[name](server)

@@ -8,10 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from athena_mcp.consolidation.usage import UsageLog
+from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWorker
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.memory.episodic import EpisodicMemory
+from athena_mcp.memory.procedural import ProceduralMemory
+from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.settings import Settings
@@ -19,6 +23,7 @@ from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
+from athena_mcp.worker.triggers import FiringListener, TriggerWorker
 from athena_mcp.worker.vector_backlog import VectorBacklogWorker
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,12 @@ class Services:
     search: HybridSearcher  # shared by every memory system's recall tools
     semantic: SemanticMemory
     episodic: EpisodicMemory
+    procedural: ProceduralMemory
+    prospective: ProspectiveMemory
     vector_backlog: VectorBacklogWorker
+    triggers: TriggerWorker
+    usage: UsageLog  # which memories searches return, for decay
+    consolidation: ConsolidationWorker
 
 
 @contextlib.asynccontextmanager
@@ -43,11 +53,13 @@ async def open_services(
     *,
     background: bool = True,
     check_vectors: bool = True,
+    on_fired: FiringListener | None = None,
 ) -> AsyncIterator[Services]:
     """Open the store, migrate it, check its vectors and start the background work.
 
     `background=False` leaves model loading and the backlog loop to the caller (tests, commands).
     `check_vectors=False` skips the model check, for the command that replaces every vector.
+    `on_fired` is told the namespaces where triggers fired, by this process or another one.
     """
     embedder = embedder or make_embedder(settings)
     async with Database.open(
@@ -58,27 +70,52 @@ async def open_services(
             await ensure_vector_index(database, embedder.identity)
         embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
         mirror = VectorMirror(database)
+        usage = UsageLog()
         services = Services(
             settings=settings,
             database=database,
             embeddings=embeddings,
             vectors=mirror,
-            search=HybridSearcher(database, embeddings, mirror),
+            search=HybridSearcher(database, embeddings, mirror, usage),
             semantic=SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold),
             episodic=EpisodicMemory(database, embeddings),
+            procedural=ProceduralMemory(database, embeddings),
+            prospective=ProspectiveMemory(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
+            triggers=TriggerWorker(database, on_fired),
+            usage=usage,
+            consolidation=ConsolidationWorker(
+                database,
+                embeddings,
+                mirror,
+                usage,
+                ConsolidationPolicy(
+                    settle_seconds=settings.consolidation_settle,
+                    compaction_age_days=settings.compaction_age_days,
+                    retention_days=settings.compaction_retention_days,
+                    flashbulb_importance=settings.flashbulb_importance,
+                ),
+            ),
         )
-        worker: asyncio.Task[None] | None = None
+        workers: list[asyncio.Task[None]] = []
         if background:
             embeddings.start_loading()
             mirror.start()
-            worker = asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
+            workers.append(
+                asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
+            )
+            if settings.consolidation_interval > 0:
+                workers.append(
+                    asyncio.create_task(services.consolidation.run_forever(settings.consolidation_interval))
+                )
+            if "prospective" in settings.toolsets:
+                workers.append(asyncio.create_task(services.triggers.run_forever(settings.trigger_interval)))
         try:
             yield services
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.cancel()
-                # Whatever ended the worker must not stop the rest of the shutdown.
-                await asyncio.gather(worker, return_exceptions=True)
+            # Whatever ended a worker must not stop the rest of the shutdown.
+            await asyncio.gather(*workers, return_exceptions=True)
             await mirror.close()
             embeddings.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-TOOLSETS = ("semantic", "episodic")
+TOOLSETS = ("semantic", "episodic", "consolidation", "procedural", "prospective")
 TRANSPORTS = ("stdio", "http")
 EMBEDDERS = ("minilm", "http")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -74,6 +74,22 @@ class Settings:
         choices=SYNCHRONOUS_MODES,
     )
     backlog_interval: float = _setting(2.0, "Seconds between passes of the background vector backlog worker.")
+    trigger_interval: float = _setting(
+        1.0, "Seconds between passes of the trigger worker, which fires due reminders and event triggers."
+    )
+    consolidation_interval: float = _setting(
+        300.0, "Seconds between background consolidation runs; 0 runs it only on request."
+    )
+    consolidation_settle: float = _setting(
+        600.0, "Seconds a session must be quiet (no new event) before consolidation takes it in."
+    )
+    compaction_age_days: float = _setting(
+        30.0, "Days after which consolidated low-value events may be compacted into their session digest."
+    )
+    compaction_retention_days: float = _setting(
+        30.0, "Days a compaction stays reversible before the compacted events are deleted."
+    )
+    flashbulb_importance: float = _setting(0.9, "Events at or above this importance are never compacted.")
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.toolsets) - set(TOOLSETS))
@@ -88,6 +104,15 @@ class Settings:
             )
         if not 0 < self.near_duplicate_threshold <= 1:
             raise ValueError("near_duplicate_threshold must be in (0, 1]")
+        if min(self.consolidation_interval, self.consolidation_settle, self.compaction_age_days) < 0 or (
+            self.compaction_retention_days < 0 or not 0 < self.flashbulb_importance <= 1
+        ):
+            raise ValueError(
+                "consolidation_interval, consolidation_settle, compaction_age_days and "
+                "compaction_retention_days must be 0 or more; flashbulb_importance in (0, 1]"
+            )
+        if self.trigger_interval <= 0:
+            raise ValueError("trigger_interval must be positive")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:
             raise ValueError("embedding_batch_size, busy_timeout and embedding_timeout must be positive")
 

@@ -4,7 +4,8 @@
 CREATE TABLE procedures (
     id               INTEGER PRIMARY KEY,
     namespace        TEXT NOT NULL,
-    name             TEXT NOT NULL,
+    -- NOCASE: "Deploy to staging" and "deploy to staging" are one name, not two procedures.
+    name             TEXT NOT NULL COLLATE NOCASE,
     goal             TEXT NOT NULL,
     steps            TEXT NOT NULL,                 -- JSON array of step texts, in order
     preconditions    TEXT NOT NULL DEFAULT '[]',    -- JSON array
@@ -16,28 +17,38 @@ CREATE TABLE procedures (
     -- System 2 (the client's model through MCP sampling) may validate a learned procedure
     validation       TEXT NOT NULL DEFAULT 'unvalidated'
                      CHECK (validation IN ('unvalidated', 'validated', 'rejected')),
+    -- Where a saved procedure came from: the session and events it was written from, if given.
+    source_session_id TEXT,
+    source_event_ids TEXT NOT NULL DEFAULT '[]',    -- JSON array
     runs             INTEGER NOT NULL DEFAULT 0,
     successes        INTEGER NOT NULL DEFAULT 0,
-    failures         INTEGER NOT NULL DEFAULT 0,
+    failures         INTEGER NOT NULL DEFAULT 0,    -- runs - successes - failures were partial
     timed_runs       INTEGER NOT NULL DEFAULT 0,    -- runs that reported a duration
     total_duration   REAL NOT NULL DEFAULT 0,       -- seconds, over the timed runs
     confidence       REAL NOT NULL CHECK (confidence BETWEEN 0 AND 1),
     last_used_at     REAL,
-    -- Vectors: of the whole procedure (for search) and of each step (to recognise a session
-    -- that repeats it); float32, row-major; NULL until computed.
-    embedding        BLOB,
-    step_embeddings  BLOB,
     created_at       REAL NOT NULL,
     updated_at       REAL NOT NULL,
     -- Bumped from the table's maximum on every change, so each process's in-memory search copy
-    -- can fetch only what changed since it last looked.
+    -- can fetch only what changed since it last looked. Procedures are retired, never deleted,
+    -- so the maximum never goes back.
     revision         INTEGER NOT NULL,
     retired_at       REAL,
-    retire_reason    TEXT
+    retire_reason    TEXT,
+    -- Vectors: of the whole procedure (for search) and of each step (to recognise a session
+    -- that repeats it); float32, row-major; NULL until computed. Last, so that reading the
+    -- columns before them never walks the overflow pages these large values spill into.
+    embedding        BLOB,
+    step_embeddings  BLOB
 );
 CREATE UNIQUE INDEX procedures_unique_name ON procedures (namespace, name);
 CREATE INDEX procedures_by_namespace ON procedures (namespace, status, id);
 CREATE UNIQUE INDEX procedures_by_revision ON procedures (revision);
+-- A search copy catches up on one namespace: its rows past the revision it has seen.
+CREATE INDEX procedures_by_namespace_revision ON procedures (namespace, revision);
+-- The vector worker's queue: procedures saved while the embedding model was not ready.
+CREATE INDEX procedures_missing_vectors ON procedures (id)
+    WHERE embedding IS NULL OR step_embeddings IS NULL;
 
 -- One row per execution: reported by an agent (`record_execution`) or found by consolidation in a
 -- session of events that repeated the procedure (evidence, success or counter-evidence).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import ContextExplanation, Explanation, RecallHit, SearchResult, SignalExplanation
 from athena_mcp.retrieval.context import add_neighbour_context
@@ -35,10 +36,17 @@ class SearchRequest:
 
 
 class HybridSearcher:
-    def __init__(self, database: Database, embeddings: EmbeddingService, vectors: VectorMirror) -> None:
+    def __init__(
+        self,
+        database: Database,
+        embeddings: EmbeddingService,
+        vectors: VectorMirror,
+        usage: UsageLog | None = None,
+    ) -> None:
         self._database = database
         self._embeddings = embeddings
         self._vectors = vectors
+        self._usage = usage  # told which memories each search returns, for decay
 
     async def search(self, request: SearchRequest) -> SearchResult:
         """The requested signals, fused; without a query vector the dense signal is replaced by the
@@ -97,5 +105,7 @@ class HybridSearcher:
                     break
                 budget -= cost
             hits.append(hit)
+        if self._usage is not None:
+            self._usage.note(hit.id for hit in hits)
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
         return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)

@@ -102,7 +102,20 @@ class VectorMirror:
             return await vectors.nearest(self._database, query, memory_filter, k)
         if memory_filter.has_extra_conditions():
             allowed = await self._apply_extra_conditions(ids, scores, allowed, memory_filter, k)
-        return _top(ids, scores, allowed, k)
+        return top_allowed(ids, scores, allowed, k)
+
+    async def vectors(self, memory_filter: MemoryFilter) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, unit vectors as rows) of every active memory that passes the namespace and system
+        filter, copied out of the copy (built first if there is none), for bulk work."""
+        if self._copy is None:
+            await self.load()
+        async with self._lock:
+            await self._catch_up()
+            copy = self._copy
+            if copy is None:  # dropped by the catch-up: another process reset the vectors
+                return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+            allowed = copy.mask(memory_filter)
+            return copy.ids[: copy.size][allowed], copy.matrix[: copy.size][allowed]
 
     async def _apply_extra_conditions(
         self, ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray, memory_filter: MemoryFilter, k: int
@@ -262,11 +275,11 @@ class _Copy:
             self.free.append(slot)
 
     def reserve(self, capacity: int) -> None:
-        self.matrix = _resized(self.matrix, capacity)
-        self.ids = _resized(self.ids, capacity)
-        self.active = _resized(self.active, capacity)
-        self.namespaces = _resized(self.namespaces, capacity)
-        self.systems = _resized(self.systems, capacity)
+        self.matrix = resized(self.matrix, capacity)
+        self.ids = resized(self.ids, capacity)
+        self.active = resized(self.active, capacity)
+        self.namespaces = resized(self.namespaces, capacity)
+        self.systems = resized(self.systems, capacity)
 
     def _grow(self) -> int:
         if self.size == len(self.ids):
@@ -280,7 +293,8 @@ def _code(codes: dict[str, int], name: str) -> int:
     return codes.setdefault(name, len(codes))
 
 
-def _resized(array: np.ndarray, capacity: int) -> np.ndarray:
+def resized(array: np.ndarray, capacity: int) -> np.ndarray:
+    """A copy of `array` with room for `capacity` rows; the new rows are zero."""
     # np.zeros maps zero pages lazily: spare capacity costs no resident memory until written.
     grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
     grown[: len(array)] = array
@@ -297,5 +311,6 @@ def _best_slots(scores: np.ndarray, allowed: np.ndarray, count: int) -> np.ndarr
     return best[np.argsort(-masked[best], kind="stable")]
 
 
-def _top(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
+def top_allowed(ids: np.ndarray, scores: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(id, score) of the k best allowed slots, best first."""
     return [(int(ids[slot]), float(scores[slot])) for slot in _best_slots(scores, allowed, k)]

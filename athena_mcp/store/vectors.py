@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from athena_mcp.errors import StoreUnavailable
+from athena_mcp.store import procedures
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
 
@@ -76,7 +77,9 @@ async def ensure_vector_index(database: Database, identity: EmbeddingIdentity) -
 
 
 async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> None:
-    """Drop every vector, switch the store to `identity` and queue all memories for embedding."""
+    """Drop every vector, switch the store to `identity` and queue all memories for embedding; the
+    procedures' vectors too, in the same transaction, so an interrupted `reembed` leaves no vector of
+    the old model behind."""
     async with database.transaction() as tx:
         await tx.execute(f"DROP TABLE IF EXISTS {VECTOR_TABLE}")
         await tx.execute("DELETE FROM store_meta WHERE key IN ('embedding_model', 'embedding_dim')")
@@ -90,6 +93,7 @@ async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> None
             "INSERT OR IGNORE INTO vector_backlog (memory_id, queued_at) SELECT id, ? FROM memories",
             (time.time(),),
         )
+        await procedures.clear_vectors(tx)
 
 
 async def _create_index(tx: Transaction, identity: EmbeddingIdentity) -> None:
@@ -142,6 +146,11 @@ async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> Non
         "DO UPDATE SET queued_at = excluded.queued_at, attempts = 0, retry_at = 0",
         [(memory_id, now) for memory_id in memory_ids],
     )
+    await drop_vectors(tx, memory_ids)
+
+
+async def drop_vectors(tx: Transaction, memory_ids: Sequence[int]) -> None:
+    """Remove the memories' vectors for good (the memories are being deleted)."""
     await tx.executemany(f"DELETE FROM {VECTOR_TABLE} WHERE rowid = ?", [(m,) for m in memory_ids])
     await _record_changes(tx, [(m, None, None, None, None) for m in memory_ids])
 

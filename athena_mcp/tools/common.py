@@ -19,12 +19,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _services(ctx: Context) -> Services:
+def services_of(ctx: Context) -> Services:
+    """The running server's services, from a request's context (tools, resources)."""
     return cast(Services, ctx.request_context.lifespan_context)
 
 
 # A tool parameter typed `ServicesDep` is filled by the server, never shown to the model.
-ServicesDep = Annotated[Services, Resolve(_services)]
+ServicesDep = Annotated[Services, Resolve(services_of)]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -21,6 +21,8 @@ MAX_CONTEXT_BYTES = 16_384
 MAX_CONTEXT_DEPTH = 8
 MAX_NAMESPACES = 16
 MAX_KINDS = 16
+MAX_TITLE_CHARS = 200
+MAX_SHORT_TEXT_CHARS = 2_000
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"
 _KIND_PATTERN = r"^[a-z][a-z0-9_-]*$"
@@ -119,3 +121,12 @@ Context = Annotated[
     Field(description=f"Structured details (JSON object, at most {MAX_CONTEXT_BYTES} bytes)"),
     AfterValidator(_bounded_context),
 ]
+# A name (of a procedure), one line; surrounding spaces are dropped so that names that look alike are alike.
+Title = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=r"^[^\x00-\x1f]+$"),
+    AfterValidator(_has_text),
+    AfterValidator(str.strip),
+]
+# A sentence or a paragraph: a goal, a step, a note.
+ShortText = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT_CHARS), AfterValidator(_has_text)]

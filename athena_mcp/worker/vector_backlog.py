@@ -14,6 +14,7 @@ from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
 from athena_mcp.store.vectors import PendingVector
+from athena_mcp.worker.procedure_vectors import ProcedureVectorWorker
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +32,16 @@ class VectorBacklogWorker:
         self._database = database
         self._embeddings = embeddings
         self._batch_size = batch_size
+        # Procedures keep their vectors in their own rows, with a backlog of their own.
+        self._procedures = ProcedureVectorWorker(database, embeddings)
 
     async def run_once(self) -> int:
-        """Embed one pass of the due backlog; returns how many vectors were stored (0: nothing to do).
+        """One pass over the memories' backlog, then the procedures'; returns how many memories and
+        procedures got vectors (0: nothing to do)."""
+        return await self._embed_memories() + await self._procedures.run_once()
+
+    async def _embed_memories(self) -> int:
+        """Embed one pass of the memories' due backlog; returns how many vectors were stored.
 
         A text the embedder rejects is found by halving the batch and is deferred with back-off, so
         it never holds up the rest. A timeout defers the whole pass: the model is too slow right now.

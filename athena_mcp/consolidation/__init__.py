@@ -1,0 +1,1 @@
+"""The consolidation worker: raw events into facts, procedures, graph candidates and digests."""

@@ -1,0 +1,435 @@
+"""The consolidation worker: reads settled events a chunk at a time, plans (planner.py), writes.
+
+Crash-safe and idempotent: a chunk's products, their provenance and the marks on its events are
+written in one transaction, so a run killed at any point leaves each chunk either done or untouched,
+and the next run resumes with what is unmarked. One process consolidates at a time, by a lease in
+the database; the write transaction also re-checks the marks, so two processes can never take in
+the same events twice. After the chunks, a run compacts old low-value events (decay.py) and deletes
+compacted events whose retention period is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from athena_mcp.consolidation.decay import COMPACT_BELOW, importance_score
+from athena_mcp.consolidation.planner import (
+    FACT_MATCH,
+    STEP_KIND,
+    Event,
+    Plan,
+    SessionSteps,
+    Verdict,
+    counts,
+    plan_chunk,
+)
+from athena_mcp.consolidation.sequences import similar_pairs
+from athena_mcp.consolidation.usage import UsageLog
+from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.store import compaction, memories, procedures, vectors
+from athena_mcp.store import consolidation as store
+from athena_mcp.store.database import Database, Row, Transaction
+from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.store.memories import NewMemory
+from athena_mcp.store.vector_mirror import VectorMirror
+
+log = logging.getLogger(__name__)
+
+CHUNK_SESSIONS = 400
+CHUNK_LOOSE_EVENTS = 2_000
+LEASE_SECONDS = 60.0
+COMPACTION_BATCH = 5_000
+PRODUCT_TAG = "consolidated"
+
+
+@dataclass(frozen=True)
+class ConsolidationPolicy:
+    """When events are taken in and when they are compacted (from Settings)."""
+
+    settle_seconds: float  # a session is consolidated once its last event is this old
+    compaction_age_days: float
+    retention_days: float
+    flashbulb_importance: float
+
+
+class RunReport(BaseModel):
+    run_id: int | None = Field(
+        default=None, description="The recorded run; null for a dry run or a skipped one"
+    )
+    status: Literal["done", "dry_run", "skipped", "failed"]
+    notice: str | None = None
+    events: int = Field(default=0, description="Events taken in")
+    facts_created: int = 0
+    facts_reinforced: int = Field(default=0, description="Recurrences linked to a fact that already existed")
+    procedures_proposed: int = 0
+    procedures_reinforced: int = Field(default=0, description="Successful sessions that repeated a procedure")
+    procedures_weakened: int = Field(default=0, description="Failed sessions that repeated a procedure")
+    candidate_sessions: int = Field(default=0, description="Sessions now waiting for a similar one")
+    digests: int = Field(default=0, description="Session digests written")
+    graph_candidates: int = Field(default=0, description="Name pairs seen together")
+    rejected: int = Field(default=0, description="Proposals the client's model rejected (System 2)")
+    validated: int = Field(default=0, description="Proposals the client's model confirmed (System 2)")
+    compacted: int = Field(default=0, description="Old low-value events folded into their session digests")
+    purged: int = Field(
+        default=0, description="Compacted events deleted at the end of their retention period"
+    )
+    waiting_for_vectors: int = Field(default=0, description="Settled events left for later: no vector yet")
+    proposals: list[str] = Field(default_factory=list, description="What a dry run would create")
+
+
+class ConsolidationWorker:
+    def __init__(
+        self,
+        database: Database,
+        embeddings: EmbeddingService,
+        vectors: VectorMirror,
+        usage: UsageLog,
+        policy: ConsolidationPolicy,
+    ) -> None:
+        self._database = database
+        self._embeddings = embeddings
+        self._vectors = vectors
+        self._usage = usage
+        self.policy = policy
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._run_lock = asyncio.Lock()
+
+    async def plan(self, namespace: str | None, settle_seconds: float | None = None) -> Plan:
+        """What the next chunk would consolidate into, written nowhere (dry runs, System 2)."""
+        chunk, _ = await self._next_chunk(namespace, self._settled_before(settle_seconds))
+        return await self._plan(chunk)
+
+    async def run_once(
+        self,
+        *,
+        trigger: Literal["schedule", "request"] = "schedule",
+        namespace: str | None = None,
+        settle_seconds: float | None = None,
+        dry_run: bool = False,
+        verdicts: Mapping[str, Verdict] | None = None,
+    ) -> RunReport:
+        """Consolidate every settled event (of one namespace, or all), then compact and purge."""
+        settled_before = self._settled_before(settle_seconds)
+        if dry_run:
+            chunk, waiting = await self._next_chunk(namespace, settled_before)
+            plan = await self._plan(chunk)
+            return RunReport.model_validate(
+                {
+                    "status": "dry_run",
+                    "waiting_for_vectors": waiting,
+                    "proposals": _describe(plan),
+                    **counts(plan),
+                }
+            )
+        async with self._run_lock:
+            now = time.time()
+            async with self._database.transaction() as tx:
+                if not await store.take_lease(tx, self.holder, now, LEASE_SECONDS, _holder_gone):
+                    return RunReport(
+                        status="skipped",
+                        notice="Another server process is consolidating this database; try again shortly.",
+                    )
+                run_id = await store.start_run(tx, trigger, self.holder, now)
+            report: Counter[str] = Counter()
+            try:
+                report += await self._consolidate(run_id, namespace, settled_before, verdicts or {})
+                report += await self._decay()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    async with self._database.transaction() as tx:
+                        await store.finish_run(tx, run_id, "failed", dict(report), type(exc).__name__)
+                        await store.release_lease(tx, self.holder)
+                raise
+            async with self._database.transaction() as tx:
+                await store.finish_run(tx, run_id, "done", dict(report), None)
+                await store.release_lease(tx, self.holder)
+            return RunReport.model_validate({"run_id": run_id, "status": "done", **report})
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A failed run (disk full, database busy) is retried on the next tick.
+                log.exception("consolidation run failed")
+
+    def _settled_before(self, settle_seconds: float | None) -> float:
+        return time.time() - (self.policy.settle_seconds if settle_seconds is None else settle_seconds)
+
+    async def _consolidate(
+        self, run_id: int, namespace: str | None, settled_before: float, verdicts: Mapping[str, Verdict]
+    ) -> Counter[str]:
+        report: Counter[str] = Counter()
+        while True:
+            chunk, waiting = await self._next_chunk(namespace, settled_before)
+            report["waiting_for_vectors"] = waiting
+            if not chunk:
+                return report
+            plan = await self._plan(chunk, verdicts)
+            if not await self._write(plan, run_id):
+                return report  # another process took these events in: it owns the rest too
+            report += counts(plan)
+            report["validated"] += sum(f.validation == "validated" for f in plan.facts) + sum(
+                p.validation == "validated" for p in plan.procedures
+            )
+
+    async def _next_chunk(self, namespace: str | None, settled_before: float) -> tuple[list[Event], int]:
+        """The next settled sessions whose events all have vectors, and how many events wait for one."""
+        rows = await store.pending_events(
+            self._database, namespace, settled_before, CHUNK_SESSIONS, CHUNK_LOOSE_EVENTS
+        )
+        by_namespace: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            by_namespace[row["namespace"]].append(row)
+        events: list[Event] = []
+        waiting = 0
+        for space, space_rows in by_namespace.items():
+            ids, matrix = await self._vectors.vectors(_events_of(space))
+            slot = {int(memory_id): index for index, memory_id in enumerate(ids.tolist())}
+            blocked = {_unit_key(row) for row in space_rows if int(row["id"]) not in slot}
+            for row in space_rows:
+                if _unit_key(row) in blocked:
+                    waiting += 1
+                    continue
+                events.append(_event(row, matrix[slot[int(row["id"])]]))
+        return events, waiting
+
+    async def _plan(self, chunk: list[Event], verdicts: Mapping[str, Verdict] | None = None) -> Plan:
+        repeats: list[tuple[int, int]] = []
+        step_vectors = {}
+        candidates = {}
+        for space in sorted({event.namespace for event in chunk}):
+            fresh = [e for e in chunk if e.namespace == space and e.kind != STEP_KIND]
+            repeats += await self._repeats(space, fresh)
+            step_vectors[space] = await procedures.step_embeddings(self._database, space)
+            candidates[space] = await store.candidate_sessions(self._database, space)
+        chunk_ids = {event.id for event in chunk}
+        earlier = await store.earlier_events(
+            self._database, sorted({b for _, b in repeats if b not in chunk_ids})
+        )
+        return plan_chunk(chunk, repeats, earlier, step_vectors, candidates, verdicts)
+
+    async def _repeats(self, namespace: str, fresh: list[Event]) -> list[tuple[int, int]]:
+        """Pairs (new event, new or consolidated event) of the namespace whose texts match."""
+        if not fresh:
+            return []
+        ids, matrix = await self._vectors.vectors(_events_of(namespace))
+        earlier = set(await store.consolidated_fact_sources(self._database, namespace, STEP_KIND))
+        wanted = earlier | {e.id for e in fresh}
+        keep = np.isin(ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+        rows = np.stack([e.vector for e in fresh])
+        row_ids = np.array([e.id for e in fresh], dtype=np.int64)
+        # Off the event loop: at 10k events this is a second of matrix products.
+        return await asyncio.to_thread(similar_pairs, rows, row_ids, matrix[keep], ids[keep], FACT_MATCH)
+
+    async def _write(self, plan: Plan, run_id: int) -> bool:
+        """Write the plan in one transaction; False when its events were taken in meanwhile."""
+        async with self._database.transaction() as tx:
+            if await store.already_consolidated(tx, plan.event_ids):
+                return False
+            await self._write_facts(tx, plan, run_id)
+            await self._write_procedures(tx, plan, run_id)
+            await store.save_candidates(tx, plan.new_candidates)
+            await store.delete_candidates(tx, plan.used_candidates)
+            await self._write_digests(tx, plan, run_id)
+            now = time.time()
+            for pair in plan.pairs:
+                pair_id = await store.add_pair(tx, pair, now)
+                await store.add_provenance(tx, "graph_candidate", pair_id, pair.event_ids, run_id)
+            await store.mark_consolidated(tx, plan.event_ids, run_id)
+            await store.take_lease(tx, self.holder, now, LEASE_SECONDS, _holder_gone)
+        return True
+
+    async def _write_facts(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+        for fact in plan.facts:
+            fact_id = fact.existing_fact_id or await memories.active_fact_with_content(
+                tx, fact.namespace, fact.content
+            )
+            if fact_id is None:
+                [fact_id] = await memories.insert_memories(
+                    tx,
+                    [
+                        NewMemory(
+                            system="semantic",
+                            namespace=fact.namespace,
+                            kind="fact",
+                            content=fact.content,
+                            tags=(PRODUCT_TAG, fact.validation),
+                            importance=fact.importance,
+                            source="consolidation",
+                        )
+                    ],
+                )
+                await self._store_vector(tx, fact_id, fact.vector, fact.namespace)
+            await store.add_provenance(tx, "memory", fact_id, fact.event_ids, run_id)
+
+    async def _write_procedures(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+        for proposal in plan.procedures:
+            name = proposal.name
+            suffix = 2
+            while await procedures.name_taken(tx, proposal.namespace, name):
+                name = f"{proposal.name} ({suffix})"
+                suffix += 1
+            mean = proposal.step_embeddings.mean(axis=0)
+            procedure_id = await procedures.insert_procedure(
+                tx,
+                procedures.NewProcedure(
+                    namespace=proposal.namespace,
+                    name=name,
+                    goal=proposal.goal,
+                    steps=proposal.steps,
+                    tags=(PRODUCT_TAG,),
+                    origin="learned",
+                    embedding=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32),
+                    step_embeddings=proposal.step_embeddings,
+                ),
+            )
+            if proposal.validation != "unvalidated":
+                await procedures.set_validation(tx, procedure_id, proposal.validation)
+            for session in proposal.evidence:
+                await self._add_evidence(tx, procedure_id, session, run_id)
+        for evidence in plan.evidence:
+            await self._add_evidence(tx, evidence.procedure_id, evidence.session, run_id)
+
+    async def _add_evidence(
+        self, tx: Transaction, procedure_id: int, session: SessionSteps, run_id: int
+    ) -> None:
+        await procedures.add_run(
+            tx,
+            procedure_id,
+            source="session",
+            outcome=session.outcome,
+            duration=session.duration,
+            session_id=session.session_id,
+            event_ids=session.event_ids,
+        )
+        await store.add_provenance(tx, "procedure", procedure_id, session.event_ids, run_id)
+
+    async def _write_digests(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+        for digest in plan.digests:
+            digest_id = await memories.active_fact_with_content(tx, digest.namespace, digest.content)
+            if digest_id is None:
+                [digest_id] = await memories.insert_memories(
+                    tx,
+                    [
+                        NewMemory(
+                            system="semantic",
+                            namespace=digest.namespace,
+                            kind="episode",
+                            content=digest.content,
+                            tags=(PRODUCT_TAG, "digest"),
+                            importance=digest.importance,
+                            source="consolidation",
+                            session_id=digest.session_id,
+                            occurred_at=digest.occurred_at,
+                        )
+                    ],
+                )
+                # Embedded by the vector backlog worker, outside the run: digests are new text.
+                await vectors.queue_for_embedding(tx, [digest_id])
+            await store.add_provenance(tx, "memory", digest_id, digest.event_ids, run_id)
+
+    async def _store_vector(
+        self, tx: Transaction, memory_id: int, vector: np.ndarray | None, namespace: str
+    ) -> None:
+        if vector is None:
+            await vectors.queue_for_embedding(tx, [memory_id])
+            return
+        await vectors.write_vectors(
+            tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)], self._embeddings.identity
+        )
+
+    async def _decay(self) -> Counter[str]:
+        """Record search usage, compact what decayed, purge what is past its retention."""
+        now = time.time()
+        accesses = self._usage.drain()
+        rows = await compaction.compactable(
+            self._database,
+            now - self.policy.compaction_age_days * 86_400,
+            self.policy.flashbulb_importance,
+            COMPACTION_BATCH,
+        )
+        chosen = []
+        for row in rows:
+            score = importance_score(
+                row["importance"],
+                row["occurred_at"],
+                row["last_accessed_at"],
+                row["access_count"] + accesses.get(row["id"], (0, 0.0))[0],
+                row["helpful"],
+                row["unhelpful"],
+                now,
+            )
+            if score < COMPACT_BELOW:
+                chosen.append((int(row["id"]), int(row["digest_id"]), score))
+        async with self._database.transaction() as tx:
+            await compaction.record_usage(tx, accesses)
+            compacted = await compaction.compact(tx, chosen, now, now + self.policy.retention_days * 86_400)
+            purged = await compaction.purge_expired(tx, now)
+        return Counter(compacted=compacted, purged=purged)
+
+
+def _events_of(namespace: str) -> MemoryFilter:
+    return MemoryFilter(namespaces=(namespace,), systems=("episodic",))
+
+
+def _event(row: Row, vector: np.ndarray) -> Event:
+    return Event(
+        id=int(row["id"]),
+        namespace=row["namespace"],
+        kind=row["kind"],
+        content=row["content"],
+        session_id=row["session_id"],
+        outcome=row["outcome"],
+        occurred_at=float(row["occurred_at"]),
+        importance=float(row["importance"]),
+        vector=vector,
+    )
+
+
+def _unit_key(row: Row) -> tuple[str, str]:
+    """A session is taken in whole or not at all; an event without a session stands alone."""
+    return (row["namespace"], row["session_id"] if row["session_id"] is not None else f"event:{row['id']}")
+
+
+def _holder_gone(holder: str) -> bool:
+    """Whether a lease holder on this machine has exited (killed mid-run), so its lease is void."""
+    host, pid, _ = holder.rsplit(":", 2)
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+def _describe(plan: Plan) -> list[str]:
+    described = [
+        f"procedure {p.name!r}: {len(p.steps)} steps from {p.support} successful sessions"
+        for p in plan.procedures
+    ]
+    described += [
+        f"fact {f.content[:120]!r} from {f.sessions} sessions"
+        for f in plan.facts
+        if f.existing_fact_id is None
+    ]
+    return described + [f"digest of session {d.session_id} ({len(d.event_ids)} events)" for d in plan.digests]

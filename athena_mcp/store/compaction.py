@@ -1,0 +1,120 @@
+"""SQL of decay: how memories are used, which old events can be compacted, and the compactions."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+
+from athena_mcp.store import memories, vectors
+from athena_mcp.store.database import Database, Row, Transaction
+
+COMPACTED_REASON = "compacted into session digest {digest}"
+
+
+async def record_usage(tx: Transaction, accesses: Mapping[int, tuple[int, float]]) -> None:
+    """Add (count, last time) search appearances per memory; memories deleted since are skipped."""
+    await tx.executemany(
+        "INSERT INTO memory_usage (memory_id, access_count, last_accessed_at) "
+        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE id = ?) "
+        "ON CONFLICT (memory_id) DO UPDATE SET access_count = access_count + excluded.access_count, "
+        "last_accessed_at = max(coalesce(last_accessed_at, 0), excluded.last_accessed_at)",
+        [(memory_id, count, at, memory_id) for memory_id, (count, at) in accesses.items()],
+    )
+
+
+async def rate(tx: Transaction, memory_id: int, helpful: bool) -> None:
+    column = "helpful" if helpful else "unhelpful"
+    await tx.execute(
+        f"INSERT INTO memory_usage (memory_id, {column}) VALUES (?, 1) "
+        f"ON CONFLICT (memory_id) DO UPDATE SET {column} = {column} + 1",
+        (memory_id,),
+    )
+
+
+async def usage(db: Database | Transaction, memory_id: int) -> Row | None:
+    return await db.fetchone(
+        "SELECT access_count, last_accessed_at, helpful, unhelpful FROM memory_usage WHERE memory_id = ?",
+        (memory_id,),
+    )
+
+
+async def compactable(db: Database, older_than: float, below_importance: float, limit: int) -> list[Row]:
+    """Active consolidated events that occurred before `older_than`, under the flashbulb importance,
+    whose session has an active digest; with their usage, for scoring."""
+    return await db.fetchall(
+        "SELECT m.id, m.importance, m.occurred_at, coalesce(u.access_count, 0) AS access_count, "
+        "u.last_accessed_at, coalesce(u.helpful, 0) AS helpful, coalesce(u.unhelpful, 0) AS unhelpful, "
+        "(SELECT d.id FROM provenance p JOIN memories d ON d.id = p.product_id "
+        "WHERE p.product_type = 'memory' AND p.memory_id = m.id AND d.kind = 'episode' "
+        "AND d.status = 'active' LIMIT 1) AS digest_id "
+        "FROM consolidated_events c JOIN memories m ON m.id = c.memory_id "
+        "LEFT JOIN memory_usage u ON u.memory_id = m.id "
+        "WHERE m.status = 'active' AND m.occurred_at < ? AND m.importance < ? AND digest_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM compactions k WHERE k.memory_id = m.id) "
+        "ORDER BY m.occurred_at LIMIT ?",
+        (older_than, below_importance, limit),
+    )
+
+
+async def compact(
+    tx: Transaction, events: Sequence[tuple[int, int, float]], now: float, restorable_until: float
+) -> int:
+    """Fold (event id, digest id, score) into their digests: hidden from search, restorable. Events
+    changed since they were scored are left alone."""
+    done = 0
+    for memory_id, digest_id, score in events:
+        current = await memories.get_memory(tx, memory_id)
+        if current is None or current.status != "active":
+            continue
+        await memories.set_status(tx, memory_id, "forgotten", COMPACTED_REASON.format(digest=digest_id))
+        await vectors.set_vector_active(tx, memory_id, False)
+        await tx.execute(
+            "INSERT INTO compactions (memory_id, digest_id, score, compacted_at, restorable_until) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (memory_id, digest_id, score, now, restorable_until),
+        )
+        done += 1
+    return done
+
+
+async def undo(tx: Transaction, memory_ids: Sequence[int]) -> list[int]:
+    """Bring compacted events back for good; returns the ids that were compacted (others are ignored)."""
+    rows = await tx.fetchall(
+        "SELECT memory_id FROM compactions WHERE undone_at IS NULL "
+        "AND memory_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(memory_ids)),),
+    )
+    restored = [int(row[0]) for row in rows]
+    for memory_id in restored:
+        await memories.set_status(tx, memory_id, "active", None)
+        await vectors.set_vector_active(tx, memory_id, True)
+        await tx.execute("UPDATE compactions SET undone_at = ? WHERE memory_id = ?", (time.time(), memory_id))
+    return restored
+
+
+async def purge_expired(tx: Transaction, now: float) -> int:
+    """Delete the events whose compaction can no longer be undone; their digests and provenance stay."""
+    rows = await tx.fetchall(
+        "SELECT memory_id FROM compactions WHERE undone_at IS NULL AND restorable_until <= ?", (now,)
+    )
+    ids = [int(row[0]) for row in rows]
+    if ids:
+        await vectors.drop_vectors(tx, ids)
+        await tx.executemany("DELETE FROM memories WHERE id = ?", [(memory_id,) for memory_id in ids])
+    return len(ids)
+
+
+async def page(db: Database, namespace: str, after_id: int | None, limit: int) -> list[Row]:
+    """Compactions of a namespace, oldest event first (by id), keyset-paginated."""
+    return await db.fetchall(
+        "SELECT c.memory_id, c.digest_id, c.score, c.compacted_at, c.restorable_until, m.content, m.kind, "
+        "m.session_id, m.occurred_at FROM compactions c JOIN memories m ON m.id = c.memory_id "
+        "WHERE m.namespace = ? AND c.undone_at IS NULL AND c.memory_id > ? ORDER BY c.memory_id LIMIT ?",
+        (namespace, after_id or 0, limit),
+    )
+
+
+async def count(db: Database) -> int:
+    row = await db.fetchone("SELECT count(*) FROM compactions WHERE undone_at IS NULL")
+    return int(row[0]) if row else 0

@@ -1,0 +1,266 @@
+"""SQL of the consolidation worker: pending events, marks, provenance, runs, its lease, candidate
+sessions, graph candidates, usage and compaction."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from athena_mcp.consolidation.planner import EarlierEvent, PairPlan, SessionSteps
+from athena_mcp.store.database import Database, Row, Transaction
+
+LEASE_KEY = "consolidation_lease"
+
+_EVENT_COLUMNS = "m.id, m.namespace, m.kind, m.content, m.session_id, m.outcome, m.occurred_at, m.importance"
+_UNCONSOLIDATED = (
+    "m.system = 'episodic' AND m.status = 'active' "
+    "AND NOT EXISTS (SELECT 1 FROM consolidated_events c WHERE c.memory_id = m.id)"
+)
+
+
+def _namespace_clause(namespace: str | None) -> tuple[str, list[Any]]:
+    return ("", []) if namespace is None else (" AND m.namespace = ?", [namespace])
+
+
+async def pending_events(
+    db: Database, namespace: str | None, settled_before: float, max_sessions: int, max_loose: int
+) -> list[Row]:
+    """Unconsolidated events of up to `max_sessions` whole sessions whose last event is older than
+    `settled_before` (a session still being written waits), oldest session first, and up to
+    `max_loose` settled events that belong to no session."""
+    where, params = _namespace_clause(namespace)
+    sessions = await db.fetchall(
+        f"WITH pending AS (SELECT m.namespace, m.session_id FROM memories m WHERE {_UNCONSOLIDATED} "
+        f"AND m.session_id IS NOT NULL{where} GROUP BY m.namespace, m.session_id "
+        "HAVING max(m.occurred_at) < ? ORDER BY max(m.occurred_at), m.session_id LIMIT ?) "
+        f"SELECT {_EVENT_COLUMNS} FROM pending p JOIN memories m "
+        f"ON m.session_id = p.session_id AND m.namespace = p.namespace WHERE {_UNCONSOLIDATED} "
+        "ORDER BY m.namespace, m.session_id, m.occurred_at, m.id",
+        [*params, settled_before, max_sessions],
+    )
+    loose = await db.fetchall(
+        f"SELECT {_EVENT_COLUMNS} FROM memories m WHERE {_UNCONSOLIDATED} AND m.session_id IS NULL{where} "
+        "AND m.occurred_at < ? ORDER BY m.occurred_at, m.id LIMIT ?",
+        [*params, settled_before, max_loose],
+    )
+    return [*sessions, *loose]
+
+
+async def backlog(db: Database, namespace: str | None = None) -> int:
+    """Events not consolidated yet."""
+    where, params = _namespace_clause(namespace)
+    row = await db.fetchone(f"SELECT count(*) FROM memories m WHERE {_UNCONSOLIDATED}{where}", params)
+    return int(row[0]) if row else 0
+
+
+async def consolidated_fact_sources(db: Database, namespace: str, step_kind: str) -> list[int]:
+    """Consolidated events of the namespace that can recur as facts (every kind but steps)."""
+    rows = await db.fetchall(
+        "SELECT c.memory_id FROM consolidated_events c JOIN memories m ON m.id = c.memory_id "
+        "WHERE m.namespace = ? AND m.status = 'active' AND m.kind != ?",
+        (namespace, step_kind),
+    )
+    return [int(row[0]) for row in rows]
+
+
+async def earlier_events(db: Database, ids: Sequence[int]) -> dict[int, EarlierEvent]:
+    """The events `ids`, each with the active fact it already fed, if any."""
+    rows = await db.fetchall(
+        "SELECT m.id, m.namespace, m.session_id, m.occurred_at, "
+        "(SELECT p.product_id FROM provenance p JOIN memories f ON f.id = p.product_id "
+        "WHERE p.product_type = 'memory' AND p.memory_id = m.id AND f.kind = 'fact' AND f.status = 'active' "
+        "ORDER BY p.product_id LIMIT 1) FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
+    )
+    return {
+        int(row[0]): EarlierEvent(int(row[0]), row[1], row[2], float(row[3]), row[4] and int(row[4]))
+        for row in rows
+    }
+
+
+async def already_consolidated(tx: Transaction, ids: Sequence[int]) -> int:
+    row = await tx.fetchone(
+        "SELECT count(*) FROM consolidated_events WHERE memory_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(ids)),),
+    )
+    return int(row[0]) if row else 0
+
+
+async def mark_consolidated(tx: Transaction, ids: Sequence[int], run_id: int) -> None:
+    now = time.time()
+    await tx.executemany(
+        "INSERT INTO consolidated_events (memory_id, run_id, at) VALUES (?, ?, ?)",
+        [(memory_id, run_id, now) for memory_id in ids],
+    )
+
+
+async def add_provenance(
+    tx: Transaction, product_type: str, product_id: int, memory_ids: Iterable[int], run_id: int
+) -> None:
+    await tx.executemany(
+        "INSERT OR IGNORE INTO provenance (product_type, product_id, memory_id, run_id) VALUES (?, ?, ?, ?)",
+        [(product_type, product_id, memory_id, run_id) for memory_id in set(memory_ids)],
+    )
+
+
+async def sources(db: Database, product_type: str, product_id: int) -> list[int]:
+    rows = await db.fetchall(
+        "SELECT memory_id FROM provenance WHERE product_type = ? AND product_id = ? ORDER BY memory_id",
+        (product_type, product_id),
+    )
+    return [int(row[0]) for row in rows]
+
+
+# Candidate sessions
+
+
+async def candidate_sessions(db: Database, namespace: str) -> list[SessionSteps]:
+    rows = await db.fetchall(
+        "SELECT namespace, session_id, outcome, goal, steps, step_event_ids, event_ids, step_embeddings, "
+        "duration, ended_at FROM candidate_sessions WHERE namespace = ? ORDER BY ended_at",
+        (namespace,),
+    )
+    return [
+        SessionSteps(
+            namespace=row[0],
+            session_id=row[1],
+            outcome=row[2],
+            goal=row[3],
+            steps=tuple(json.loads(row[4])),
+            step_event_ids=tuple(json.loads(row[5])),
+            event_ids=tuple(json.loads(row[6])),
+            step_embeddings=np.frombuffer(row[7], dtype=np.float32).reshape(len(json.loads(row[4])), -1),
+            duration=row[8],
+            ended_at=row[9],
+        )
+        for row in rows
+    ]
+
+
+async def save_candidates(tx: Transaction, sessions: Sequence[SessionSteps]) -> None:
+    # REPLACE: a session that went on after it was consolidated waits with its latest part.
+    await tx.executemany(
+        "INSERT OR REPLACE INTO candidate_sessions (namespace, session_id, outcome, goal, steps, "
+        "step_event_ids, event_ids, step_embeddings, duration, ended_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                s.namespace,
+                s.session_id,
+                s.outcome,
+                s.goal,
+                json.dumps(list(s.steps), ensure_ascii=False),
+                json.dumps(list(s.step_event_ids)),
+                json.dumps(list(s.event_ids)),
+                np.ascontiguousarray(s.step_embeddings, dtype=np.float32).tobytes(),
+                s.duration,
+                s.ended_at,
+            )
+            for s in sessions
+        ],
+    )
+
+
+async def delete_candidates(tx: Transaction, sessions: Sequence[SessionSteps]) -> None:
+    await tx.executemany(
+        "DELETE FROM candidate_sessions WHERE namespace = ? AND session_id = ?",
+        [(s.namespace, s.session_id) for s in sessions],
+    )
+
+
+async def candidate_count(db: Database) -> int:
+    row = await db.fetchone("SELECT count(*) FROM candidate_sessions")
+    return int(row[0]) if row else 0
+
+
+# Graph candidates
+
+
+async def add_pair(tx: Transaction, pair: PairPlan, seen_at: float) -> int:
+    """Count the pair's mentions; returns its id."""
+    rows = await tx.fetchall(
+        "INSERT INTO graph_candidates (namespace, source_name, target_name, support, first_seen, last_seen) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, source_name, target_name) DO UPDATE SET "
+        "support = support + excluded.support, last_seen = max(last_seen, excluded.last_seen) RETURNING id",
+        (pair.namespace, pair.source_name, pair.target_name, len(pair.event_ids), seen_at, seen_at),
+    )
+    return int(rows[0][0])
+
+
+@dataclass(frozen=True)
+class GraphCandidate:
+    source_name: str
+    target_name: str
+    support: int
+
+
+async def top_pairs(db: Database, namespace: str | None, limit: int) -> list[GraphCandidate]:
+    where = "" if namespace is None else "WHERE namespace = ? "
+    rows = await db.fetchall(
+        f"SELECT source_name, target_name, support FROM graph_candidates {where}"
+        "ORDER BY support DESC, id LIMIT ?",
+        [*([] if namespace is None else [namespace]), limit],
+    )
+    return [GraphCandidate(row[0], row[1], int(row[2])) for row in rows]
+
+
+# Runs and the lease
+
+
+async def take_lease(
+    tx: Transaction, holder: str, now: float, seconds: float, holder_gone: Callable[[str], bool]
+) -> bool:
+    """Hold the right to consolidate for `seconds`, unless another holder has it that has not
+    expired and is not `holder_gone` (a process that died mid-run leaves its lease behind)."""
+    row = await tx.fetchone("SELECT value FROM store_meta WHERE key = ?", (LEASE_KEY,))
+    if row is not None:
+        lease = json.loads(row[0])
+        if lease["holder"] != holder and lease["until"] > now and not holder_gone(lease["holder"]):
+            return False
+    await tx.execute(
+        "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (LEASE_KEY, json.dumps({"holder": holder, "until": now + seconds})),
+    )
+    # Runs left 'running' by a holder whose lease lapsed were killed mid-way.
+    await tx.execute(
+        "UPDATE consolidation_runs SET status = 'interrupted', finished_at = ? "
+        "WHERE status = 'running' AND holder != ?",
+        (now, holder),
+    )
+    return True
+
+
+async def release_lease(tx: Transaction, holder: str) -> None:
+    await tx.execute(
+        "DELETE FROM store_meta WHERE key = ? AND json_extract(value, '$.holder') = ?", (LEASE_KEY, holder)
+    )
+
+
+async def start_run(tx: Transaction, trigger: str, holder: str, now: float) -> int:
+    return await tx.execute(
+        "INSERT INTO consolidation_runs (trigger, holder, status, started_at) VALUES (?, ?, 'running', ?)",
+        (trigger, holder, now),
+    )
+
+
+async def finish_run(
+    tx: Transaction, run_id: int, status: str, report: dict[str, int], error: str | None
+) -> None:
+    await tx.execute(
+        "UPDATE consolidation_runs SET status = ?, finished_at = ?, report = ?, error = ? WHERE id = ?",
+        (status, time.time(), json.dumps(report), error, run_id),
+    )
+
+
+async def recent_runs(db: Database, limit: int) -> list[Row]:
+    return await db.fetchall(
+        "SELECT id, trigger, status, started_at, finished_at, report, error FROM consolidation_runs "
+        "ORDER BY id DESC LIMIT ?",
+        (limit,),
+    )

@@ -1,0 +1,112 @@
+"""The consolidation toolset: consolidate, consolidation_status, list_compactions, undo_compaction,
+rate_memory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context, MCPServer, Resolve, Sample
+from mcp_types import CreateMessageResult
+from pydantic import Field
+
+from athena_mcp.consolidation import status as records
+from athena_mcp.consolidation.review import REVIEW_MAX_TOKENS, SYSTEM_PROMPT, review_messages, verdicts_from
+from athena_mcp.consolidation.status import CompactionPage, ConsolidationStatus, UndoResult, UsageResult
+from athena_mcp.consolidation.worker import RunReport
+from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.fields import MAX_BATCH_EVENTS, Cursor, Limit, MemoryId, Namespace
+
+SettleSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=365 * 86_400,
+        allow_inf_nan=False,
+        description="Take in sessions whose last event is at least this old (seconds); 0 takes in every "
+        "event now; default: the server's --consolidation-settle",
+    ),
+]
+
+
+def register(server: MCPServer) -> None:
+    server.add_tool(consolidate, annotations=tool_hints(read_only=False, idempotent=True))
+    server.add_tool(consolidation_status, annotations=tool_hints(read_only=True, idempotent=True))
+    server.add_tool(list_compactions, annotations=tool_hints(read_only=True, idempotent=True))
+    server.add_tool(undo_compaction, annotations=tool_hints(read_only=False, idempotent=True))
+    server.add_tool(rate_memory, annotations=tool_hints(read_only=False))
+
+
+async def _ask_for_review(
+    ctx: Context,
+    services: ServicesDep,
+    namespace: str | None,
+    dry_run: bool,
+    settle_seconds: float | None,
+) -> Sample | None:
+    """System 2, when the client can sample: its model reviews this run's uncertain proposals."""
+    capabilities = ctx.client_capabilities
+    if dry_run or capabilities is None or capabilities.sampling is None:
+        return None
+    messages = review_messages(await services.consolidation.plan(namespace, settle_seconds))
+    if messages is None:
+        return None
+    return Sample(messages, max_tokens=REVIEW_MAX_TOKENS, system_prompt=SYSTEM_PROMPT)
+
+
+@tool_errors
+async def consolidate(
+    services: ServicesDep,
+    review: Annotated[CreateMessageResult | None, Resolve(_ask_for_review)],
+    namespace: Namespace | None = None,
+    dry_run: bool = False,
+    settle_seconds: SettleSeconds | None = None,
+) -> RunReport:
+    """Turn settled events into facts, learned procedures, graph candidates and session digests now,
+    with provenance back to the events (dry_run shows what it would do without writing)."""
+    verdicts = None if review is None else verdicts_from(review)
+    report = await services.consolidation.run_once(
+        trigger="request",
+        namespace=namespace,
+        settle_seconds=settle_seconds,
+        dry_run=dry_run,
+        verdicts=verdicts,
+    )
+    if review is None and not dry_run and report.status == "done":
+        report.notice = "New proposals are unvalidated: this client does not offer MCP sampling for a review."
+    elif verdicts == {} and report.status == "done":
+        report.notice = "The client's model gave no readable review; new proposals stay unvalidated."
+    return report
+
+
+@tool_errors
+async def consolidation_status(
+    services: ServicesDep, namespace: Namespace | None = None
+) -> ConsolidationStatus:
+    """The consolidation worker's latest runs and what they produced, its backlog, waiting sessions,
+    compactions and the names most often mentioned together."""
+    return await records.status(services.database, namespace, services.settings.consolidation_interval)
+
+
+@tool_errors
+async def list_compactions(
+    services: ServicesDep, namespace: Namespace = "default", limit: Limit = 50, cursor: Cursor | None = None
+) -> CompactionPage:
+    """Old low-value events that were folded into their session digest, restorable until the date
+    shown, a page at a time."""
+    return await records.compactions_page(services.database, namespace, cursor, limit)
+
+
+@tool_errors
+async def undo_compaction(
+    services: ServicesDep,
+    ids: Annotated[list[MemoryId], Field(min_length=1, max_length=MAX_BATCH_EVENTS)],
+) -> UndoResult:
+    """Bring compacted events back into search, as they were."""
+    return await records.undo_compaction(services.database, ids)
+
+
+@tool_errors
+async def rate_memory(services: ServicesDep, id: MemoryId, helpful: bool) -> UsageResult:
+    """Say whether a recalled memory helped; helpful memories are kept raw longer, unhelpful ones
+    fade sooner."""
+    return await records.rate(services.database, id, helpful)

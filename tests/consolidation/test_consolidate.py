@@ -1,0 +1,331 @@
+"""The consolidation toolset through MCP, with the real model: the learning cycle, facts, dry runs,
+idempotence, System 2 review by sampling, decay and compaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp_types import CreateMessageRequestParams, CreateMessageResult, TextContent
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.server import build_server
+from athena_mcp.settings import Settings
+from athena_mcp.store import procedures
+from tests.conftest import call, call_error, open_client, services_for
+
+pytestmark = pytest.mark.timeout(120)
+
+RELEASE_STEPS = [
+    "Run the full test suite with pytest",
+    "Bump the version number in pyproject.toml",
+    "Build the wheel and the sdist",
+    "Upload the release to PyPI with twine",
+]
+RELEASE_STEPS_REWORDED = [
+    "Run the whole test suite using pytest",
+    "Bump the version in pyproject.toml",
+    "Build the sdist and the wheel",
+    "Upload the new release to PyPI using twine",
+]
+
+
+def release_session(session_id: str, steps: list[str], outcome: str, day: int) -> list[dict[str, Any]]:
+    start = datetime(2026, 11, day, 9, 0, tzinfo=UTC)
+    events = [
+        {
+            "content": "Goal: publish a new release of the package",
+            "event_type": "message",
+            "session_id": session_id,
+            "timestamp": start.isoformat(),
+        }
+    ]
+    for n, step in enumerate(steps, start=1):
+        events.append(
+            {
+                "content": step,
+                "event_type": "action",
+                "session_id": session_id,
+                "timestamp": (start + timedelta(minutes=n)).isoformat(),
+            }
+        )
+    events.append(
+        {
+            "content": f"Release {session_id} finished",
+            "event_type": "observation",
+            "session_id": session_id,
+            "outcome": outcome,
+            "timestamp": (start + timedelta(minutes=len(steps) + 1)).isoformat(),
+        }
+    )
+    return events
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    # No background consolidation: each test decides when a run happens.
+    return Settings(db=tmp_path / "athena.db", backlog_interval=0.05, consolidation_interval=0)
+
+
+async def learned(settings: Settings, minilm: MiniLMEmbedder) -> list[Any]:
+    async with services_for(settings, minilm) as services:
+        rows = await services.database.fetchall("SELECT id FROM procedures WHERE origin = 'learned'")
+        found = await procedures.get_procedures(services.database, [row[0] for row in rows])
+    return list(found.values())
+
+
+async def test_sessions_in_procedure_out_with_its_evidence_then_confidence_follows_new_sessions(
+    settings: Settings, minilm: MiniLMEmbedder
+):
+    async with open_client(settings, minilm) as client:
+        first = await call(client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1))
+        second = await call(
+            client, "record_events", events=release_session("r2", RELEASE_STEPS_REWORDED, "success", 2)
+        )
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert report["status"] == "done" and report["procedures_proposed"] == 1, report
+        assert report["events"] == len(first["ids"]) + len(second["ids"])
+        assert "unvalidated" in report["notice"]
+
+        [procedure] = await learned(settings, minilm)
+        assert procedure.origin == "learned" and procedure.validation == "unvalidated"
+        assert procedure.steps in (RELEASE_STEPS, RELEASE_STEPS_REWORDED)
+        assert procedure.stats.runs == 2 and procedure.stats.successes == 2
+        before = procedure.stats.confidence
+
+        await call(client, "record_events", events=release_session("r3", RELEASE_STEPS, "success", 3))
+        await call(client, "record_events", events=release_session("r4", RELEASE_STEPS, "failure", 4))
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert (report["procedures_reinforced"], report["procedures_weakened"]) == (1, 1)
+        assert report["procedures_proposed"] == 0
+
+    [procedure] = await learned(settings, minilm)
+    assert (procedure.stats.runs, procedure.stats.successes, procedure.stats.failures) == (4, 3, 1)
+    assert procedure.stats.confidence == pytest.approx((3 + 1) / (4 + 2)) and before == pytest.approx(3 / 4)
+    async with services_for(settings, minilm) as services:
+        sessions, event_ids = await procedures.evidence(services.database, procedure.id, 100)
+    assert set(sessions) == {"r1", "r2", "r3", "r4"}
+    assert set(first["ids"]) | set(second["ids"]) <= set(event_ids)
+
+
+async def test_a_second_run_takes_in_nothing_and_a_dry_run_writes_nothing(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1))
+        await call(client, "record_events", events=release_session("r2", RELEASE_STEPS, "success", 2))
+        dry = await call(client, "consolidate", settle_seconds=0, dry_run=True)
+        assert dry["status"] == "dry_run" and dry["run_id"] is None and dry["procedures_proposed"] == 1
+        assert any(p.startswith("procedure ") for p in dry["proposals"])
+        status = await call(client, "consolidation_status")
+        assert status["backlog"] == 12 and status["runs"] == []
+
+        done = await call(client, "consolidate", settle_seconds=0)
+        again = await call(client, "consolidate", settle_seconds=0)
+        assert (done["events"], again["events"], again["procedures_proposed"]) == (12, 0, 0)
+        status = await call(client, "consolidation_status")
+        assert status["backlog"] == 0 and [run["status"] for run in status["runs"]] == ["done", "done"]
+        assert status["runs"][1]["produced"]["digests"] == 2
+    assert len(await learned(settings, minilm)) == 1
+
+
+async def test_unsettled_sessions_wait(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        now = datetime.now(UTC)
+        await call(
+            client, "record_event", content="Deploying now", session_id="live", timestamp=now.isoformat()
+        )
+        report = await call(client, "consolidate", settle_seconds=3600)
+        assert report["events"] == 0
+        assert (await call(client, "consolidation_status"))["backlog"] == 1
+
+
+async def test_a_fact_recurring_across_sessions_is_stored_once_with_its_provenance(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        ids = []
+        for session in ("s1", "s2"):
+            recorded = await call(
+                client, "record_event", content="The staging database runs PostgreSQL 16", session_id=session
+            )
+            ids += recorded["ids"]
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert report["facts_created"] == 1
+        found = await call(client, "recall", query="staging database PostgreSQL", memory_types=["semantic"])
+        [fact] = [hit for hit in found["results"] if hit["kind"] == "fact"]
+        assert fact["tags"] == ["consolidated", "unvalidated"] and fact["source"] == "consolidation"
+
+        third = await call(
+            client, "record_event", content="The staging database runs PostgreSQL 16", session_id="s3"
+        )
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert (report["facts_created"], report["facts_reinforced"]) == (0, 1)
+    async with services_for(settings, minilm) as services:
+        rows = await services.database.fetchall(
+            "SELECT memory_id FROM provenance WHERE product_type = 'memory' AND product_id = ?", (fact["id"],)
+        )
+    assert {row[0] for row in rows} == {*ids, *third["ids"]}
+
+
+def sampling_client(settings: Settings, minilm: MiniLMEmbedder, answer: str, asked: list[str]) -> Client:
+    async def sample(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult:
+        asked.append(params.messages[0].content.text)  # type: ignore[union-attr]
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=answer), model="test"
+        )
+
+    return Client(build_server(settings, minilm), sampling_callback=sample)
+
+
+@pytest.fixture
+async def two_release_sessions(settings, minilm) -> AsyncIterator[None]:
+    async with open_client(settings, minilm) as client:
+        await call(client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1))
+        await call(client, "record_events", events=release_session("r2", RELEASE_STEPS, "success", 2))
+    yield
+
+
+@pytest.mark.usefixtures("two_release_sessions")
+async def test_a_sampling_client_validates_and_renames_an_uncertain_procedure(settings, minilm):
+    asked: list[str] = []
+    async with open_client(settings, minilm) as client:
+        key = await call(client, "consolidate", settle_seconds=0, dry_run=True)
+    assert key["procedures_proposed"] == 1
+    # The key is printed in the question; answer for whatever key was asked.
+    probe: list[str] = []
+    async with sampling_client(settings, minilm, "{}", probe) as client:
+        await call(client, "consolidate", settle_seconds=0, dry_run=True)
+    assert probe == []  # dry runs never ask
+
+    answer_for: dict[str, Any] = {}
+
+    async def answer(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult:
+        text = params.messages[0].content.text  # type: ignore[union-attr]
+        asked.append(text)
+        [item_key] = [line[1:].split("]")[0] for line in text.splitlines() if line.startswith("[p")]
+        answer_for[item_key] = {"valid": True, "summary": "Publish a release to PyPI"}
+        body = json.dumps(answer_for)
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=body), model="test"
+        )
+
+    async with Client(build_server(settings, minilm), sampling_callback=answer) as client:
+        report = await call(client, "consolidate", settle_seconds=0)
+    assert report["validated"] == 1 and report["notice"] is None and len(asked) >= 1
+    [procedure] = await learned(settings, minilm)
+    assert procedure.validation == "validated" and procedure.goal == "Publish a release to PyPI"
+
+
+@pytest.mark.usefixtures("two_release_sessions")
+async def test_a_rejected_proposal_is_not_stored_and_a_garbled_answer_changes_nothing(settings, minilm):
+    async def reject(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult:
+        text = params.messages[0].content.text  # type: ignore[union-attr]
+        keys = [line[1:].split("]")[0] for line in text.splitlines() if line.startswith("[")]
+        body = "Sure! " + json.dumps({key: {"valid": False} for key in keys})
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=body), model="test"
+        )
+
+    async with Client(build_server(settings, minilm), sampling_callback=reject) as client:
+        report = await call(client, "consolidate", settle_seconds=0)
+    assert report["rejected"] >= 1 and report["procedures_proposed"] == 0
+    assert await learned(settings, minilm) == []
+
+
+async def test_garbled_review_leaves_system_one_results_unvalidated(settings, minilm, two_release_sessions):
+    asked: list[str] = []
+    async with sampling_client(settings, minilm, "I cannot answer that.", asked) as client:
+        report = await call(client, "consolidate", settle_seconds=0)
+    assert asked and report["procedures_proposed"] == 1 and "no readable review" in report["notice"]
+    [procedure] = await learned(settings, minilm)
+    assert procedure.validation == "unvalidated"
+
+
+async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flashbulbs_stay(tmp_path, minilm):
+    settings = Settings(
+        db=tmp_path / "athena.db", consolidation_interval=0, compaction_age_days=30, flashbulb_importance=0.9
+    )
+    old = datetime.now(UTC) - timedelta(days=200)
+    events = [
+        {
+            "content": f"Routine check {n} passed",
+            "session_id": "old",
+            "timestamp": (old + timedelta(minutes=n)).isoformat(),
+        }
+        for n in range(3)
+    ]
+    events.append(
+        {
+            "content": "Production outage: the primary database was deleted",
+            "session_id": "old",
+            "importance": 0.95,
+            "event_type": "error",
+            "timestamp": (old + timedelta(minutes=5)).isoformat(),
+        }
+    )
+    async with open_client(settings, minilm) as client:
+        recorded = await call(client, "record_events", events=events)
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert report["digests"] == 1 and report["compacted"] == 3, report
+        page = await call(client, "list_compactions")
+        assert [item["id"] for item in page["items"]] == recorded["ids"][:3]
+        found = await call(client, "recall_events", query="Routine check passed")
+        assert {hit["id"] for hit in found["results"]} == {recorded["ids"][3]}
+        digest = await call(client, "get", id=page["items"][0]["digest_id"])
+        assert digest["kind"] == "episode" and "Session old" in digest["content"]
+
+        undone = await call(client, "undo_compaction", ids=[recorded["ids"][0], 999])
+        assert undone == {"restored": [recorded["ids"][0]], "not_compacted": [999]}
+        assert (await call(client, "get", id=recorded["ids"][0]))["status"] == "active"
+
+    # Once the retention period is over, the next run deletes what is still compacted; the event
+    # brought back is never compacted again, and the digest stays.
+    async with services_for(settings, minilm) as services, services.database.transaction() as tx:
+        await tx.execute("UPDATE compactions SET restorable_until = restorable_until - 31 * 86400")
+    async with open_client(settings, minilm) as client:
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert (report["compacted"], report["purged"]) == (0, 2), json.dumps(report)
+        assert (await call(client, "get", id=recorded["ids"][0]))["status"] == "active"
+        assert (await call(client, "list_compactions"))["items"] == []
+        assert "no memory" in await call_error(client, "get", id=recorded["ids"][1])
+        assert (await call(client, "get", id=digest["id"]))["status"] == "active"
+
+
+async def test_rating_a_memory_counts_feedback_and_unknown_ids_are_refused(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        stored = await call(client, "remember", content="Deploys happen on Tuesdays")
+        await call(client, "rate_memory", id=stored["id"], helpful=True)
+        rated = await call(client, "rate_memory", id=stored["id"], helpful=False)
+        assert (rated["helpful"], rated["unhelpful"]) == (1, 1)
+        assert "id: no memory 424242" in await call_error(client, "rate_memory", id=424242, helpful=True)
+        assert "settle_seconds" in await call_error(client, "consolidate", settle_seconds=-1)
+
+
+async def test_two_processes_never_take_in_the_same_events(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        for n in range(6):
+            await call(
+                client, "record_events", events=release_session(f"r{n}", RELEASE_STEPS, "success", 1 + n)
+            )
+    async with services_for(settings, minilm) as one, services_for(settings, minilm) as two:
+        import asyncio
+
+        reports = await asyncio.gather(
+            one.consolidation.run_once(settle_seconds=0), two.consolidation.run_once(settle_seconds=0)
+        )
+        assert sorted(r.status for r in reports) in (["done", "skipped"], ["done", "done"])
+        assert sum(r.events for r in reports) == 36
+        rows = await one.database.fetchall(
+            "SELECT count(*), count(DISTINCT memory_id) FROM consolidated_events"
+        )
+        assert tuple(rows[0]) == (36, 36)
+        digests = await one.database.fetchall("SELECT count(*) FROM memories WHERE kind = 'episode'")
+        assert digests[0][0] == 6
