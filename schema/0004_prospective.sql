@@ -31,7 +31,9 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_by_due ON tasks (namespace, due_order);
 CREATE INDEX tasks_by_status ON tasks (namespace, status, due_order);
-CREATE INDEX tasks_by_goal ON tasks (goal_id, status) WHERE goal_id IS NOT NULL;
+-- One to list a goal's tasks in order, one to count them by status for its progress.
+CREATE INDEX tasks_by_goal ON tasks (goal_id, due_order) WHERE goal_id IS NOT NULL;
+CREATE INDEX tasks_by_goal_status ON tasks (goal_id, status) WHERE goal_id IS NOT NULL;
 
 -- task_id waits for depends_on. Cycles are refused in the write transaction that adds an edge.
 CREATE TABLE task_dependencies (
@@ -63,7 +65,7 @@ CREATE TABLE triggers (
 CREATE INDEX triggers_by_namespace ON triggers (namespace, status, id);
 CREATE INDEX triggers_by_task ON triggers (task_id) WHERE task_id IS NOT NULL;
 CREATE INDEX triggers_scheduled ON triggers (next_fire_at) WHERE status = 'active';
-CREATE INDEX triggers_watching ON triggers (namespace) WHERE status = 'active' AND kind = 'event';
+CREATE INDEX triggers_watching ON triggers (id) WHERE status = 'active' AND kind = 'event';
 
 -- One row per occurrence that fired. The UNIQUE key makes firing idempotent: the row is inserted
 -- with INSERT OR IGNORE in the transaction that moves the trigger past the occurrence, so neither a

@@ -97,6 +97,32 @@ async def test_two_servers_on_one_file_lose_no_writes(tmp_path: Path):
             await server.stop()
 
 
+async def test_a_procedure_saved_by_one_server_is_found_and_measured_by_another(tmp_path: Path):
+    db = tmp_path / "shared.db"
+    servers = [await StdioServer(db).start(), await StdioServer(db).start()]
+    try:
+        saved = await servers[0].call_tool(
+            "save_procedure",
+            {
+                "name": "Rotate the signing key",
+                "goal": "Replace the release signing key before it expires",
+                "steps": ["Generate a new key", "Upload the public half", "Revoke the old key"],
+            },
+        )
+        # By its words: found whether or not the second server's model has loaded yet.
+        found = await servers[1].call_tool("find_procedures", {"query": "rotate the signing key"})
+        assert [hit["id"] for hit in found["results"]] == [saved["id"]]
+        run = await servers[1].call_tool(
+            "record_execution", {"id": saved["id"], "outcome": "success", "duration": 90, "session_id": "s1"}
+        )
+        detail = await servers[0].call_tool("get_procedure", {"id": saved["id"]})
+        assert run["recorded"] and detail["stats"]["runs"] == 1 and detail["stats"]["mean_duration"] == 90
+        assert detail["evidence_sessions"] == ["s1"]
+    finally:
+        for server in servers:
+            await server.stop()
+
+
 def test_python_dash_m_runs_the_same_cli():
     import subprocess
 

@@ -239,21 +239,23 @@ class ConsolidationWorker:
         return await asyncio.to_thread(similar_pairs, rows, row_ids, matrix[keep], ids[keep], FACT_MATCH)
 
     async def _write(self, plan: Plan, run_id: int) -> bool:
-        """Write the plan in one transaction; False when its events were taken in meanwhile."""
+        """Write the plan in one transaction, renewing the lease; False when the lease passed to another
+        process (this one stalled past it) or the events were taken in meanwhile."""
         async with self._database.transaction() as tx:
-            if await store.already_consolidated(tx, plan.event_ids):
+            now = time.time()
+            if not await store.take_lease(
+                tx, self.holder, now, LEASE_SECONDS, _holder_gone
+            ) or await store.already_consolidated(tx, plan.event_ids):
                 return False
             await self._write_facts(tx, plan, run_id)
             await self._write_procedures(tx, plan, run_id)
             await store.save_candidates(tx, plan.new_candidates)
             await store.delete_candidates(tx, plan.used_candidates)
             await self._write_digests(tx, plan, run_id)
-            now = time.time()
             for pair in plan.pairs:
                 pair_id = await store.add_pair(tx, pair, now)
                 await store.add_provenance(tx, "graph_candidate", pair_id, pair.event_ids, run_id)
             await store.mark_consolidated(tx, plan.event_ids, run_id)
-            await store.take_lease(tx, self.holder, now, LEASE_SECONDS, _holder_gone)
         return True
 
     async def _write_facts(self, tx: Transaction, plan: Plan, run_id: int) -> None:

@@ -40,8 +40,9 @@ async def usage(db: Database | Transaction, memory_id: int) -> Row | None:
 
 
 async def compactable(db: Database, older_than: float, below_importance: float, limit: int) -> list[Row]:
-    """Active consolidated events that occurred before `older_than`, under the flashbulb importance,
-    whose session has an active digest; with their usage, for scoring."""
+    """Active consolidated events that occurred and were recorded before `older_than` (an import of
+    old history is not compacted on arrival), under the flashbulb importance, whose session has an
+    active digest; with their usage, for scoring."""
     return await db.fetchall(
         "SELECT m.id, m.importance, m.occurred_at, coalesce(u.access_count, 0) AS access_count, "
         "u.last_accessed_at, coalesce(u.helpful, 0) AS helpful, coalesce(u.unhelpful, 0) AS unhelpful, "
@@ -50,10 +51,11 @@ async def compactable(db: Database, older_than: float, below_importance: float, 
         "AND d.status = 'active' LIMIT 1) AS digest_id "
         "FROM consolidated_events c JOIN memories m ON m.id = c.memory_id "
         "LEFT JOIN memory_usage u ON u.memory_id = m.id "
-        "WHERE m.status = 'active' AND m.occurred_at < ? AND m.importance < ? AND digest_id IS NOT NULL "
+        "WHERE m.status = 'active' AND m.occurred_at < :before AND m.created_at < :before "
+        "AND m.importance < :flashbulb AND digest_id IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM compactions k WHERE k.memory_id = m.id) "
-        "ORDER BY m.occurred_at LIMIT ?",
-        (older_than, below_importance, limit),
+        "ORDER BY m.occurred_at LIMIT :limit",
+        {"before": older_than, "flashbulb": below_importance, "limit": limit},
     )
 
 

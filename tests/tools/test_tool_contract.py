@@ -20,12 +20,53 @@ pytestmark = pytest.mark.timeout(60)
 TOOLSET_TOOLS = {
     "semantic": {"remember", "recall", "get", "update", "forget", "restore", "list_memories"},
     "episodic": {"record_event", "record_events", "recall_events", "timeline"},
+    "prospective": {
+        "create_task",
+        "update_task",
+        "list_tasks",
+        "create_goal",
+        "list_goals",
+        "create_trigger",
+        "list_triggers",
+        "cancel_trigger",
+        "due",
+        "dismiss",
+    },
+    "procedural": {
+        "save_procedure",
+        "find_procedures",
+        "get_procedure",
+        "record_execution",
+        "list_procedures",
+        "retire_procedure",
+        "restore_procedure",
+    },
+    "consolidation": {
+        "consolidate",
+        "consolidation_status",
+        "list_compactions",
+        "undo_compaction",
+        "rate_memory",
+    },
 }
 ALL_TOOLS = set().union(*TOOLSET_TOOLS.values())
-READ_ONLY_TOOLS = {"recall", "get", "list_memories", "recall_events", "timeline"}
-DESTRUCTIVE_TOOLS = {"forget"}
-# Recording an event twice records two events; every other tool converges on repeat.
-NOT_IDEMPOTENT_TOOLS = {"record_event", "record_events"}
+READ_ONLY_TOOLS = {
+    *("recall", "get", "list_memories", "recall_events", "timeline"),
+    *("list_tasks", "list_goals", "list_triggers", "due"),
+    *("find_procedures", "get_procedure", "list_procedures"),
+    *("consolidation_status", "list_compactions"),
+}
+# forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
+# history; a cancelled trigger stays so.
+DESTRUCTIVE_TOOLS = {"forget", "retire_procedure", "update_task", "cancel_trigger"}
+# Recording an event twice records two events, and an execution (without a session) two runs;
+# creating a task, goal or trigger twice creates two, and each rating counts; every other tool
+# converges on repeat (a second consolidate finds nothing new).
+NOT_IDEMPOTENT_TOOLS = {
+    *("record_event", "record_events", "record_execution"),
+    *("create_task", "create_goal", "create_trigger"),
+    "rate_memory",
+}
 
 _ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs)\.", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -178,11 +219,11 @@ async def test_read_only_tools_are_exactly_the_ones_that_only_read(tools: dict[s
     assert hinted(tools, "read_only_hint", True) == READ_ONLY_TOOLS
 
 
-async def test_forget_is_the_only_destructive_tool(tools: dict[str, Tool]) -> None:
+async def test_only_hiding_overwriting_and_stopping_are_destructive(tools: dict[str, Tool]) -> None:
     assert hinted(tools, "destructive_hint", True) == DESTRUCTIVE_TOOLS
 
 
-async def test_only_recording_events_is_not_idempotent(tools: dict[str, Tool]) -> None:
+async def test_only_recording_and_creating_are_not_idempotent(tools: dict[str, Tool]) -> None:
     assert hinted(tools, "idempotent_hint", False) == NOT_IDEMPOTENT_TOOLS
 
 
