@@ -57,7 +57,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the store, migrate it, check its vectors and start the background work.
 
-    `background=False` leaves model loading and the backlog loop to the caller (tests, commands).
+    `background=False` leaves model loading and the background loops to the caller (tests, commands).
     `check_vectors=False` skips the model check, for the command that replaces every vector.
     `on_fired` is told the namespaces where triggers fired, by this process or another one.
     """

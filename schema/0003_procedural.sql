@@ -7,7 +7,8 @@ CREATE TABLE procedures (
     -- NOCASE: "Deploy to staging" and "deploy to staging" are one name, not two procedures.
     name             TEXT NOT NULL COLLATE NOCASE,
     goal             TEXT NOT NULL,
-    steps            TEXT NOT NULL,                 -- JSON array of step texts, in order
+    -- JSON array of step texts, in order; never empty (each step has its vector)
+    steps            TEXT NOT NULL CHECK (json_array_length(steps) >= 1),
     preconditions    TEXT NOT NULL DEFAULT '[]',    -- JSON array
     expected_outcome TEXT,
     tags             TEXT NOT NULL DEFAULT '[]',    -- JSON array

@@ -123,6 +123,34 @@ async def test_a_procedure_saved_by_one_server_is_found_and_measured_by_another(
             await server.stop()
 
 
+async def test_a_trigger_made_before_a_kill_9_fires_exactly_once_across_restarted_servers(tmp_path: Path):
+    db = tmp_path / "a.db"
+    server = await StdioServer(db).start()
+    trigger = await server.call_tool(
+        "create_trigger", {"kind": "after", "after_seconds": 1, "reminder": "Check the deploy"}
+    )
+    await server.kill()
+
+    servers = [await StdioServer(db).start(), await StdioServer(db).start()]
+    try:
+        # Both servers' workers race for it; each due call runs a pass of its own as well.
+        async with asyncio.timeout(60):
+            while not (fired := (await servers[0].call_tool("due", {}))["fired"]):
+                await asyncio.sleep(0.2)
+        assert [item["trigger_id"] for item in fired] == [trigger["id"]]
+        await servers[0].kill()
+        servers[0] = await StdioServer(db).start()
+        for each in servers:
+            assert [item["firing_id"] for item in (await each.call_tool("due", {}))["fired"]] == [
+                fired[0]["firing_id"]
+            ]
+        [done] = (await servers[1].call_tool("list_triggers", {"status": ["done"]}))["triggers"]
+        assert (done["id"], done["fired"]) == (trigger["id"], 1)
+    finally:
+        for each in servers:
+            await each.stop()
+
+
 def test_python_dash_m_runs_the_same_cli():
     import subprocess
 

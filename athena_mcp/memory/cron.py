@@ -152,7 +152,8 @@ def _value(token: str, spec: _FieldSpec, item: str) -> int:
         return spec.names[lowered]
     value = _number(token, spec, item)
     if not spec.low <= value <= spec.high:
-        raise InvalidInput(f"cron: {spec.name} {value} in {item!r} is out of range {spec.low}-{spec.high}.")
+        within = "" if item == token else f" in {item!r}"
+        raise InvalidInput(f"cron: {spec.name} {value}{within} is out of range {spec.low}-{spec.high}.")
     return value
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from athena_mcp.errors import Conflict, InvalidInput, NotFound
 from athena_mcp.memory.cron import parse_cron
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
-from athena_mcp.models import Memory, to_datetime, to_seconds
+from athena_mcp.models import to_datetime, to_seconds
 from athena_mcp.prospective_models import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -263,6 +263,8 @@ class ProspectiveMemory:
         events = await memories.get_memories(
             self._database, [row["event_id"] for row in shown if row["event_id"] is not None]
         )
+        # An event forgotten since it fired stays hidden, as it is everywhere else.
+        shown_events = {event_id: event for event_id, event in events.items() if event.status == "active"}
         fired = [
             FiredItem(
                 firing_id=row["id"],
@@ -272,7 +274,7 @@ class ProspectiveMemory:
                 scheduled_for=None if row["kind"] == "event" else to_datetime(row["occurrence"]),
                 reminder=row["reminder"],
                 task=linked.get(row["task_id"]),
-                event=_visible(events.get(row["event_id"]), namespace),
+                event=shown_events.get(row["event_id"]),
             )
             for row in shown
         ]
@@ -372,13 +374,6 @@ async def _refuse_cycle(tx: Transaction, task_id: int, depends_on: tuple[int, ..
             f"depends_on: task {path[0]} already depends on task {task_id} ({chain}), so task {task_id} "
             f"depending on it would make a cycle; remove a dependency on that chain first."
         )
-
-
-def _visible(event: Memory | None, namespace: str) -> Memory | None:
-    """The event if it can still be shown in this namespace: forgotten events stay hidden."""
-    if event is None or event.namespace != namespace or event.status != "active":
-        return None
-    return event
 
 
 def _iso(seconds: float) -> str:

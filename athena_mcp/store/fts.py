@@ -64,9 +64,24 @@ async def lexical_search(
     if expression is None:
         return []
     pool = max(k * POOL_FACTOR, MIN_POOL)
-    rows = await database.fetchall(*pooled_sql(expression, memory_filter, k, pool))
+    return await best_of_pool(
+        database,
+        pooled_sql(expression, memory_filter, k, pool),
+        lexical_sql(expression, memory_filter, k),
+        k,
+        pool,
+    )
+
+
+async def best_of_pool(
+    database: Database, pooled: tuple[str, list[Any]], exact: tuple[str, list[Any]], k: int, pool: int
+) -> list[tuple[int, float]]:
+    """Run `pooled` (rows: id, BM25, matches ranked) and, when fewer than k of a full pool passed the
+    filter, `exact` (rows: id, BM25), which finds the same top k the slow way. (id, score), higher
+    is better."""
+    rows = await database.fetchall(*pooled)
     if len(rows) < k and (not rows or rows[0][2] >= pool):
-        rows = await database.fetchall(*lexical_sql(expression, memory_filter, k))
+        rows = await database.fetchall(*exact)
     # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
     return [(int(row[0]), -float(row[1])) for row in rows]
 

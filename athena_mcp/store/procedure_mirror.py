@@ -45,10 +45,12 @@ class ProcedureMirror:
         async with self._lock:
             copy = self._copies.get(namespace)
             if copy is None:
-                copy = self._copies[namespace] = NamespaceCopy(self._dimension)
-            changes = await procedures.changes_since(self._database, namespace, copy.revision)
-            for row in changes:
+                copy = NamespaceCopy(self._dimension)
+            for row in await procedures.changes_since(self._database, namespace, copy.revision):
                 copy.apply(row)
+            # Only a namespace that holds procedures is kept: searching made-up names grows nothing.
+            if len(copy):
+                self._copies[namespace] = copy
             return copy
 
 

@@ -313,19 +313,35 @@ async def lexical_search(
     db: Database, query: str, namespace: str, statuses: Sequence[str], k: int
 ) -> list[tuple[int, float]]:
     """Top-k procedures of the namespace by BM25 over name, goal, steps and tags: (id, score, higher
-    is better). The query is cut into literal terms (fts.match_expression), never read as FTS5 syntax."""
+    is better). The query is cut into literal terms (fts.match_expression), never read as FTS5 syntax.
+
+    As for memories (fts.lexical_search), the index ranks its best matches on its own and only those
+    are checked against the namespace and status, unless too few of them pass: at 10k procedures of
+    real text, joining every match to its row took several times longer."""
     expression = fts.match_expression(query)
     if expression is None:
         return []
-    # CROSS JOIN keeps the FTS index as the outer loop rather than a walk of the namespace's rows.
-    rows = await db.fetchall(
-        f"SELECT f.rowid, bm25(procedures_fts, {_BM25_WEIGHTS}) AS rank FROM procedures_fts f "
-        "CROSS JOIN procedures p ON p.id = f.rowid WHERE procedures_fts MATCH ? AND p.namespace = ? "
-        f"AND p.status IN ({', '.join('?' * len(statuses))}) ORDER BY rank LIMIT ?",
-        [expression, namespace, *statuses, k],
+    pool = max(k * fts.POOL_FACTOR, fts.MIN_POOL)
+    where = f"p.namespace = ? AND p.status IN ({', '.join('?' * len(statuses))})"
+    # CROSS JOIN keeps the FTS matches as the outer loop rather than a walk of the namespace's rows.
+    pooled = (
+        f"WITH ranked AS MATERIALIZED (SELECT rowid, bm25(procedures_fts, {_BM25_WEIGHTS}) AS rank "
+        "FROM procedures_fts WHERE procedures_fts MATCH ? ORDER BY rank LIMIT ?) "
+        "SELECT r.rowid, r.rank, (SELECT count(*) FROM ranked) FROM ranked r "
+        f"CROSS JOIN procedures p ON p.id = r.rowid WHERE {where} ORDER BY r.rank LIMIT ?"
     )
-    # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
-    return [(int(row[0]), -float(row[1])) for row in rows]
+    exact = (
+        f"SELECT f.rowid, bm25(procedures_fts, {_BM25_WEIGHTS}) AS rank FROM procedures_fts f "
+        f"CROSS JOIN procedures p ON p.id = f.rowid WHERE procedures_fts MATCH ? AND {where} "
+        "ORDER BY rank LIMIT ?"
+    )
+    return await fts.best_of_pool(
+        db,
+        (pooled, [expression, pool, namespace, *statuses, k]),
+        (exact, [expression, namespace, *statuses, k]),
+        k,
+        pool,
+    )
 
 
 async def changes_since(db: Database, namespace: str, revision: int) -> list[Row]:

@@ -116,6 +116,7 @@ def register(server: MCPServer) -> None:
 
 
 def due_uri(namespace: str) -> str:
+    """The URI of a namespace's due resource, as a client expands the template."""
     return DUE_URI.expand({"namespace": namespace})
 
 
@@ -310,7 +311,7 @@ async def due(
 ) -> DueResult:
     """What needs acting on now: reminders that fired and open tasks past their due time (or due within
     lookahead_minutes); check it when a session starts, and dismiss fired items once handled."""
-    return await current_due(services, namespace, lookahead_minutes, limit)
+    return await _current_due(services, namespace, lookahead_minutes, limit)
 
 
 @tool_errors
@@ -328,17 +329,18 @@ async def dismiss(
 async def due_resource(namespace: str, ctx: Context) -> str:
     """What is due or fired in the namespace, as the due tool reports it (JSON)."""
     try:
-        checked = _NAMESPACE.validate_python(namespace)
-        return (await current_due(services_of(ctx), checked, 0, MAX_LIMIT)).model_dump_json()
+        _NAMESPACE.validate_python(namespace)
     except ValidationError:
         raise ResourceError(
             f"namespace: {namespace!r} is not a namespace name (letters, digits and _.:/@- only)."
         ) from None
+    try:
+        return (await _current_due(services_of(ctx), namespace, 0, MAX_LIMIT)).model_dump_json()
     except AthenaError as exc:
         raise ResourceError(str(exc)) from exc
 
 
-async def current_due(services: Services, namespace: str, lookahead_minutes: int, limit: int) -> DueResult:
+async def _current_due(services: Services, namespace: str, lookahead_minutes: int, limit: int) -> DueResult:
     now = time.time()
     # A pass first, so that what came due since the worker's last tick has fired.
     await services.triggers.run_once(now)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from athena_mcp.errors import Conflict, NotFound
 from athena_mcp.services import Services
 from athena_mcp.store import procedures
+from athena_mcp.store.driver import sqlite_module
 from athena_mcp.store.procedures import NewProcedure, confidence
 from athena_mcp.store.vectors import reset_vectors
 from tests.conftest import services_for
@@ -187,3 +188,30 @@ async def test_reembed_drops_procedure_vectors_and_the_worker_computes_them_agai
     assert np.allclose(
         np.frombuffer(filled["step_embeddings"], dtype=np.float32).reshape(3, -1), steps, atol=1e-5
     )
+
+
+async def test_a_small_namespace_finds_its_match_behind_a_full_pool_of_others(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        async with services.database.transaction() as tx:
+            for n in range(procedures.fts.MIN_POOL + 10):
+                await procedures.insert_procedure(
+                    tx,
+                    dataclasses.replace(DEPLOY, namespace="big", name=f"Deploy {n}", goal="Deploy, deploy"),
+                )
+        small = await insert(
+            services,
+            namespace="small",
+            goal="A long goal that mentions how to deploy only once, among much else",
+        )
+        found = await procedures.lexical_search(services.database, "deploy", "small", ("active",), 5)
+        crowded = await procedures.lexical_search(services.database, "deploy", "big", ("active",), 5)
+    assert [procedure_id for procedure_id, _ in found] == [small]
+    assert len(crowded) == 5 and all(score > 0 for _, score in crowded)
+
+
+async def test_a_procedure_without_steps_is_refused_by_the_schema(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        with pytest.raises(sqlite_module().IntegrityError, match="CHECK constraint failed"):
+            await insert(services, steps=())
+        count = await services.database.fetchone("SELECT count(*) FROM procedures")
+    assert count[0] == 0

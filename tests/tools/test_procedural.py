@@ -252,20 +252,19 @@ async def pages(client: Client, **arguments: Any) -> list[int]:
 
 async def test_list_procedures_pages_through_each_sort_without_gaps(settings, minilm):
     async with open_client(settings, minilm) as client:
-        ids = [await save(client, BREAD, name=f"Bread variant {n}") for n in range(7)]
+        variant = [await save(client, BREAD, name=f"Bread variant {n}") for n in range(7)]
         # Variant n (1-6) fails once and succeeds n - 1 times: success rate (n - 1) / n, confidence
         # n / (n + 2). Variant 0 never runs: last by success rate, tied at 0.5 with variant 2 by
         # confidence (fewer runs: after it). Runs go from variant 6 down, so variant 1 ran last.
         for n in range(6, 0, -1):
-            await run(client, ids[n], "failure", *["success"] * (n - 1))
+            await run(client, variant[n], "failure", *["success"] * (n - 1))
         by_effectiveness = await pages(client, limit=3)
         by_confidence = await pages(client, sort="confidence", limit=2)
         by_recency = await pages(client, sort="recency", limit=4)
         listed = await call(client, "list_procedures", limit=1)
-    v = ids
-    assert by_effectiveness == [v[6], v[5], v[4], v[3], v[2], v[1], v[0]]
-    assert by_confidence == [v[6], v[5], v[4], v[3], v[2], v[0], v[1]]
-    assert by_recency == [v[1], v[2], v[3], v[4], v[5], v[6], v[0]]
+    assert by_effectiveness == [variant[n] for n in (6, 5, 4, 3, 2, 1, 0)]
+    assert by_confidence == [variant[n] for n in (6, 5, 4, 3, 2, 0, 1)]
+    assert by_recency == [variant[n] for n in (1, 2, 3, 4, 5, 6, 0)]
     assert "steps" not in listed["items"][0] and listed["items"][0]["stats"]["runs"] == 6
 
 
