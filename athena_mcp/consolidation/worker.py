@@ -247,18 +247,25 @@ class ConsolidationWorker:
                 tx, self.holder, now, LEASE_SECONDS, _holder_gone
             ) or await store.already_consolidated(tx, plan.event_ids):
                 return False
-            await self._write_facts(tx, plan, run_id)
-            await self._write_procedures(tx, plan, run_id)
+            # Provenance is gathered and written at the end, in one statement: written product by
+            # product, its round trips were most of a 10k-event run.
+            links: list[store.Link] = []
+            await self._write_facts(tx, plan, links)
+            await self._write_procedures(tx, plan, links)
             await store.save_candidates(tx, plan.new_candidates)
             await store.delete_candidates(tx, plan.used_candidates)
-            await self._write_digests(tx, plan, run_id)
-            for pair in plan.pairs:
-                pair_id = await store.add_pair(tx, pair, now)
-                await store.add_provenance(tx, "graph_candidate", pair_id, pair.event_ids, run_id)
+            await self._write_digests(tx, plan, links)
+            pair_ids = await store.add_pairs(tx, plan.pairs, now)
+            links += [
+                ("graph_candidate", pair_ids[(pair.namespace, pair.source_name, pair.target_name)], event_id)
+                for pair in plan.pairs
+                for event_id in pair.event_ids
+            ]
+            await store.add_provenance(tx, links, run_id)
             await store.mark_consolidated(tx, plan.event_ids, run_id)
         return True
 
-    async def _write_facts(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+    async def _write_facts(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
         for fact in plan.facts:
             fact_id = fact.existing_fact_id or await memories.active_fact_with_content(
                 tx, fact.namespace, fact.content
@@ -279,9 +286,9 @@ class ConsolidationWorker:
                     ],
                 )
                 await self._store_vector(tx, fact_id, fact.vector, fact.namespace)
-            await store.add_provenance(tx, "memory", fact_id, fact.event_ids, run_id)
+            links += [("memory", fact_id, event_id) for event_id in fact.event_ids]
 
-    async def _write_procedures(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+    async def _write_procedures(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
         for proposal in plan.procedures:
             name = proposal.name
             suffix = 2
@@ -305,12 +312,12 @@ class ConsolidationWorker:
             if proposal.validation != "unvalidated":
                 await procedures.set_validation(tx, procedure_id, proposal.validation)
             for session in proposal.evidence:
-                await self._add_evidence(tx, procedure_id, session, run_id)
+                await self._add_evidence(tx, procedure_id, session, links)
         for evidence in plan.evidence:
-            await self._add_evidence(tx, evidence.procedure_id, evidence.session, run_id)
+            await self._add_evidence(tx, evidence.procedure_id, evidence.session, links)
 
     async def _add_evidence(
-        self, tx: Transaction, procedure_id: int, session: SessionSteps, run_id: int
+        self, tx: Transaction, procedure_id: int, session: SessionSteps, links: list[store.Link]
     ) -> None:
         await procedures.add_run(
             tx,
@@ -321,9 +328,10 @@ class ConsolidationWorker:
             session_id=session.session_id,
             event_ids=session.event_ids,
         )
-        await store.add_provenance(tx, "procedure", procedure_id, session.event_ids, run_id)
+        links += [("procedure", procedure_id, event_id) for event_id in session.event_ids]
 
-    async def _write_digests(self, tx: Transaction, plan: Plan, run_id: int) -> None:
+    async def _write_digests(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
+        new_digests = []
         for digest in plan.digests:
             digest_id = await memories.active_fact_with_content(tx, digest.namespace, digest.content)
             if digest_id is None:
@@ -343,9 +351,10 @@ class ConsolidationWorker:
                         )
                     ],
                 )
-                # Embedded by the vector backlog worker, outside the run: digests are new text.
-                await vectors.queue_for_embedding(tx, [digest_id])
-            await store.add_provenance(tx, "memory", digest_id, digest.event_ids, run_id)
+                new_digests.append(digest_id)
+            links += [("memory", digest_id, event_id) for event_id in digest.event_ids]
+        # Embedded by the vector backlog worker, outside the run: digests are new text.
+        await vectors.queue_for_embedding(tx, new_digests)
 
     async def _store_vector(
         self, tx: Transaction, memory_id: int, vector: np.ndarray | None, namespace: str

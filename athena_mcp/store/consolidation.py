@@ -38,8 +38,10 @@ async def pending_events(
         f"WITH pending AS (SELECT m.namespace, m.session_id FROM memories m WHERE {_UNCONSOLIDATED} "
         f"AND m.session_id IS NOT NULL{where} GROUP BY m.namespace, m.session_id "
         "HAVING max(m.occurred_at) < ? ORDER BY max(m.occurred_at), m.session_id LIMIT ?) "
-        f"SELECT {_EVENT_COLUMNS} FROM pending p JOIN memories m "
-        f"ON m.session_id = p.session_id AND m.namespace = p.namespace WHERE {_UNCONSOLIDATED} "
+        # The session index, not the namespace one SQLite prefers: 0.03 s instead of 0.7 s a chunk at 10k.
+        f"SELECT {_EVENT_COLUMNS} FROM pending p JOIN memories m INDEXED BY memories_by_session "
+        "ON m.session_id = p.session_id AND m.namespace = p.namespace "
+        f"WHERE m.session_id IS NOT NULL AND {_UNCONSOLIDATED} "
         "ORDER BY m.namespace, m.session_id, m.occurred_at, m.id",
         [*params, settled_before, max_sessions],
     )
@@ -99,12 +101,13 @@ async def mark_consolidated(tx: Transaction, ids: Sequence[int], run_id: int) ->
     )
 
 
-async def add_provenance(
-    tx: Transaction, product_type: str, product_id: int, memory_ids: Iterable[int], run_id: int
-) -> None:
+Link = tuple[str, int, int]  # (product type, product id, event id)
+
+
+async def add_provenance(tx: Transaction, links: Iterable[Link], run_id: int) -> None:
     await tx.executemany(
         "INSERT OR IGNORE INTO provenance (product_type, product_id, memory_id, run_id) VALUES (?, ?, ?, ?)",
-        [(product_type, product_id, memory_id, run_id) for memory_id in set(memory_ids)],
+        [(*link, run_id) for link in dict.fromkeys(links)],
     )
 
 
@@ -181,15 +184,23 @@ async def candidate_count(db: Database) -> int:
 # Graph candidates
 
 
-async def add_pair(tx: Transaction, pair: PairPlan, seen_at: float) -> int:
-    """Count the pair's mentions; returns its id."""
-    rows = await tx.fetchall(
+async def add_pairs(
+    tx: Transaction, pairs: Sequence[PairPlan], seen_at: float
+) -> dict[tuple[str, str, str], int]:
+    """Count the pairs' mentions; returns each pair's id by (namespace, source, target)."""
+    await tx.executemany(
         "INSERT INTO graph_candidates (namespace, source_name, target_name, support, first_seen, last_seen) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, source_name, target_name) DO UPDATE SET "
-        "support = support + excluded.support, last_seen = max(last_seen, excluded.last_seen) RETURNING id",
-        (pair.namespace, pair.source_name, pair.target_name, len(pair.event_ids), seen_at, seen_at),
+        "support = support + excluded.support, last_seen = max(last_seen, excluded.last_seen)",
+        [(p.namespace, p.source_name, p.target_name, len(p.event_ids), seen_at, seen_at) for p in pairs],
     )
-    return int(rows[0][0])
+    rows = await tx.fetchall(
+        "SELECT g.id, g.namespace, g.source_name, g.target_name FROM json_each(?) j "
+        "JOIN graph_candidates g ON g.namespace = j.value ->> 0 AND g.source_name = j.value ->> 1 "
+        "AND g.target_name = j.value ->> 2",
+        (json.dumps([[p.namespace, p.source_name, p.target_name] for p in pairs], ensure_ascii=False),),
+    )
+    return {(row[1], row[2], row[3]): int(row[0]) for row in rows}
 
 
 @dataclass(frozen=True)
