@@ -7,8 +7,8 @@ ingestion: the run itself never calls the model. Its events are real conversatio
 shared evaluation data (LoCoMo, then LongMemEval) with one agent workflow session of actions and an
 outcome after every four of them, from six workflows worded in varying ways, so that facts, digests,
 graph candidates and learned procedures are all exercised. `find_procedures` and `list_tasks` are
-timed through an in-process MCP client; find's query embedding is included (distinct LoCoMo
-questions), and timed once more with the query cached.
+timed through an in-process MCP client; find's query embedding is included (LoCoMo questions, new
+ones for every run), and timed once more with the query cached.
 """
 
 from __future__ import annotations
@@ -181,7 +181,11 @@ def procedure_texts(eval_dir: Path, count: int) -> Iterator[tuple[str, list[str]
 
 async def bench_items(config: Config, embedder: Embedder, cached: CachedEmbedder, workdir: Path) -> Report:
     settings = Settings(db=workdir / "items.db", consolidation_interval=0)
-    questions = corpus.questions(config.eval_dir)[: config.queries]
+    # Fresh questions for every run: the server caches query vectors, so a repeated question would
+    # not pay for its embedding. The cached figure asks each run's questions a second time.
+    questions = corpus.questions(config.eval_dir)[: config.queries * config.repeats]
+    if len(questions) < config.queries * config.repeats:
+        raise BenchError(f"the evaluation data holds fewer than {config.queries * config.repeats} questions")
     async with open_services(settings, cached, background=False) as services:
         await services.embeddings.wait_ready()
         for number, (goal, steps) in enumerate(procedure_texts(config.eval_dir, config.items)):
@@ -223,9 +227,10 @@ async def bench_items(config: Config, embedder: Embedder, cached: CachedEmbedder
             await call_tool(client, "list_tasks", {"namespace": NAMESPACE, **filters})
 
         await settle(find, ["warm-up question one", "warm-up question two"])
-        for _ in range(config.repeats):
-            runs["find"].append(summarise(await time_each(find, questions)))
-            runs["find_cached"].append(summarise(await time_each(find, questions)))
+        for repeat in range(config.repeats):
+            fresh = questions[repeat * config.queries : (repeat + 1) * config.queries]
+            runs["find"].append(summarise(await time_each(find, fresh)))
+            runs["find_cached"].append(summarise(await time_each(find, fresh)))
             calls = [FILTERS[n % len(FILTERS)] for n in range(config.queries)]
             runs["list_tasks"].append(summarise(await time_each(list_tasks, calls)))
     return {"items": config.items, **{name: median_of_runs(found) for name, found in runs.items()}}

@@ -205,7 +205,8 @@ def _plan_procedures(
     procedures: Mapping[str, Sequence[tuple[int, np.ndarray]]],
     candidates: Mapping[str, Sequence[SessionSteps]],
 ) -> None:
-    existing = {(c.namespace, c.session_id) for found in candidates.values() for c in found}
+    # By identity: a session that went on after it was consolidated has a waiting part with its id.
+    existing = {id(c) for found in candidates.values() for c in found}
     waiting = {namespace: list(found) for namespace, found in candidates.items()}
     for (namespace, session_id), session_events in sessions.items():
         session = session_steps(namespace, session_id, session_events)
@@ -223,6 +224,10 @@ def _plan_procedures(
             proposed.evidence.append(session)
             continue
         pool = waiting.setdefault(namespace, [])
+        # A session's own earlier part is not a second session repeating it: it is replaced.
+        earlier_parts = [c for c in pool if c.session_id == session_id]
+        plan.used_candidates += [c for c in earlier_parts if id(c) in existing]
+        pool[:] = [c for c in pool if c.session_id != session_id]
         similar = [c for c in pool if _repeats(session, c.step_embeddings)]
         group = [*similar, session]
         if sum(s.outcome == "success" for s in group) < MIN_SUPPORT:
@@ -230,14 +235,15 @@ def _plan_procedures(
             continue
         for used in similar:
             pool.remove(used)
-        plan.used_candidates += [c for c in similar if (c.namespace, c.session_id) in existing]
+        plan.used_candidates += [c for c in similar if id(c) in existing]
         plan.procedures.append(_propose(group))
-    plan.new_candidates = [
-        c for pool in waiting.values() for c in pool if (c.namespace, c.session_id) not in existing
-    ]
+    plan.new_candidates = [c for pool in waiting.values() for c in pool if id(c) not in existing]
 
 
 def _repeats(session: SessionSteps, steps: np.ndarray) -> bool:
+    # Vectors of another size come from another model (a reembed is under way): never a match.
+    if steps.ndim != 2 or steps.shape[1] != session.step_embeddings.shape[1]:
+        return False
     return sequence_similarity(session.step_embeddings, steps) >= SESSION_MATCH
 
 
@@ -268,6 +274,8 @@ def session_steps(namespace: str, session_id: str, events: Sequence[Event]) -> S
 def _best_match(session: SessionSteps, known: Sequence[tuple[int, np.ndarray]]) -> int | None:
     best, best_score = None, SESSION_MATCH
     for procedure_id, steps in known:
+        if not _repeats(session, steps):
+            continue
         score = sequence_similarity(session.step_embeddings, steps)
         if score >= best_score:
             best, best_score = procedure_id, score

@@ -40,7 +40,7 @@ class ConsolidationStatus(BaseModel):
     candidate_sessions: int = Field(description="Workflow sessions waiting for a similar one")
     compacted: int = Field(description="Events currently compacted and restorable")
     interval_seconds: float = Field(description="Seconds between background runs; 0: only on request")
-    runs: list[RunSummary] = Field(description="The latest runs, newest first")
+    runs: list[RunSummary] = Field(description="The latest runs over every namespace, newest first")
     graph_candidates: list[NamePair] = Field(description="Names most often mentioned together")
 
 
@@ -63,7 +63,9 @@ class CompactionPage(BaseModel):
 
 class UndoResult(BaseModel):
     restored: list[int]
-    not_compacted: list[int] = Field(description="Ids that were not compacted (or already purged)")
+    not_compacted: list[int] = Field(
+        description="Ids that were not compacted in this namespace (or were already purged)"
+    )
 
 
 class UsageResult(BaseModel):
@@ -77,8 +79,8 @@ async def status(database: Database, namespace: str | None, interval: float) -> 
     runs = await store.recent_runs(database, RECENT_RUNS)
     return ConsolidationStatus(
         backlog=await store.backlog(database, namespace),
-        candidate_sessions=await store.candidate_count(database),
-        compacted=await compaction.count(database),
+        candidate_sessions=await store.candidate_count(database, namespace),
+        compacted=await compaction.count(database, namespace),
         interval_seconds=interval,
         runs=[_run(row) for row in runs],
         graph_candidates=[
@@ -123,9 +125,9 @@ async def compactions_page(
     return CompactionPage(items=items, next_cursor=next_cursor)
 
 
-async def undo_compaction(database: Database, memory_ids: list[int]) -> UndoResult:
+async def undo_compaction(database: Database, namespace: str, memory_ids: list[int]) -> UndoResult:
     async with database.transaction() as tx:
-        restored = await compaction.undo(tx, memory_ids)
+        restored = await compaction.undo(tx, namespace, memory_ids)
     return UndoResult(restored=restored, not_compacted=[m for m in memory_ids if m not in restored])
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import anyio
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 CHUNK_SESSIONS = 400
 CHUNK_LOOSE_EVENTS = 2_000
 LEASE_SECONDS = 60.0
-COMPACTION_BATCH = 5_000
+COMPACTION_PAGE = 5_000
 PRODUCT_TAG = "consolidated"
 
 
@@ -146,11 +147,13 @@ class ConsolidationWorker:
             report: Counter[str] = Counter()
             try:
                 report += await self._consolidate(run_id, namespace, settled_before, verdicts or {})
-                report += await self._decay()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
+                report += await self._decay(namespace)
+            except BaseException as exc:
+                # Shielded: a cancelled call must still record its run and hand the lease back.
+                status = "failed" if isinstance(exc, Exception) else "interrupted"
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     async with self._database.transaction() as tx:
-                        await store.finish_run(tx, run_id, "failed", dict(report), type(exc).__name__)
+                        await store.finish_run(tx, run_id, status, dict(report), type(exc).__name__)
                         await store.release_lease(tx, self.holder)
                 raise
             async with self._database.transaction() as tx:
@@ -366,31 +369,40 @@ class ConsolidationWorker:
             tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)], self._embeddings.identity
         )
 
-    async def _decay(self) -> Counter[str]:
-        """Record search usage, compact what decayed, purge what is past its retention."""
+    async def _decay(self, namespace: str | None) -> Counter[str]:
+        """Record search usage, compact what decayed (in `namespace`, or all), purge what is past its
+        retention; nothing when the lease passed to another process meanwhile."""
         now = time.time()
         accesses = self._usage.drain()
-        rows = await compaction.compactable(
+        chosen = []
+        after = (float("-inf"), 0)
+        # Every candidate is scored, a page at a time: events that never decay (high importance,
+        # often searched) must not hold back the ones behind them.
+        while rows := await compaction.compactable(
             self._database,
+            namespace,
             now - self.policy.compaction_age_days * 86_400,
             self.policy.flashbulb_importance,
-            COMPACTION_BATCH,
-        )
-        chosen = []
-        for row in rows:
-            score = importance_score(
-                row["importance"],
-                row["occurred_at"],
-                row["last_accessed_at"],
-                row["access_count"] + accesses.get(row["id"], (0, 0.0))[0],
-                row["helpful"],
-                row["unhelpful"],
-                now,
-            )
-            if score < COMPACT_BELOW:
-                chosen.append((int(row["id"]), int(row["digest_id"]), score))
+            after,
+            COMPACTION_PAGE,
+        ):
+            after = (rows[-1]["occurred_at"], rows[-1]["id"])
+            for row in rows:
+                score = importance_score(
+                    row["importance"],
+                    row["occurred_at"],
+                    row["last_accessed_at"],
+                    row["access_count"] + accesses.get(row["id"], (0, 0.0))[0],
+                    row["helpful"],
+                    row["unhelpful"],
+                    now,
+                )
+                if score < COMPACT_BELOW:
+                    chosen.append((int(row["id"]), int(row["digest_id"]), score))
         async with self._database.transaction() as tx:
             await compaction.record_usage(tx, accesses)
+            if not await store.take_lease(tx, self.holder, now, LEASE_SECONDS, _holder_gone):
+                return Counter()
             compacted = await compaction.compact(tx, chosen, now, now + self.policy.retention_days * 86_400)
             purged = await compaction.purge_expired(tx, now)
         return Counter(compacted=compacted, purged=purged)

@@ -10,6 +10,8 @@ from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database, Row, Transaction
 
 COMPACTED_REASON = "compacted into session digest {digest}"
+# A compaction still in force: not undone, and the event not restored by other means (`restore`).
+_COMPACTED = "c.undone_at IS NULL AND m.status = 'forgotten'"
 
 
 async def record_usage(tx: Transaction, accesses: Mapping[int, tuple[int, float]]) -> None:
@@ -39,10 +41,18 @@ async def usage(db: Database | Transaction, memory_id: int) -> Row | None:
     )
 
 
-async def compactable(db: Database, older_than: float, below_importance: float, limit: int) -> list[Row]:
+async def compactable(
+    db: Database,
+    namespace: str | None,
+    older_than: float,
+    below_importance: float,
+    after: tuple[float, int],
+    limit: int,
+) -> list[Row]:
     """Active consolidated events that occurred and were recorded before `older_than` (an import of
     old history is not compacted on arrival), under the flashbulb importance, whose session has an
-    active digest; with their usage, for scoring."""
+    active digest and that were never compacted; with their usage, for scoring. Oldest first, a
+    page at a time after (occurred_at, id) `after`."""
     return await db.fetchall(
         "SELECT m.id, m.importance, m.occurred_at, coalesce(u.access_count, 0) AS access_count, "
         "u.last_accessed_at, coalesce(u.helpful, 0) AS helpful, coalesce(u.unhelpful, 0) AS unhelpful, "
@@ -54,8 +64,17 @@ async def compactable(db: Database, older_than: float, below_importance: float, 
         "WHERE m.status = 'active' AND m.occurred_at < :before AND m.created_at < :before "
         "AND m.importance < :flashbulb AND digest_id IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM compactions k WHERE k.memory_id = m.id) "
-        "ORDER BY m.occurred_at LIMIT :limit",
-        {"before": older_than, "flashbulb": below_importance, "limit": limit},
+        "AND (:namespace IS NULL OR m.namespace = :namespace) "
+        "AND (m.occurred_at, m.id) > (:after_time, :after_id) "
+        "ORDER BY m.occurred_at, m.id LIMIT :limit",
+        {
+            "before": older_than,
+            "flashbulb": below_importance,
+            "namespace": namespace,
+            "after_time": after[0],
+            "after_id": after[1],
+            "limit": limit,
+        },
     )
 
 
@@ -80,12 +99,13 @@ async def compact(
     return done
 
 
-async def undo(tx: Transaction, memory_ids: Sequence[int]) -> list[int]:
-    """Bring compacted events back for good; returns the ids that were compacted (others are ignored)."""
+async def undo(tx: Transaction, namespace: str, memory_ids: Sequence[int]) -> list[int]:
+    """Bring the namespace's compacted events back for good; returns the ids that were compacted
+    (others are ignored)."""
     rows = await tx.fetchall(
-        "SELECT memory_id FROM compactions WHERE undone_at IS NULL "
-        "AND memory_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(memory_ids)),),
+        f"SELECT c.memory_id FROM compactions c JOIN memories m ON m.id = c.memory_id WHERE {_COMPACTED} "
+        "AND m.namespace = ? AND c.memory_id IN (SELECT value FROM json_each(?))",
+        (namespace, json.dumps(list(memory_ids))),
     )
     restored = [int(row[0]) for row in rows]
     for memory_id in restored:
@@ -98,7 +118,9 @@ async def undo(tx: Transaction, memory_ids: Sequence[int]) -> list[int]:
 async def purge_expired(tx: Transaction, now: float) -> int:
     """Delete the events whose compaction can no longer be undone; their digests and provenance stay."""
     rows = await tx.fetchall(
-        "SELECT memory_id FROM compactions WHERE undone_at IS NULL AND restorable_until <= ?", (now,)
+        f"SELECT c.memory_id FROM compactions c JOIN memories m ON m.id = c.memory_id WHERE {_COMPACTED} "
+        "AND c.restorable_until <= ?",
+        (now,),
     )
     ids = [int(row[0]) for row in rows]
     if ids:
@@ -112,11 +134,15 @@ async def page(db: Database, namespace: str, after_id: int | None, limit: int) -
     return await db.fetchall(
         "SELECT c.memory_id, c.digest_id, c.score, c.compacted_at, c.restorable_until, m.content, m.kind, "
         "m.session_id, m.occurred_at FROM compactions c JOIN memories m ON m.id = c.memory_id "
-        "WHERE m.namespace = ? AND c.undone_at IS NULL AND c.memory_id > ? ORDER BY c.memory_id LIMIT ?",
+        f"WHERE {_COMPACTED} AND m.namespace = ? AND c.memory_id > ? ORDER BY c.memory_id LIMIT ?",
         (namespace, after_id or 0, limit),
     )
 
 
-async def count(db: Database) -> int:
-    row = await db.fetchone("SELECT count(*) FROM compactions WHERE undone_at IS NULL")
+async def count(db: Database, namespace: str | None) -> int:
+    row = await db.fetchone(
+        f"SELECT count(*) FROM compactions c JOIN memories m ON m.id = c.memory_id WHERE {_COMPACTED} "
+        "AND (? IS NULL OR m.namespace = ?)",
+        (namespace, namespace),
+    )
     return int(row[0]) if row else 0

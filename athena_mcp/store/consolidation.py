@@ -111,14 +111,6 @@ async def add_provenance(tx: Transaction, links: Iterable[Link], run_id: int) ->
     )
 
 
-async def sources(db: Database, product_type: str, product_id: int) -> list[int]:
-    rows = await db.fetchall(
-        "SELECT memory_id FROM provenance WHERE product_type = ? AND product_id = ? ORDER BY memory_id",
-        (product_type, product_id),
-    )
-    return [int(row[0]) for row in rows]
-
-
 # Candidate sessions
 
 
@@ -176,8 +168,10 @@ async def delete_candidates(tx: Transaction, sessions: Sequence[SessionSteps]) -
     )
 
 
-async def candidate_count(db: Database) -> int:
-    row = await db.fetchone("SELECT count(*) FROM candidate_sessions")
+async def candidate_count(db: Database, namespace: str | None) -> int:
+    row = await db.fetchone(
+        "SELECT count(*) FROM candidate_sessions WHERE ? IS NULL OR namespace = ?", (namespace, namespace)
+    )
     return int(row[0]) if row else 0
 
 

@@ -94,6 +94,8 @@ async def reset_vectors(database: Database, identity: EmbeddingIdentity) -> None
             (time.time(),),
         )
         await procedures.clear_vectors(tx)
+        # Sessions waiting to become procedures hold step vectors of the old model.
+        await tx.execute("DELETE FROM candidate_sessions")
 
 
 async def _create_index(tx: Transaction, identity: EmbeddingIdentity) -> None:

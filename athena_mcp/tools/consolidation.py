@@ -29,7 +29,8 @@ SettleSeconds = Annotated[
 
 
 def register(server: MCPServer) -> None:
-    server.add_tool(consolidate, annotations=tool_hints(read_only=False, idempotent=True))
+    # Destructive: a run compacts old events and deletes those whose retention period is over.
+    server.add_tool(consolidate, annotations=tool_hints(read_only=False, destructive=True, idempotent=True))
     server.add_tool(consolidation_status, annotations=tool_hints(read_only=True, idempotent=True))
     server.add_tool(list_compactions, annotations=tool_hints(read_only=True, idempotent=True))
     server.add_tool(undo_compaction, annotations=tool_hints(read_only=False, idempotent=True))
@@ -62,7 +63,8 @@ async def consolidate(
     settle_seconds: SettleSeconds | None = None,
 ) -> RunReport:
     """Turn settled events into facts, learned procedures, graph candidates and session digests now,
-    with provenance back to the events (dry_run shows what it would do without writing)."""
+    with provenance back to the events, then compact old low-value events (dry_run only shows what it
+    would consolidate)."""
     verdicts = None if review is None else verdicts_from(review)
     report = await services.consolidation.run_once(
         trigger="request",
@@ -100,9 +102,10 @@ async def list_compactions(
 async def undo_compaction(
     services: ServicesDep,
     ids: Annotated[list[MemoryId], Field(min_length=1, max_length=MAX_BATCH_EVENTS)],
+    namespace: Namespace = "default",
 ) -> UndoResult:
     """Bring compacted events back into search, as they were."""
-    return await records.undo_compaction(services.database, ids)
+    return await records.undo_compaction(services.database, namespace, ids)
 
 
 @tool_errors

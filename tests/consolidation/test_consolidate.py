@@ -3,6 +3,7 @@ idempotence, System 2 review by sampling, decay and compaction."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp_types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
+from athena_mcp.consolidation import worker
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
@@ -249,7 +251,9 @@ async def test_garbled_review_leaves_system_one_results_unvalidated(settings, mi
     assert procedure.validation == "unvalidated"
 
 
-async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flashbulbs_stay(tmp_path, minilm):
+async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flashbulbs_stay(
+    tmp_path, minilm, monkeypatch
+):
     settings = Settings(
         db=tmp_path / "athena.db", consolidation_interval=0, compaction_age_days=30, flashbulb_importance=0.9
     )
@@ -271,6 +275,17 @@ async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flas
             "timestamp": (old + timedelta(minutes=5)).isoformat(),
         }
     )
+    # The oldest event matters enough to stay raw: it must not hold back the ones after it.
+    events.append(
+        {
+            "content": "Chose PostgreSQL over MySQL for the new service",
+            "session_id": "old",
+            "importance": 0.85,
+            "event_type": "decision",
+            "timestamp": (old - timedelta(minutes=1)).isoformat(),
+        }
+    )
+    monkeypatch.setattr(worker, "COMPACTION_PAGE", 1)
     async with open_client(settings, minilm) as client:
         recorded = await call(client, "record_events", events=events)
         report = await call(client, "consolidate", settle_seconds=0)
@@ -284,13 +299,19 @@ async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flas
         page = await call(client, "list_compactions")
         assert [item["id"] for item in page["items"]] == recorded["ids"][:3]
         found = await call(client, "recall_events", query="Routine check passed")
-        assert {hit["id"] for hit in found["results"]} == {recorded["ids"][3]}
+        assert {hit["id"] for hit in found["results"]} == {recorded["ids"][3], recorded["ids"][4]}
         digest = await call(client, "get", id=page["items"][0]["digest_id"])
         assert digest["kind"] == "episode" and "Session old" in digest["content"]
 
+        elsewhere = await call(client, "undo_compaction", ids=[recorded["ids"][0]], namespace="other")
+        assert elsewhere == {"restored": [], "not_compacted": [recorded["ids"][0]]}
         undone = await call(client, "undo_compaction", ids=[recorded["ids"][0], 999])
         assert undone == {"restored": [recorded["ids"][0]], "not_compacted": [999]}
         assert (await call(client, "get", id=recorded["ids"][0]))["status"] == "active"
+        # `restore` brings a compacted event back too: it then leaves the list and is never purged.
+        await call(client, "restore", id=recorded["ids"][1])
+        listed = await call(client, "list_compactions")
+        assert [item["id"] for item in listed["items"]] == [recorded["ids"][2]]
 
     # Once the retention period is over, the next run deletes what is still compacted; the event
     # brought back is never compacted again, and the digest stays.
@@ -298,10 +319,11 @@ async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flas
         await tx.execute("UPDATE compactions SET restorable_until = restorable_until - 31 * 86400")
     async with open_client(settings, minilm) as client:
         report = await call(client, "consolidate", settle_seconds=0)
-        assert (report["compacted"], report["purged"]) == (0, 2), json.dumps(report)
+        assert (report["compacted"], report["purged"]) == (0, 1), json.dumps(report)
         assert (await call(client, "get", id=recorded["ids"][0]))["status"] == "active"
+        assert (await call(client, "get", id=recorded["ids"][1]))["status"] == "active"
         assert (await call(client, "list_compactions"))["items"] == []
-        assert "no memory" in await call_error(client, "get", id=recorded["ids"][1])
+        assert "no memory" in await call_error(client, "get", id=recorded["ids"][2])
         assert (await call(client, "get", id=digest["id"]))["status"] == "active"
 
 
@@ -315,6 +337,24 @@ async def test_rating_a_memory_counts_feedback_and_unknown_ids_are_refused(setti
         assert "settle_seconds" in await call_error(client, "consolidate", settle_seconds=-1)
 
 
+async def test_a_cancelled_run_is_recorded_as_interrupted_and_hands_back_its_lease(
+    settings, minilm, monkeypatch
+):
+    async with services_for(settings, minilm) as services:
+        worker = services.consolidation
+
+        async def cancelled(namespace: str | None) -> None:
+            raise asyncio.CancelledError
+
+        monkeypatch.setattr(worker, "_decay", cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            await worker.run_once(settle_seconds=0)
+        monkeypatch.undo()
+        runs = await services.database.fetchall("SELECT status FROM consolidation_runs")
+        assert [row[0] for row in runs] == ["interrupted"]
+        assert (await worker.run_once(settle_seconds=0)).status == "done"  # the lease was handed back
+
+
 async def test_two_processes_never_take_in_the_same_events(settings, minilm):
     async with open_client(settings, minilm) as client:
         for n in range(6):
@@ -322,8 +362,6 @@ async def test_two_processes_never_take_in_the_same_events(settings, minilm):
                 client, "record_events", events=release_session(f"r{n}", RELEASE_STEPS, "success", 1 + n)
             )
     async with services_for(settings, minilm) as one, services_for(settings, minilm) as two:
-        import asyncio
-
         reports = await asyncio.gather(
             one.consolidation.run_once(settle_seconds=0), two.consolidation.run_once(settle_seconds=0)
         )

@@ -77,6 +77,22 @@ def test_a_lone_successful_session_waits_and_a_later_similar_one_completes_the_p
     assert [c.session_id for c in second.used_candidates] == ["a"] and second.new_candidates == []
 
 
+def test_a_session_that_goes_on_later_replaces_its_waiting_part_and_is_never_its_own_support():
+    first = plan_chunk(session(1, "a", [0, 1, 2], "success"), [], {}, {}, {})
+    resumed = plan_chunk(
+        session(10, "a", [0, 1, 2], "success"), [], {}, {}, {"default": first.new_candidates}
+    )
+    assert resumed.procedures == []
+    assert [c.session_id for c in resumed.new_candidates] == ["a"]
+    assert resumed.used_candidates == first.new_candidates  # the earlier part's row is replaced
+
+
+def test_steps_of_another_model_never_match():
+    known = {"default": [(42, np.ones((3, DIM + 1), dtype=np.float32))]}
+    plan = plan_chunk(session(1, "a", [0, 1, 2], "success"), [], {}, known, {})
+    assert plan.evidence == []
+
+
 def test_sessions_repeating_a_known_procedure_become_evidence_for_and_against_it():
     known = {"default": [(42, np.stack([unit(0), unit(1), unit(2)]))]}
     events = session(1, "win", [0, 1, 2], "success") + session(10, "loss", [0, 1, 2], "failure")

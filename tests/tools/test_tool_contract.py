@@ -57,8 +57,8 @@ READ_ONLY_TOOLS = {
     *("consolidation_status", "list_compactions"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
-# history; a cancelled trigger stays so.
-DESTRUCTIVE_TOOLS = {"forget", "retire_procedure", "update_task", "cancel_trigger"}
+# history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
+DESTRUCTIVE_TOOLS = {"forget", "retire_procedure", "update_task", "cancel_trigger", "consolidate"}
 # Recording an event twice records two events, and an execution (without a session) two runs;
 # creating a task, goal or trigger twice creates two, and each rating counts; every other tool
 # converges on repeat (a second consolidate finds nothing new).
