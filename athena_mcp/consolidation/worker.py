@@ -32,19 +32,18 @@ from athena_mcp.consolidation.planner import (
     STEP_KIND,
     Event,
     Plan,
-    SessionSteps,
     Verdict,
     counts,
     plan_chunk,
 )
+from athena_mcp.consolidation.products import write_products
 from athena_mcp.consolidation.sequences import similar_pairs
 from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.store import compaction, memories, procedures, vectors
+from athena_mcp.store import compaction, procedures
 from athena_mcp.store import consolidation as store
-from athena_mcp.store.database import Database, Row, Transaction
+from athena_mcp.store.database import Database, Row
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.memories import NewMemory
 from athena_mcp.store.vector_mirror import VectorMirror
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ CHUNK_SESSIONS = 400
 CHUNK_LOOSE_EVENTS = 2_000
 LEASE_SECONDS = 60.0
 COMPACTION_PAGE = 5_000
-PRODUCT_TAG = "consolidated"
 
 
 @dataclass(frozen=True)
@@ -250,124 +248,9 @@ class ConsolidationWorker:
                 tx, self.holder, now, LEASE_SECONDS, _holder_gone
             ) or await store.already_consolidated(tx, plan.event_ids):
                 return False
-            # Provenance is gathered and written at the end, in one statement: written product by
-            # product, its round trips were most of a 10k-event run.
-            links: list[store.Link] = []
-            await self._write_facts(tx, plan, links)
-            await self._write_procedures(tx, plan, links)
-            await store.save_candidates(tx, plan.new_candidates)
-            await store.delete_candidates(tx, plan.used_candidates)
-            await self._write_digests(tx, plan, links)
-            pair_ids = await store.add_pairs(tx, plan.pairs, now)
-            links += [
-                ("graph_candidate", pair_ids[(pair.namespace, pair.source_name, pair.target_name)], event_id)
-                for pair in plan.pairs
-                for event_id in pair.event_ids
-            ]
-            await store.add_provenance(tx, links, run_id)
+            await write_products(tx, plan, run_id, self._embeddings.identity, now)
             await store.mark_consolidated(tx, plan.event_ids, run_id)
         return True
-
-    async def _write_facts(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
-        for fact in plan.facts:
-            fact_id = fact.existing_fact_id or await memories.active_fact_with_content(
-                tx, fact.namespace, fact.content
-            )
-            if fact_id is None:
-                [fact_id] = await memories.insert_memories(
-                    tx,
-                    [
-                        NewMemory(
-                            system="semantic",
-                            namespace=fact.namespace,
-                            kind="fact",
-                            content=fact.content,
-                            tags=(PRODUCT_TAG, fact.validation),
-                            importance=fact.importance,
-                            source="consolidation",
-                        )
-                    ],
-                )
-                await self._store_vector(tx, fact_id, fact.vector, fact.namespace)
-            links += [("memory", fact_id, event_id) for event_id in fact.event_ids]
-
-    async def _write_procedures(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
-        for proposal in plan.procedures:
-            name = proposal.name
-            suffix = 2
-            while await procedures.name_taken(tx, proposal.namespace, name):
-                name = f"{proposal.name} ({suffix})"
-                suffix += 1
-            mean = proposal.step_embeddings.mean(axis=0)
-            procedure_id = await procedures.insert_procedure(
-                tx,
-                procedures.NewProcedure(
-                    namespace=proposal.namespace,
-                    name=name,
-                    goal=proposal.goal,
-                    steps=proposal.steps,
-                    tags=(PRODUCT_TAG,),
-                    origin="learned",
-                    embedding=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32),
-                    step_embeddings=proposal.step_embeddings,
-                ),
-            )
-            if proposal.validation != "unvalidated":
-                await procedures.set_validation(tx, procedure_id, proposal.validation)
-            for session in proposal.evidence:
-                await self._add_evidence(tx, procedure_id, session, links)
-        for evidence in plan.evidence:
-            await self._add_evidence(tx, evidence.procedure_id, evidence.session, links)
-
-    async def _add_evidence(
-        self, tx: Transaction, procedure_id: int, session: SessionSteps, links: list[store.Link]
-    ) -> None:
-        await procedures.add_run(
-            tx,
-            procedure_id,
-            source="session",
-            outcome=session.outcome,
-            duration=session.duration,
-            session_id=session.session_id,
-            event_ids=session.event_ids,
-        )
-        links += [("procedure", procedure_id, event_id) for event_id in session.event_ids]
-
-    async def _write_digests(self, tx: Transaction, plan: Plan, links: list[store.Link]) -> None:
-        new_digests = []
-        for digest in plan.digests:
-            digest_id = await memories.active_fact_with_content(tx, digest.namespace, digest.content)
-            if digest_id is None:
-                [digest_id] = await memories.insert_memories(
-                    tx,
-                    [
-                        NewMemory(
-                            system="semantic",
-                            namespace=digest.namespace,
-                            kind="episode",
-                            content=digest.content,
-                            tags=(PRODUCT_TAG, "digest"),
-                            importance=digest.importance,
-                            source="consolidation",
-                            session_id=digest.session_id,
-                            occurred_at=digest.occurred_at,
-                        )
-                    ],
-                )
-                new_digests.append(digest_id)
-            links += [("memory", digest_id, event_id) for event_id in digest.event_ids]
-        # Embedded by the vector backlog worker, outside the run: digests are new text.
-        await vectors.queue_for_embedding(tx, new_digests)
-
-    async def _store_vector(
-        self, tx: Transaction, memory_id: int, vector: np.ndarray | None, namespace: str
-    ) -> None:
-        if vector is None:
-            await vectors.queue_for_embedding(tx, [memory_id])
-            return
-        await vectors.write_vectors(
-            tx, [vectors.VectorRow(memory_id, vector, namespace, "semantic", True)], self._embeddings.identity
-        )
 
     async def _decay(self, namespace: str | None) -> Counter[str]:
         """Record search usage, compact what decayed (in `namespace`, or all), purge what is past its
