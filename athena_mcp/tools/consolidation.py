@@ -43,10 +43,11 @@ async def _ask_for_review(
     namespace: str | None,
     dry_run: bool,
     settle_seconds: float | None,
+    ask_model: bool,
 ) -> Sample | None:
     """System 2, when the client can sample: its model reviews this run's uncertain proposals."""
     capabilities = ctx.client_capabilities
-    if dry_run or capabilities is None or capabilities.sampling is None:
+    if dry_run or not ask_model or capabilities is None or capabilities.sampling is None:
         return None
     messages = review_messages(await services.consolidation.plan(namespace, settle_seconds))
     if messages is None:
@@ -61,6 +62,13 @@ async def consolidate(
     namespace: Namespace | None = None,
     dry_run: bool = False,
     settle_seconds: SettleSeconds | None = None,
+    ask_model: Annotated[
+        bool,
+        Field(
+            description="Let your model review uncertain proposals through MCP sampling (when your "
+            "client supports it); false keeps them unvalidated without asking"
+        ),
+    ] = True,
 ) -> RunReport:
     """Turn settled events into facts, learned procedures, graph candidates and session digests now,
     with provenance back to the events, then compact old low-value events (dry_run only shows what it
@@ -74,7 +82,10 @@ async def consolidate(
         verdicts=verdicts,
     )
     if review is None and not dry_run and report.status == "done":
-        report.notice = "New proposals are unvalidated: this client does not offer MCP sampling for a review."
+        report.notice = (
+            "New proposals are unvalidated: no review was asked for, or this client does not offer "
+            "MCP sampling."
+        )
     elif verdicts == {} and report.status == "done":
         report.notice = "The client's model gave no readable review; new proposals stay unvalidated."
     return report

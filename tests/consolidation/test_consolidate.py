@@ -242,6 +242,13 @@ async def test_a_rejected_proposal_is_not_stored_and_a_garbled_answer_changes_no
     assert await learned(settings, minilm) == []
 
 
+async def test_a_caller_can_skip_the_review_its_client_would_refuse(settings, minilm, two_release_sessions):
+    asked: list[str] = []
+    async with sampling_client(settings, minilm, "{}", asked) as client:
+        report = await call(client, "consolidate", settle_seconds=0, ask_model=False)
+    assert asked == [] and report["procedures_proposed"] == 1 and "unvalidated" in report["notice"]
+
+
 async def test_garbled_review_leaves_system_one_results_unvalidated(settings, minilm, two_release_sessions):
     asked: list[str] = []
     async with sampling_client(settings, minilm, "I cannot answer that.", asked) as client:
