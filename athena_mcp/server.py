@@ -12,7 +12,7 @@ from athena_mcp import __version__
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
-from athena_mcp.tools import consolidation, episodic, procedural, prospective, semantic
+from athena_mcp.tools import consolidation, episodic, graph, procedural, prospective, semantic
 from athena_mcp.tools.arguments import refuse_unknown_arguments
 
 TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
@@ -21,6 +21,7 @@ TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
     "consolidation": consolidation.register,
     "procedural": procedural.register,
     "prospective": prospective.register,
+    "graph": graph.register,
 }
 
 INSTRUCTIONS = """\
@@ -38,6 +39,8 @@ Athena is your long-term memory, kept across sessions in a local database.
 - Keep what you mean to do as tasks (`create_task`, under a `create_goal`) and ask for reminders
   with `create_trigger` (a time, a delay, a cron schedule or a matching event). Check `due` when a
   session starts and act on what it lists; `dismiss` fired items once handled.
+- Keep people, projects and things as a knowledge graph: `create_entities`, `create_relations`,
+  `add_observations`; look them up with `search_nodes` or `open_nodes`.
 - Use a namespace per project or user to keep memories apart."""
 
 

@@ -14,6 +14,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.memory.episodic import EpisodicMemory
+from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
@@ -40,6 +41,7 @@ class Services:
     episodic: EpisodicMemory
     procedural: ProceduralMemory
     prospective: ProspectiveMemory
+    graph: GraphMemory
     vector_backlog: VectorBacklogWorker
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
@@ -81,6 +83,7 @@ async def open_services(
             episodic=EpisodicMemory(database, embeddings),
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database),
+            graph=GraphMemory(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,

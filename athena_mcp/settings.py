@@ -15,7 +15,7 @@ from typing import Any
 
 import platformdirs
 
-TOOLSETS = ("semantic", "episodic", "consolidation", "procedural", "prospective")
+TOOLSETS = ("semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
 TRANSPORTS = ("stdio", "http")
 EMBEDDERS = ("minilm", "http")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

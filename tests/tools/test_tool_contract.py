@@ -41,6 +41,17 @@ TOOLSET_TOOLS = {
         "retire_procedure",
         "restore_procedure",
     },
+    "graph": {
+        "create_entities",
+        "create_relations",
+        "add_observations",
+        "delete_entities",
+        "delete_observations",
+        "delete_relations",
+        "read_graph",
+        "search_nodes",
+        "open_nodes",
+    },
     "consolidation": {
         "consolidate",
         "consolidation_status",
@@ -55,10 +66,15 @@ READ_ONLY_TOOLS = {
     *("list_tasks", "list_goals", "list_triggers", "due"),
     *("find_procedures", "get_procedure", "list_procedures"),
     *("consolidation_status", "list_compactions"),
+    *("read_graph", "search_nodes", "open_nodes"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
 # history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
-DESTRUCTIVE_TOOLS = {"forget", "retire_procedure", "update_task", "cancel_trigger", "consolidate"}
+# The graph's deletions end entities, observations and relations (kept only as history).
+DESTRUCTIVE_TOOLS = {
+    *("forget", "retire_procedure", "update_task", "cancel_trigger", "consolidate"),
+    *("delete_entities", "delete_observations", "delete_relations"),
+}
 # Recording an event twice records two events, and an execution (without a session) two runs;
 # creating a task, goal or trigger twice creates two, and each rating counts; every other tool
 # converges on repeat (a second consolidate finds nothing new).

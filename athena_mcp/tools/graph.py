@@ -1,0 +1,225 @@
+"""The graph toolset: the reference MCP memory server's nine tools, with the same names and argument
+shapes, each with an optional namespace: create_entities, create_relations, add_observations,
+delete_entities, delete_observations, delete_relations, read_graph, search_nodes, open_nodes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import AfterValidator, BaseModel, Field
+
+from athena_mcp.memory.graph import (
+    CreatedEntities,
+    CreatedRelations,
+    Deleted,
+    KnowledgeGraph,
+    NewEntity,
+    ObservationsAdded,
+    RelationKey,
+)
+from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.fields import MAX_CONTENT_CHARS, Cursor, Namespace
+
+MAX_BATCH = 500
+MAX_OBSERVATIONS = 500
+MAX_NAME_CHARS = 500
+MAX_TYPE_CHARS = 200
+MAX_SEARCH_CHARS = 2048  # the reference server's limit on search_nodes' query
+MAX_PAGE = 500
+
+
+def _has_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+EntityName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity"),
+    AfterValidator(_has_text),
+]
+EntityType = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity"),
+    AfterValidator(_has_text),
+]
+RelationType = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation"),
+    AfterValidator(_has_text),
+]
+Observation = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_has_text)]
+Names = Annotated[list[EntityName], Field(max_length=MAX_BATCH)]
+
+
+class EntityInput(BaseModel):
+    name: EntityName
+    entityType: EntityType  # noqa: N815 (the reference server's argument names)
+    observations: Annotated[
+        list[Observation],
+        Field(
+            max_length=MAX_OBSERVATIONS,
+            description="An array of observation contents associated with the entity",
+        ),
+    ]
+
+
+class RelationInput(BaseModel):
+    from_: Annotated[
+        EntityName, Field(alias="from", description="The name of the entity where the relation starts")
+    ]
+    to: Annotated[EntityName, Field(description="The name of the entity where the relation ends")]
+    relationType: RelationType  # noqa: N815
+
+    def key(self) -> RelationKey:
+        return RelationKey(self.from_, self.to, self.relationType)
+
+
+class ObservationAddition(BaseModel):
+    entityName: Annotated[  # noqa: N815
+        EntityName, Field(description="The name of the entity to add the observations to")
+    ]
+    contents: Annotated[
+        list[Observation],
+        Field(max_length=MAX_OBSERVATIONS, description="An array of observation contents to add"),
+    ]
+
+
+class ObservationDeletion(BaseModel):
+    entityName: Annotated[  # noqa: N815
+        EntityName, Field(description="The name of the entity containing the observations")
+    ]
+    observations: Annotated[
+        list[Observation],
+        Field(max_length=MAX_OBSERVATIONS, description="An array of observations to delete"),
+    ]
+
+
+GraphNamespace = Annotated[Namespace, Field(description="Graph space, e.g. a project or user; default 'default'")]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"Most entities or relations per page (1-{MAX_PAGE})")]
+
+
+def register(server: MCPServer) -> None:
+    # Creating twice skips what exists, so a repeat changes nothing; deletions end facts (kept as history).
+    writes = tool_hints(read_only=False, idempotent=True)
+    deletes = tool_hints(read_only=False, destructive=True, idempotent=True)
+    reads = tool_hints(read_only=True, idempotent=True)
+    server.add_tool(create_entities, annotations=writes)
+    server.add_tool(create_relations, annotations=writes)
+    server.add_tool(add_observations, annotations=writes)
+    server.add_tool(delete_entities, annotations=deletes)
+    server.add_tool(delete_observations, annotations=deletes)
+    server.add_tool(delete_relations, annotations=deletes)
+    server.add_tool(read_graph, annotations=reads)
+    server.add_tool(search_nodes, annotations=reads)
+    server.add_tool(open_nodes, annotations=reads)
+
+
+@tool_errors
+async def create_entities(
+    services: ServicesDep,
+    entities: Annotated[list[EntityInput], Field(max_length=MAX_BATCH)],
+    namespace: GraphNamespace = "default",
+) -> CreatedEntities:
+    """Create multiple new entities in the knowledge graph; names that already exist (ignoring case and
+    spacing) are skipped, so add facts to those with add_observations."""
+    return await services.graph.create_entities(
+        namespace, [NewEntity(e.name, e.entityType, tuple(e.observations)) for e in entities]
+    )
+
+
+@tool_errors
+async def create_relations(
+    services: ServicesDep,
+    relations: Annotated[list[RelationInput], Field(max_length=MAX_BATCH)],
+    namespace: GraphNamespace = "default",
+) -> CreatedRelations:
+    """Create multiple new relations between existing entities in the knowledge graph, in active voice
+    (e.g. works_at); relations that already hold are skipped."""
+    return await services.graph.create_relations(namespace, [r.key() for r in relations])
+
+
+@tool_errors
+async def add_observations(
+    services: ServicesDep,
+    observations: Annotated[list[ObservationAddition], Field(max_length=MAX_BATCH)],
+    namespace: GraphNamespace = "default",
+) -> ObservationsAdded:
+    """Add new observations to existing entities in the knowledge graph; ones already held are skipped,
+    and if any entity is missing nothing is saved."""
+    return await services.graph.add_observations(namespace, [(o.entityName, o.contents) for o in observations])
+
+
+@tool_errors
+async def delete_entities(
+    services: ServicesDep,
+    entityNames: Annotated[Names, Field(description="An array of entity names to delete")],  # noqa: N803
+    namespace: GraphNamespace = "default",
+) -> Deleted:
+    """Delete multiple entities and their associated relations from the knowledge graph."""
+    return await services.graph.delete_entities(namespace, entityNames)
+
+
+@tool_errors
+async def delete_observations(
+    services: ServicesDep,
+    deletions: Annotated[list[ObservationDeletion], Field(max_length=MAX_BATCH)],
+    namespace: GraphNamespace = "default",
+) -> Deleted:
+    """Delete specific observations from entities in the knowledge graph."""
+    return await services.graph.delete_observations(namespace, [(d.entityName, d.observations) for d in deletions])
+
+
+@tool_errors
+async def delete_relations(
+    services: ServicesDep,
+    relations: Annotated[
+        list[RelationInput], Field(max_length=MAX_BATCH, description="An array of relations to delete")
+    ],
+    namespace: GraphNamespace = "default",
+) -> Deleted:
+    """Delete multiple relations from the knowledge graph."""
+    return await services.graph.delete_relations(namespace, [r.key() for r in relations])
+
+
+@tool_errors
+async def read_graph(
+    services: ServicesDep,
+    namespace: GraphNamespace = "default",
+    limit: PageSize = 100,
+    cursor: Cursor | None = None,
+) -> KnowledgeGraph:
+    """Read the knowledge graph a page at a time: all entities, then all relations; pass next_cursor
+    to continue."""
+    return await services.graph.read_graph(namespace, cursor, limit)
+
+
+@tool_errors
+async def search_nodes(
+    services: ServicesDep,
+    query: Annotated[
+        str,
+        Field(
+            max_length=MAX_SEARCH_CHARS,
+            description="The search query to match against entity names, types, and observation content",
+        ),
+    ],
+    namespace: GraphNamespace = "default",
+    limit: PageSize = 100,
+    cursor: Cursor | None = None,
+) -> KnowledgeGraph:
+    """Search for nodes in the knowledge graph whose name, type or an observation contains the query (any
+    letter case), with the relations touching them."""
+    return await services.graph.search_nodes(namespace, query, cursor, limit)
+
+
+@tool_errors
+async def open_nodes(
+    services: ServicesDep,
+    names: Annotated[Names, Field(description="An array of entity names to retrieve")],
+    namespace: GraphNamespace = "default",
+) -> KnowledgeGraph:
+    """Open specific nodes in the knowledge graph by their names, with the relations touching them."""
+    return await services.graph.open_nodes(namespace, names)

@@ -1,0 +1,72 @@
+-- Knowledge graph: entities with aliases and observations, and typed directed relations between
+-- them. Facts carry validity time: deleting or contradicting one sets valid_to, it is never
+-- removed, so that history (and later "as of" reads) survive.
+
+CREATE TABLE graph_entities (
+    id          INTEGER PRIMARY KEY,
+    namespace   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    -- The name case-folded with its whitespace collapsed: names that differ only so are one entity.
+    norm_name   TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    -- deleted: by delete_entities; merged: folded into merged_into (reversible, history kept)
+    status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'deleted', 'merged')),
+    merged_into INTEGER REFERENCES graph_entities (id),
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    deleted_at  REAL
+);
+-- One active entity per name in a namespace; deleted and merged ones keep theirs for history.
+CREATE UNIQUE INDEX graph_entities_unique_name ON graph_entities (namespace, norm_name)
+    WHERE status = 'active';
+CREATE INDEX graph_entities_by_namespace ON graph_entities (namespace, status, id);
+
+CREATE TABLE graph_aliases (
+    id         INTEGER PRIMARY KEY,
+    entity_id  INTEGER NOT NULL REFERENCES graph_entities (id) ON DELETE CASCADE,
+    namespace  TEXT NOT NULL,
+    alias      TEXT NOT NULL,
+    norm_alias TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX graph_aliases_unique ON graph_aliases (namespace, norm_alias);
+CREATE INDEX graph_aliases_by_entity ON graph_aliases (entity_id);
+
+CREATE TABLE graph_observations (
+    id         INTEGER PRIMARY KEY,
+    entity_id  INTEGER NOT NULL REFERENCES graph_entities (id) ON DELETE CASCADE,
+    content    TEXT NOT NULL,
+    memory_ids TEXT NOT NULL DEFAULT '[]',    -- JSON array: the memories or events that said it
+    valid_from REAL NOT NULL,
+    valid_to   REAL                           -- NULL while it holds
+);
+CREATE INDEX graph_observations_current ON graph_observations (entity_id, id) WHERE valid_to IS NULL;
+
+CREATE TABLE graph_relations (
+    id            INTEGER PRIMARY KEY,
+    namespace     TEXT NOT NULL,
+    source_id     INTEGER NOT NULL REFERENCES graph_entities (id) ON DELETE CASCADE,
+    target_id     INTEGER NOT NULL REFERENCES graph_entities (id) ON DELETE CASCADE,
+    relation_type TEXT NOT NULL,
+    weight        REAL NOT NULL DEFAULT 1.0,
+    memory_ids    TEXT NOT NULL DEFAULT '[]', -- JSON array: provenance
+    valid_from    REAL NOT NULL,
+    valid_to      REAL
+);
+-- At most one current relation per (source, target, type): duplicates are skipped on create.
+CREATE UNIQUE INDEX graph_relations_current_unique ON graph_relations (source_id, target_id, relation_type)
+    WHERE valid_to IS NULL;
+-- Neighbour queries in both directions.
+CREATE INDEX graph_relations_by_source ON graph_relations (source_id, valid_to, relation_type);
+CREATE INDEX graph_relations_by_target ON graph_relations (target_id, valid_to, relation_type);
+CREATE INDEX graph_relations_by_namespace ON graph_relations (namespace, id) WHERE valid_to IS NULL;
+
+-- Derived substring index for search_nodes (rowid = entity id): the name, the type and the current
+-- observations of each active entity. Trigram makes any substring of three or more characters an
+-- index lookup, case-insensitively. Rebuilt from the tables above by store/graph.rebuild_search.
+CREATE VIRTUAL TABLE graph_fts USING fts5 (
+    name,
+    entity_type,
+    observations,
+    tokenize = 'trigram'
+);
