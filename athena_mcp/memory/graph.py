@@ -28,7 +28,7 @@ MAX_RELATIONS_SHOWN = 1000
 
 class Entity(BaseModel):
     name: str
-    entityType: str  # noqa: N815 (the reference server's field names, for drop-in clients)
+    entityType: str
     observations: list[str]
 
 
@@ -37,20 +37,24 @@ class Relation(BaseModel):
 
     from_: str = Field(alias="from")
     to: str
-    relationType: str  # noqa: N815
+    relationType: str
 
 
 class CreatedEntities(BaseModel):
-    entities: list[Entity] = Field(description="The entities created; names that already existed are left out")
+    entities: list[Entity] = Field(
+        description="The entities created; names that already existed are left out"
+    )
 
 
 class CreatedRelations(BaseModel):
-    relations: list[Relation] = Field(description="The relations created; ones that already held are left out")
+    relations: list[Relation] = Field(
+        description="The relations created; ones that already held are left out"
+    )
 
 
 class AddedObservations(BaseModel):
-    entityName: str  # noqa: N815
-    addedObservations: list[str]  # noqa: N815
+    entityName: str
+    addedObservations: list[str]
 
 
 class ObservationsAdded(BaseModel):
@@ -137,12 +141,14 @@ class GraphMemory:
         async with self._database.transaction() as tx:
             ids = await graph.resolve(tx, namespace, names)
             await graph.delete_entities(tx, sorted(set(ids.values())), time.time())
-        missing = list(dict.fromkeys(n for n in names if graph.normalise(n) not in ids))
+        asked = list(dict.fromkeys(names))
+        missing = [name for name in asked if graph.normalise(name) not in ids]
         if not missing:
             return Deleted(success=True, message="Entities deleted successfully")
+        found = len(asked) - len(missing)
         return Deleted(
             success=True,
-            message=f"Deleted {len(names) - len(missing)} of {len(names)} entities. Not found: {', '.join(missing)}",
+            message=f"Deleted {found} of {len(asked)} entities. Not found: {', '.join(missing)}",
         )
 
     async def delete_observations(
@@ -173,7 +179,9 @@ class GraphMemory:
                 source = ids.get(graph.normalise(relation.source))
                 target = ids.get(graph.normalise(relation.target))
                 if source is not None and target is not None:
-                    deleted += await graph.invalidate_relation(tx, source, target, relation.relation_type, now)
+                    deleted += await graph.invalidate_relation(
+                        tx, source, target, relation.relation_type, now
+                    )
         if deleted == len(relations):
             return Deleted(success=True, message="Relations deleted successfully")
         return Deleted(
@@ -200,7 +208,9 @@ class GraphMemory:
         next_cursor = _encode("r", relations[limit - 1].id) if len(relations) > limit else None
         return _graph(entities, relations[:limit], next_cursor)
 
-    async def search_nodes(self, namespace: str, query: str, cursor: str | None, limit: int) -> KnowledgeGraph:
+    async def search_nodes(
+        self, namespace: str, query: str, cursor: str | None, limit: int
+    ) -> KnowledgeGraph:
         """Entities whose name, type or an observation contains the query, any letter case."""
         phase, after_id = _decode(cursor)
         if phase != "s" and cursor is not None:
@@ -221,10 +231,16 @@ class GraphMemory:
 
     async def open_nodes(self, namespace: str, names: Sequence[str]) -> KnowledgeGraph:
         ids = await graph.resolve(self._database, namespace, names)
-        return await self._with_relations(await graph.entities(self._database, sorted(set(ids.values()))), None)
+        return await self._with_relations(
+            await graph.entities(self._database, sorted(set(ids.values()))), None
+        )
 
-    async def _with_relations(self, entities: list[graph.EntityRecord], next_cursor: str | None) -> KnowledgeGraph:
-        relations = await graph.relations_touching(self._database, [e.id for e in entities], MAX_RELATIONS_SHOWN)
+    async def _with_relations(
+        self, entities: list[graph.EntityRecord], next_cursor: str | None
+    ) -> KnowledgeGraph:
+        relations = await graph.relations_touching(
+            self._database, [e.id for e in entities], MAX_RELATIONS_SHOWN
+        )
         return _graph(entities, relations, next_cursor)
 
     async def _require(
@@ -256,14 +272,18 @@ def _missing(field: str, name: str, outcome: str) -> NotFound:
 
 
 def _relation(relation: RelationKey | graph.RelationRecord) -> Relation:
-    return Relation(from_=relation.source, to=relation.target, relationType=relation.relation_type)
+    return Relation.model_validate(
+        {"from": relation.source, "to": relation.target, "relationType": relation.relation_type}
+    )
 
 
 def _graph(
     entities: list[graph.EntityRecord], relations: list[graph.RelationRecord], next_cursor: str | None
 ) -> KnowledgeGraph:
     return KnowledgeGraph(
-        entities=[Entity(name=e.name, entityType=e.entity_type, observations=list(e.observations)) for e in entities],
+        entities=[
+            Entity(name=e.name, entityType=e.entity_type, observations=list(e.observations)) for e in entities
+        ],
         relations=[_relation(r) for r in relations],
         next_cursor=next_cursor,
     )

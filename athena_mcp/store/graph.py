@@ -139,7 +139,8 @@ async def delete_entities(tx: Transaction, entity_ids: Sequence[int], now: float
     for chunk in _chunks(entity_ids):
         marks = _marks(chunk)
         await tx.execute(
-            f"UPDATE graph_entities SET status = 'deleted', deleted_at = ?, updated_at = ? WHERE id IN ({marks})",
+            "UPDATE graph_entities SET status = 'deleted', deleted_at = ?, updated_at = ? "
+            f"WHERE id IN ({marks})",
             [now, now, *chunk],
         )
         await tx.execute(
@@ -174,7 +175,8 @@ async def rebuild_search(tx: Transaction) -> None:
 
 async def entity_page(db: Reader, namespace: str, after_id: int, limit: int) -> list[int]:
     rows = await db.fetchall(
-        "SELECT id FROM graph_entities WHERE namespace = ? AND status = 'active' AND id > ? ORDER BY id LIMIT ?",
+        "SELECT id FROM graph_entities WHERE namespace = ? AND status = 'active' AND id > ? "
+        "ORDER BY id LIMIT ?",
         (namespace, after_id, limit),
     )
     return [int(row[0]) for row in rows]
@@ -196,7 +198,8 @@ async def relations_touching(db: Reader, entity_ids: Sequence[int], limit: int) 
     marks = _marks(entity_ids)
     return await _relations(
         db,
-        f"r.valid_to IS NULL AND (r.source_id IN ({marks}) OR r.target_id IN ({marks})) ORDER BY r.id LIMIT ?",
+        f"r.valid_to IS NULL AND (r.source_id IN ({marks}) OR r.target_id IN ({marks})) "
+        "ORDER BY r.id LIMIT ?",
         [*entity_ids, *entity_ids, limit],
     )
 
@@ -217,7 +220,8 @@ async def entities(db: Reader, entity_ids: Sequence[int]) -> list[EntityRecord]:
         return []
     marks = _marks(entity_ids)
     rows = await db.fetchall(
-        f"SELECT id, name, entity_type FROM graph_entities WHERE id IN ({marks}) ORDER BY id", list(entity_ids)
+        f"SELECT id, name, entity_type FROM graph_entities WHERE id IN ({marks}) ORDER BY id",
+        list(entity_ids),
     )
     observed: dict[int, list[str]] = {}
     for row in await db.fetchall(
@@ -226,9 +230,7 @@ async def entities(db: Reader, entity_ids: Sequence[int]) -> list[EntityRecord]:
         list(entity_ids),
     ):
         observed.setdefault(int(row[0]), []).append(row[1])
-    return [
-        EntityRecord(int(row[0]), row[1], row[2], tuple(observed.get(int(row[0]), ()))) for row in rows
-    ]
+    return [EntityRecord(int(row[0]), row[1], row[2], tuple(observed.get(int(row[0]), ()))) for row in rows]
 
 
 async def search_candidates(db: Reader, namespace: str, query: str, after_id: int, limit: int) -> list[int]:

@@ -56,7 +56,7 @@ Names = Annotated[list[EntityName], Field(max_length=MAX_BATCH)]
 
 class EntityInput(BaseModel):
     name: EntityName
-    entityType: EntityType  # noqa: N815 (the reference server's argument names)
+    entityType: EntityType
     observations: Annotated[
         list[Observation],
         Field(
@@ -71,16 +71,14 @@ class RelationInput(BaseModel):
         EntityName, Field(alias="from", description="The name of the entity where the relation starts")
     ]
     to: Annotated[EntityName, Field(description="The name of the entity where the relation ends")]
-    relationType: RelationType  # noqa: N815
+    relationType: RelationType
 
     def key(self) -> RelationKey:
         return RelationKey(self.from_, self.to, self.relationType)
 
 
 class ObservationAddition(BaseModel):
-    entityName: Annotated[  # noqa: N815
-        EntityName, Field(description="The name of the entity to add the observations to")
-    ]
+    entityName: Annotated[EntityName, Field(description="The name of the entity to add the observations to")]
     contents: Annotated[
         list[Observation],
         Field(max_length=MAX_OBSERVATIONS, description="An array of observation contents to add"),
@@ -88,17 +86,19 @@ class ObservationAddition(BaseModel):
 
 
 class ObservationDeletion(BaseModel):
-    entityName: Annotated[  # noqa: N815
-        EntityName, Field(description="The name of the entity containing the observations")
-    ]
+    entityName: Annotated[EntityName, Field(description="The name of the entity containing the observations")]
     observations: Annotated[
         list[Observation],
         Field(max_length=MAX_OBSERVATIONS, description="An array of observations to delete"),
     ]
 
 
-GraphNamespace = Annotated[Namespace, Field(description="Graph space, e.g. a project or user; default 'default'")]
-PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"Most entities or relations per page (1-{MAX_PAGE})")]
+GraphNamespace = Annotated[
+    Namespace, Field(description="Graph space, e.g. a project or user; default 'default'")
+]
+PageSize = Annotated[
+    int, Field(ge=1, le=MAX_PAGE, description=f"Most entities or relations per page (1-{MAX_PAGE})")
+]
 
 
 def register(server: MCPServer) -> None:
@@ -149,13 +149,15 @@ async def add_observations(
 ) -> ObservationsAdded:
     """Add new observations to existing entities in the knowledge graph; ones already held are skipped,
     and if any entity is missing nothing is saved."""
-    return await services.graph.add_observations(namespace, [(o.entityName, o.contents) for o in observations])
+    return await services.graph.add_observations(
+        namespace, [(o.entityName, o.contents) for o in observations]
+    )
 
 
 @tool_errors
 async def delete_entities(
     services: ServicesDep,
-    entityNames: Annotated[Names, Field(description="An array of entity names to delete")],  # noqa: N803
+    entityNames: Annotated[Names, Field(description="An array of entity names to delete")],
     namespace: GraphNamespace = "default",
 ) -> Deleted:
     """Delete multiple entities and their associated relations from the knowledge graph."""
@@ -169,7 +171,9 @@ async def delete_observations(
     namespace: GraphNamespace = "default",
 ) -> Deleted:
     """Delete specific observations from entities in the knowledge graph."""
-    return await services.graph.delete_observations(namespace, [(d.entityName, d.observations) for d in deletions])
+    return await services.graph.delete_observations(
+        namespace, [(d.entityName, d.observations) for d in deletions]
+    )
 
 
 @tool_errors

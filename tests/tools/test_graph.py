@@ -54,7 +54,10 @@ async def test_tool_input_schemas_keep_the_reference_field_names(settings, minil
     assert defs["RelationInput"]["required"] == ["from", "to", "relationType"]
     entity = tools["create_entities"].input_schema["$defs"]["EntityInput"]
     assert entity["required"] == ["name", "entityType", "observations"]
-    for item, keys in [("ObservationAddition", ["entityName", "contents"]), ("ObservationDeletion", ["entityName", "observations"])]:
+    for item, keys in [
+        ("ObservationAddition", ["entityName", "contents"]),
+        ("ObservationDeletion", ["entityName", "observations"]),
+    ]:
         schema = next(t for t in tools.values() if item in t.input_schema.get("$defs", {}))
         assert schema.input_schema["$defs"][item]["required"] == keys
 
@@ -85,7 +88,9 @@ async def test_create_relations_skips_duplicates_and_refuses_missing_entities(se
         )
         graph = await call(client, "read_graph")
     assert again == {"relations": []}
-    assert_refused(message, settings, "relations[1].to", "Entity with name Ghost not found", "create_entities")
+    assert_refused(
+        message, settings, "relations[1].to", "Entity with name Ghost not found", "create_entities"
+    )
     # The batch failed whole: the valid first relation was not saved either.
     assert graph["relations"] == [rel("Alice", "Bob", "knows"), rel("Bob", "Carol", "works_with")]
 
@@ -231,7 +236,11 @@ async def test_search_nodes_pages_with_a_cursor(settings, minilm):
     ],
 )
 async def test_bad_input_is_refused_naming_the_field(
-    settings: Settings, minilm: MiniLMEmbedder, tool: str, arguments: dict[str, Any], fragments: tuple[str, ...]
+    settings: Settings,
+    minilm: MiniLMEmbedder,
+    tool: str,
+    arguments: dict[str, Any],
+    fragments: tuple[str, ...],
 ) -> None:
     async with open_client(settings, minilm) as client:
         message = await call_error(client, tool, **arguments)
