@@ -146,8 +146,16 @@ def to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def to_datetime_or_none(seconds: float | None) -> datetime | None:
+    return None if seconds is None else to_datetime(seconds)
+
+
 def to_seconds(moment: datetime) -> float:
     """Seconds since the epoch; a time without a zone is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def to_seconds_or_none(moment: datetime | None) -> float | None:
+    return None if moment is None else to_seconds(moment)

@@ -159,6 +159,10 @@ class Plan:
     pairs: list[PairPlan] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # keys System 2 rejected
 
+    def proposals(self) -> list[ProcedurePlan | FactPlan]:
+        """The new procedures and the facts (new or linked), the products System 2 can judge."""
+        return [*self.procedures, *self.facts]
+
     def uncertain(self) -> list[FactPlan | ProcedurePlan]:
         """New products with less than CERTAIN_SUPPORT sessions behind them, for System 2."""
         facts = [f for f in self.facts if f.existing_fact_id is None and f.sessions < CERTAIN_SUPPORT]
@@ -317,7 +321,7 @@ def _plan_facts(
         fresh = [new[m] for m in members if m in new]
         if not fresh:
             continue
-        sessions = {_session_key(new.get(m) or earlier[m]) for m in members}
+        sessions = {session_key((e := new.get(m) or earlier[m]).session_id, e.id) for m in members}
         if len(sessions) < 2:
             continue
         linked = sorted({fact for m in members if m in earlier and (fact := earlier[m].fact_id) is not None})
@@ -335,8 +339,9 @@ def _plan_facts(
         )
 
 
-def _session_key(event: Event | EarlierEvent) -> str:
-    return event.session_id if event.session_id is not None else f"event:{event.id}"
+def session_key(session_id: str | None, event_id: int) -> str:
+    """The unit events are grouped in: their session, or the event itself when it has none."""
+    return session_id if session_id is not None else f"event:{event_id}"
 
 
 def _plan_digests(plan: Plan, sessions: Mapping[tuple[str, str], list[Event]]) -> None:
@@ -373,26 +378,20 @@ def _plan_pairs(plan: Plan, events: Sequence[Event]) -> None:
 
 
 def _apply_verdicts(plan: Plan, verdicts: Mapping[str, Verdict]) -> None:
-    for procedure in list(plan.procedures):
-        verdict = verdicts.get(procedure.key)
+    for proposal in plan.proposals():
+        verdict = verdicts.get(proposal.key)
         if verdict is None:
             continue
         if not verdict.valid:
-            plan.procedures.remove(procedure)
-            plan.rejected.append(procedure.key)
+            if isinstance(proposal, ProcedurePlan):
+                plan.procedures.remove(proposal)
+            else:
+                plan.facts.remove(proposal)
+            plan.rejected.append(proposal.key)
             continue
-        procedure.validation = "validated"
-        if verdict.summary:
-            procedure.goal = verdict.summary
-    for fact in list(plan.facts):
-        verdict = verdicts.get(fact.key)
-        if verdict is None:
-            continue
-        if not verdict.valid:
-            plan.facts.remove(fact)
-            plan.rejected.append(fact.key)
-            continue
-        fact.validation = "validated"
+        proposal.validation = "validated"
+        if isinstance(proposal, ProcedurePlan) and verdict.summary:
+            proposal.goal = verdict.summary
 
 
 def counts(plan: Plan) -> Counter[str]:
@@ -408,4 +407,5 @@ def counts(plan: Plan) -> Counter[str]:
         digests=len(plan.digests),
         graph_candidates=len(plan.pairs),
         rejected=len(plan.rejected),
+        validated=sum(p.validation == "validated" for p in plan.proposals()),
     )

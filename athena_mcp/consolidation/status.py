@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from athena_mcp.errors import NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
-from athena_mcp.models import to_datetime
+from athena_mcp.models import to_datetime, to_datetime_or_none
 from athena_mcp.store import compaction, memories
 from athena_mcp.store import consolidation as store
 from athena_mcp.store.database import Database
@@ -96,7 +96,7 @@ def _run(row: Any) -> RunSummary:
         trigger=row["trigger"],
         status=row["status"],
         started_at=to_datetime(row["started_at"]),
-        finished_at=None if row["finished_at"] is None else to_datetime(row["finished_at"]),
+        finished_at=to_datetime_or_none(row["finished_at"]),
         produced={key: value for key, value in json.loads(row["report"]).items() if value},
         error=row["error"],
     )

@@ -35,6 +35,7 @@ from athena_mcp.consolidation.planner import (
     Verdict,
     counts,
     plan_chunk,
+    session_key,
 )
 from athena_mcp.consolidation.products import write_products
 from athena_mcp.consolidation.sequences import similar_pairs
@@ -62,6 +63,14 @@ class ConsolidationPolicy:
     compaction_age_days: float
     retention_days: float
     flashbulb_importance: float
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    events: list[Event]
+    waiting: int  # settled events left for later: no vector yet
+    # Each namespace's event ids and vectors, copied out of the vector copy once per chunk.
+    vectors: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 class RunReport(BaseModel):
@@ -108,8 +117,7 @@ class ConsolidationWorker:
 
     async def plan(self, namespace: str | None, settle_seconds: float | None = None) -> Plan:
         """What the next chunk would consolidate into, written nowhere (dry runs, System 2)."""
-        chunk, _ = await self._next_chunk(namespace, self._settled_before(settle_seconds))
-        return await self._plan(chunk)
+        return await self._plan(await self._next_chunk(namespace, self._settled_before(settle_seconds)))
 
     async def run_once(
         self,
@@ -123,12 +131,12 @@ class ConsolidationWorker:
         """Consolidate every settled event (of one namespace, or all), then compact and purge."""
         settled_before = self._settled_before(settle_seconds)
         if dry_run:
-            chunk, waiting = await self._next_chunk(namespace, settled_before)
+            chunk = await self._next_chunk(namespace, settled_before)
             plan = await self._plan(chunk)
             return RunReport.model_validate(
                 {
                     "status": "dry_run",
-                    "waiting_for_vectors": waiting,
+                    "waiting_for_vectors": chunk.waiting,
                     "proposals": _describe(plan),
                     **counts(plan),
                 }
@@ -178,19 +186,16 @@ class ConsolidationWorker:
     ) -> Counter[str]:
         report: Counter[str] = Counter()
         while True:
-            chunk, waiting = await self._next_chunk(namespace, settled_before)
-            report["waiting_for_vectors"] = waiting
-            if not chunk:
+            chunk = await self._next_chunk(namespace, settled_before)
+            report["waiting_for_vectors"] = chunk.waiting
+            if not chunk.events:
                 return report
             plan = await self._plan(chunk, verdicts)
             if not await self._write(plan, run_id):
                 return report  # another process took these events in: it owns the rest too
             report += counts(plan)
-            report["validated"] += sum(f.validation == "validated" for f in plan.facts) + sum(
-                p.validation == "validated" for p in plan.procedures
-            )
 
-    async def _next_chunk(self, namespace: str | None, settled_before: float) -> tuple[list[Event], int]:
+    async def _next_chunk(self, namespace: str | None, settled_before: float) -> _Chunk:
         """The next settled sessions whose events all have vectors, and how many events wait for one."""
         rows = await store.pending_events(
             self._database, namespace, settled_before, CHUNK_SESSIONS, CHUNK_LOOSE_EVENTS
@@ -200,8 +205,9 @@ class ConsolidationWorker:
             by_namespace[row["namespace"]].append(row)
         events: list[Event] = []
         waiting = 0
+        vectors = {}
         for space, space_rows in by_namespace.items():
-            ids, matrix = await self._vectors.vectors(_events_of(space))
+            ids, matrix = vectors[space] = await self._vectors.vectors(_events_of(space))
             slot = {int(memory_id): index for index, memory_id in enumerate(ids.tolist())}
             blocked = {_unit_key(row) for row in space_rows if int(row["id"]) not in slot}
             for row in space_rows:
@@ -209,28 +215,30 @@ class ConsolidationWorker:
                     waiting += 1
                     continue
                 events.append(_event(row, matrix[slot[int(row["id"])]]))
-        return events, waiting
+        return _Chunk(events, waiting, vectors)
 
-    async def _plan(self, chunk: list[Event], verdicts: Mapping[str, Verdict] | None = None) -> Plan:
+    async def _plan(self, chunk: _Chunk, verdicts: Mapping[str, Verdict] | None = None) -> Plan:
         repeats: list[tuple[int, int]] = []
         step_vectors = {}
         candidates = {}
-        for space in sorted({event.namespace for event in chunk}):
-            fresh = [e for e in chunk if e.namespace == space and e.kind != STEP_KIND]
-            repeats += await self._repeats(space, fresh)
+        for space in sorted({event.namespace for event in chunk.events}):
+            fresh = [e for e in chunk.events if e.namespace == space and e.kind != STEP_KIND]
+            repeats += await self._repeats(space, fresh, *chunk.vectors[space])
             step_vectors[space] = await procedures.step_embeddings(self._database, space)
             candidates[space] = await store.candidate_sessions(self._database, space)
-        chunk_ids = {event.id for event in chunk}
+        chunk_ids = {event.id for event in chunk.events}
         earlier = await store.earlier_events(
             self._database, sorted({b for _, b in repeats if b not in chunk_ids})
         )
-        return plan_chunk(chunk, repeats, earlier, step_vectors, candidates, verdicts)
+        return plan_chunk(chunk.events, repeats, earlier, step_vectors, candidates, verdicts)
 
-    async def _repeats(self, namespace: str, fresh: list[Event]) -> list[tuple[int, int]]:
-        """Pairs (new event, new or consolidated event) of the namespace whose texts match."""
+    async def _repeats(
+        self, namespace: str, fresh: list[Event], ids: np.ndarray, matrix: np.ndarray
+    ) -> list[tuple[int, int]]:
+        """Pairs (new event, new or consolidated event) of the namespace whose texts match, among the
+        namespace's events `ids` with their vectors `matrix`."""
         if not fresh:
             return []
-        ids, matrix = await self._vectors.vectors(_events_of(namespace))
         earlier = set(await store.consolidated_fact_sources(self._database, namespace, STEP_KIND))
         wanted = earlier | {e.id for e in fresh}
         keep = np.isin(ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
@@ -311,7 +319,7 @@ def _event(row: Row, vector: np.ndarray) -> Event:
 
 def _unit_key(row: Row) -> tuple[str, str]:
     """A session is taken in whole or not at all; an event without a session stands alone."""
-    return (row["namespace"], row["session_id"] if row["session_id"] is not None else f"event:{row['id']}")
+    return (row["namespace"], session_key(row["session_id"], row["id"]))
 
 
 def _holder_gone(holder: str) -> bool:

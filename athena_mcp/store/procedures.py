@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from athena_mcp.errors import Conflict, NotFound
-from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, to_datetime
+from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, to_datetime, to_datetime_or_none
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database, Row, Transaction
 
@@ -429,11 +429,11 @@ def procedure_from_row(row: Row) -> Procedure:
             success_rate=(successes + partials / 2) / runs if runs else None,
             confidence=row["confidence"],
             mean_duration=row["total_duration"] / row["timed_runs"] if row["timed_runs"] else None,
-            last_used_at=None if row["last_used_at"] is None else to_datetime(row["last_used_at"]),
+            last_used_at=to_datetime_or_none(row["last_used_at"]),
         ),
         created_at=to_datetime(row["created_at"]),
         updated_at=to_datetime(row["updated_at"]),
-        retired_at=None if row["retired_at"] is None else to_datetime(row["retired_at"]),
+        retired_at=to_datetime_or_none(row["retired_at"]),
         retire_reason=row["retire_reason"],
     )
 

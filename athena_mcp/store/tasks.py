@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from athena_mcp.models import to_datetime
+from athena_mcp.models import to_datetime, to_datetime_or_none
 from athena_mcp.prospective_models import CLOSED_STATUSES, OPEN_STATUSES, PRIORITIES, Goal, Task
 from athena_mcp.store.database import Database, Row, Transaction
 
@@ -190,7 +190,7 @@ def _goal(row: Row) -> Goal:
         namespace=row["namespace"],
         title=row["title"],
         notes=row["notes"],
-        due=None if row["due_at"] is None else to_datetime(row["due_at"]),
+        due=to_datetime_or_none(row["due_at"]),
         tasks=row["tasks"],
         done=row["done"],
         cancelled=row["cancelled"],
@@ -223,12 +223,12 @@ def _task(row: Row, dependencies: list[tuple[int, str]], now: float) -> Task:
         notes=row["notes"],
         status=row["status"],
         priority=PRIORITIES[row["priority"]],
-        due=None if due_at is None else to_datetime(due_at),
+        due=to_datetime_or_none(due_at),
         overdue=row["status"] in OPEN_STATUSES and due_at is not None and due_at < now,
         goal_id=row["goal_id"],
         depends_on=[dependency for dependency, _ in dependencies],
         blocked_by=[dependency for dependency, status in dependencies if status not in CLOSED_STATUSES],
         created_at=to_datetime(row["created_at"]),
         updated_at=to_datetime(row["updated_at"]),
-        closed_at=None if row["closed_at"] is None else to_datetime(row["closed_at"]),
+        closed_at=to_datetime_or_none(row["closed_at"]),
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from athena_mcp.models import to_datetime
+from athena_mcp.models import to_datetime, to_datetime_or_none
 from athena_mcp.prospective_models import Trigger
 from athena_mcp.store.database import Database, Row, Transaction
 
@@ -225,13 +225,13 @@ def _trigger(row: Row) -> Trigger:
         status=row["status"],
         task_id=row["task_id"],
         reminder=row["reminder"],
-        at=None if row["fire_at"] is None else to_datetime(row["fire_at"]),
+        at=to_datetime_or_none(row["fire_at"]),
         cron=row["cron"],
         event_type=row["event_type"],
         text_contains=row["text_contains"],
         repeat=bool(row["repeat"]),
-        next_fire_at=None if row["next_fire_at"] is None else to_datetime(row["next_fire_at"]),
+        next_fire_at=to_datetime_or_none(row["next_fire_at"]),
         fired=row["fired"],
-        last_fired_at=None if row["last_fired_at"] is None else to_datetime(row["last_fired_at"]),
+        last_fired_at=to_datetime_or_none(row["last_fired_at"]),
         created_at=to_datetime(row["created_at"]),
     )

@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
 from athena_mcp.errors import AthenaError, InvalidInput
-from athena_mcp.models import to_seconds
+from athena_mcp.models import to_seconds_or_none
 from athena_mcp.services import Services
 
 P = ParamSpec("P")
@@ -57,8 +57,8 @@ def namespaces_of(value: str | list[str]) -> tuple[str, ...]:
 
 def time_range(since: datetime | None, until: datetime | None) -> tuple[float | None, float | None]:
     """since/until as epoch seconds, refusing an empty window."""
-    start = None if since is None else to_seconds(since)
-    end = None if until is None else to_seconds(until)
+    start = to_seconds_or_none(since)
+    end = to_seconds_or_none(until)
     if start is not None and end is not None and end <= start:
         raise InvalidInput("until: must be later than since.")
     return start, end

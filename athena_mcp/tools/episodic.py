@@ -8,7 +8,7 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from athena_mcp.memory.episodic import RecordResult, TimelinePage
-from athena_mcp.models import Outcome, SearchResult, to_seconds
+from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
@@ -70,7 +70,7 @@ def _new_event(event: EventInput, namespace: str) -> NewMemory:
         session_id=event.session_id,
         outcome=event.outcome,
         context=event.context,
-        occurred_at=None if event.timestamp is None else to_seconds(event.timestamp),
+        occurred_at=to_seconds_or_none(event.timestamp),
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from athena_mcp.errors import AthenaError, InvalidInput
 from athena_mcp.memory.cursors import MAX_ID
 from athena_mcp.memory.prospective import TaskChanges, TaskDraft, TaskQuery, TriggerDraft
-from athena_mcp.models import to_seconds
+from athena_mcp.models import to_seconds_or_none
 from athena_mcp.prospective_models import (
     OPEN_STATUSES,
     DismissResult,
@@ -151,7 +151,7 @@ async def create_task(
             notes=notes,
             status=status,
             priority=priority,
-            due_at=None if due is None else to_seconds(due),
+            due_at=to_seconds_or_none(due),
             goal_id=goal_id,
             depends_on=tuple(depends_on or ()),
         ),
@@ -180,7 +180,7 @@ async def update_task(
         notes=notes,
         status=status,
         priority=priority,
-        due_at=None if due is None else to_seconds(due),
+        due_at=to_seconds_or_none(due),
         goal_id=goal_id,
         depends_on=None if depends_on is None else tuple(depends_on),
         clear=frozenset(clear or ()),
@@ -209,7 +209,7 @@ async def list_tasks(
     query = TaskQuery(
         namespace=namespace,
         statuses=tuple(dict.fromkeys(status or OPEN_STATUSES)),
-        due_before=None if due_before is None else to_seconds(due_before),
+        due_before=to_seconds_or_none(due_before),
         overdue=overdue,
         goal_id=goal_id,
     )
@@ -225,7 +225,7 @@ async def create_goal(
     namespace: Namespace = "default",
 ) -> Goal:
     """Add a goal for tasks to serve (goal_id on create_task); its progress is worked out from those tasks."""
-    due_at = None if due is None else to_seconds(due)
+    due_at = to_seconds_or_none(due)
     return await services.prospective.create_goal(namespace, title, notes, due_at, time.time())
 
 
@@ -266,7 +266,7 @@ async def create_trigger(
             kind=kind,
             task_id=task_id,
             reminder=reminder,
-            at=None if at is None else to_seconds(at),
+            at=to_seconds_or_none(at),
             after_seconds=after_seconds,
             cron=cron,
             event_type=event_type,

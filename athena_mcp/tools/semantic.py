@@ -16,7 +16,7 @@ from athena_mcp.memory.semantic import (
     StatusResult,
     UpdateResult,
 )
-from athena_mcp.models import SearchResult, to_seconds
+from athena_mcp.models import SearchResult, to_seconds_or_none
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.store.filters import SYSTEMS, MemoryFilter
 from athena_mcp.tools.common import ServicesDep, namespaces_of, time_range, tool_errors, tool_hints
@@ -75,7 +75,7 @@ async def remember(
             tags=tuple(tags or ()),
             importance=importance,
             source=source,
-            occurred_at=None if timestamp is None else to_seconds(timestamp),
+            occurred_at=to_seconds_or_none(timestamp),
         )
     )
 
