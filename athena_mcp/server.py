@@ -15,13 +15,14 @@ from athena_mcp.settings import Settings
 from athena_mcp.tools import consolidation, episodic, graph, procedural, prospective, semantic
 from athena_mcp.tools.arguments import refuse_unknown_arguments
 
-TOOLSETS: dict[str, Callable[[MCPServer], None]] = {
-    "semantic": semantic.register,
-    "episodic": episodic.register,
-    "consolidation": consolidation.register,
-    "procedural": procedural.register,
-    "prospective": prospective.register,
-    "graph": graph.register,
+Register = Callable[[MCPServer], None]
+TOOLSETS: dict[str, tuple[Register, ...]] = {
+    "semantic": (semantic.register,),
+    "episodic": (episodic.register,),
+    "consolidation": (consolidation.register,),
+    "procedural": (procedural.register,),
+    "prospective": (prospective.register,),
+    "graph": (graph.register,),
 }
 
 INSTRUCTIONS = """\
@@ -69,6 +70,7 @@ def build_server(
         subscriptions=bus,
     )
     for name in settings.toolsets:
-        TOOLSETS[name](server)
+        for register in TOOLSETS[name]:
+            register(server)
     refuse_unknown_arguments(server)
     return server

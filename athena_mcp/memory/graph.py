@@ -96,6 +96,7 @@ class GraphMemory:
         created: list[Entity] = []
         now = time.time()
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             taken = set(await graph.resolve(tx, namespace, (e.name for e in entities)))
             ids = []
             for entity in entities:
@@ -114,6 +115,7 @@ class GraphMemory:
         created: list[Relation] = []
         now = time.time()
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             ids = await self._require(tx, namespace, relations, "relations", "No relation was saved")
             for relation in relations:
                 source, target = ids[graph.normalise(relation.source)], ids[graph.normalise(relation.target)]
@@ -127,6 +129,7 @@ class GraphMemory:
         results = []
         now = time.time()
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             ids = await self._require_names(
                 tx, namespace, [name for name, _ in additions], "observations", "entityName"
             )
@@ -139,6 +142,7 @@ class GraphMemory:
 
     async def delete_entities(self, namespace: str, names: Sequence[str]) -> Deleted:
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, names)
             await graph.delete_entities(tx, sorted(set(ids.values())), time.time())
         asked = list(dict.fromkeys(names))
@@ -158,6 +162,7 @@ class GraphMemory:
         requested = sum(len(contents) for _, contents in deletions)
         deleted = 0
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, (name for name, _ in deletions))
             for name, contents in deletions:
                 entity_id = ids.get(graph.normalise(name))
@@ -174,6 +179,7 @@ class GraphMemory:
         now = time.time()
         deleted = 0
         async with self._database.transaction() as tx:
+            await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, (n for r in relations for n in (r.source, r.target)))
             for relation in relations:
                 source = ids.get(graph.normalise(relation.source))

@@ -69,6 +69,21 @@ async def resolve(db: Reader, namespace: str, names: Iterable[str]) -> dict[str,
     return found
 
 
+async def bump_revision(tx: Transaction, namespace: str) -> None:
+    """Move the namespace's graph revision on: called in every transaction that changes its graph."""
+    await tx.execute(
+        "INSERT INTO graph_state (namespace, revision) VALUES (?, 1) "
+        "ON CONFLICT (namespace) DO UPDATE SET revision = revision + 1",
+        (namespace,),
+    )
+
+
+async def revision(db: Reader, namespace: str) -> int:
+    """The namespace's graph revision: 0 before its first change."""
+    row = await db.fetchone("SELECT revision FROM graph_state WHERE namespace = ?", (namespace,))
+    return 0 if row is None else int(row[0])
+
+
 async def insert_entity(tx: Transaction, namespace: str, name: str, entity_type: str, now: float) -> int:
     return await tx.execute(
         "INSERT INTO graph_entities (namespace, name, norm_name, entity_type, created_at, updated_at) "
