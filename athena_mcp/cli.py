@@ -49,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
         help="Recompute every vector with the configured "
         "embedder (after changing models); resumable if interrupted.",
     )
+    commands.add_parser(
+        "rebuild-graph-index", parents=[settings_flags], help="Rebuild the graph's search index from its tables."
+    )
     return root
 
 
@@ -64,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         if args.command == "reembed":
             asyncio.run(reembed(settings))
+        elif args.command == "rebuild-graph-index":
+            asyncio.run(rebuild_graph_index(settings))
         else:
             serve(settings)
     except KeyboardInterrupt:
@@ -95,6 +100,12 @@ def serve(settings: Settings) -> None:
         asyncio.run(server.run_streamable_http_async(host=settings.host, port=settings.port))
     else:
         asyncio.run(server.run_stdio_async())
+
+
+async def rebuild_graph_index(settings: Settings) -> None:
+    async with open_services(settings, background=False) as services:
+        indexed = await services.graph.rebuild_search_index()
+    print(f"done: {indexed} entities indexed", file=sys.stderr)
 
 
 async def reembed(settings: Settings) -> None:

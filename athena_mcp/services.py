@@ -15,6 +15,7 @@ from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.graph import GraphMemory
+from athena_mcp.memory.graph_identity import GraphIdentity
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
@@ -42,6 +43,7 @@ class Services:
     procedural: ProceduralMemory
     prospective: ProspectiveMemory
     graph: GraphMemory
+    graph_identity: GraphIdentity
     vector_backlog: VectorBacklogWorker
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
@@ -84,6 +86,7 @@ async def open_services(
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database),
             graph=GraphMemory(database),
+            graph_identity=GraphIdentity(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,

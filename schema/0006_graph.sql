@@ -80,11 +80,12 @@ CREATE TABLE graph_merges (
 CREATE INDEX graph_merges_by_absorbed ON graph_merges (absorbed_id, merged_at);
 CREATE INDEX graph_merges_by_namespace ON graph_merges (namespace, id);
 
--- The facts a merge moved: original_id was ended, copy_id (NULL when the survivor already held
--- the same fact) is its copy on the survivor.
+-- What a merge moved: an observation or relation original_id was ended and copy_id is its copy on
+-- the survivor (NULL when the survivor already held the same fact, or a relation between the two
+-- would have become a loop); an alias original_id of the absorbed entity was handed to the survivor.
 CREATE TABLE graph_merge_moves (
     merge_id    INTEGER NOT NULL REFERENCES graph_merges (id),
-    kind        TEXT NOT NULL CHECK (kind IN ('observation', 'relation')),
+    kind        TEXT NOT NULL CHECK (kind IN ('observation', 'relation', 'alias')),
     original_id INTEGER NOT NULL,
     copy_id     INTEGER,
     PRIMARY KEY (merge_id, kind, original_id)

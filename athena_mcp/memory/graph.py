@@ -2,90 +2,40 @@
 
 The shapes and behaviour follow the reference MCP memory server (create skips existing names and
 duplicate relations; add_observations to a missing entity fails and saves nothing; deleting an
-entity ends its relations), with three deliberate differences: names that differ only in case or
-whitespace (or match an alias) are one entity, a relation needs both of its entities to exist
-(the reference's unreleased fix for dangling relations), and reads are bounded pages.
+entity ends its relations), with deliberate differences listed in the README: names that differ
+only in case or whitespace (or match an alias) are one entity, a relation needs both of its
+entities, facts are ended rather than erased (so every read can ask `as_of` a time), and reads are
+bounded pages.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Iterable, Sequence
 
 from athena_mcp.errors import InvalidInput, NotFound
-from athena_mcp.store import graph
+from athena_mcp.memory.cursors import decode_phase_cursor, encode_cursor
+from athena_mcp.memory.graph_models import (
+    AddedObservations,
+    CreatedEntities,
+    CreatedRelations,
+    Deleted,
+    Entity,
+    KnowledgeGraph,
+    NewEntity,
+    NewRelation,
+    ObservationBatch,
+    ObservationsAdded,
+    Relation,
+    RelationKey,
+)
+from athena_mcp.store import graph, graph_reads
 from athena_mcp.store.database import Database, Transaction
 
-# Relations shown with the entities of a search or open_nodes answer, at most.
+# Relations shown with the entities of a search or open_nodes answer, at most (relations_truncated
+# says when there were more).
 MAX_RELATIONS_SHOWN = 1000
-
-
-class Entity(BaseModel):
-    name: str
-    entityType: str
-    observations: list[str]
-
-
-class Relation(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
-
-    from_: str = Field(alias="from")
-    to: str
-    relationType: str
-
-
-class CreatedEntities(BaseModel):
-    entities: list[Entity] = Field(
-        description="The entities created; names that already existed are left out"
-    )
-
-
-class CreatedRelations(BaseModel):
-    relations: list[Relation] = Field(
-        description="The relations created; ones that already held are left out"
-    )
-
-
-class AddedObservations(BaseModel):
-    entityName: str
-    addedObservations: list[str]
-
-
-class ObservationsAdded(BaseModel):
-    results: list[AddedObservations]
-
-
-class Deleted(BaseModel):
-    success: bool
-    message: str
-
-
-class KnowledgeGraph(BaseModel):
-    entities: list[Entity]
-    relations: list[Relation]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as cursor to get the next page; null when there is no more"
-    )
-
-
-@dataclass(frozen=True)
-class NewEntity:
-    name: str
-    entity_type: str
-    observations: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RelationKey:
-    source: str
-    target: str
-    relation_type: str
+SEARCH_BATCH = 200
 
 
 class GraphMemory:
@@ -96,47 +46,62 @@ class GraphMemory:
         created: list[Entity] = []
         now = time.time()
         async with self._database.transaction() as tx:
+            await require_sources(tx, namespace, (s for e in entities for s in e.sources))
             await graph.bump_revision(tx, namespace)
-            taken = set(await graph.resolve(tx, namespace, (e.name for e in entities)))
-            ids = []
+            taken = await graph.resolve(tx, namespace, (e.name for e in entities))
             for entity in entities:
                 key = graph.normalise(entity.name)
                 if key in taken:
+                    await graph.add_sources(tx, "graph_entities", taken[key], entity.sources)
                     continue
-                taken.add(key)
-                entity_id = await graph.insert_entity(tx, namespace, entity.name, entity.entity_type, now)
-                added = await graph.add_observations(tx, entity_id, entity.observations, now)
-                ids.append(entity_id)
+                entity_id = await graph.insert_entity(
+                    tx, namespace, entity.name, entity.entity_type, entity.sources, now
+                )
+                taken[key] = entity_id
+                added = await graph.add_observations(tx, entity_id, entity.observations, entity.sources, now)
                 created.append(Entity(name=entity.name, entityType=entity.entity_type, observations=added))
-            await graph.refresh_search(tx, ids)
+            await graph.refresh_search(tx, taken.values())
         return CreatedEntities(entities=created)
 
-    async def create_relations(self, namespace: str, relations: Sequence[RelationKey]) -> CreatedRelations:
+    async def create_relations(self, namespace: str, relations: Sequence[NewRelation]) -> CreatedRelations:
         created: list[Relation] = []
+        ended = 0
         now = time.time()
         async with self._database.transaction() as tx:
+            await require_sources(tx, namespace, (s for r in relations for s in r.sources))
             await graph.bump_revision(tx, namespace)
-            ids = await self._require(tx, namespace, relations, "relations", "No relation was saved")
+            ids = await require_ends(
+                tx, namespace, [r.key for r in relations], "relations", "No relation was saved"
+            )
             for relation in relations:
-                source, target = ids[graph.normalise(relation.source)], ids[graph.normalise(relation.target)]
-                if await graph.insert_relation(tx, namespace, source, target, relation.relation_type, now):
-                    created.append(_relation(relation))
-        return CreatedRelations(relations=created)
+                key = relation.key
+                source, target = ids[graph.normalise(key.source)], ids[graph.normalise(key.target)]
+                if relation.exclusive:
+                    ended += await graph.end_other_targets(tx, source, key.relation_type, target, now)
+                if await graph.insert_relation(
+                    tx, namespace, (source, target), key.relation_type, relation.weight, relation.sources, now
+                ):
+                    created.append(relation_view(key))
+        return CreatedRelations(relations=created, ended=ended)
 
     async def add_observations(
-        self, namespace: str, additions: Sequence[tuple[str, Sequence[str]]]
+        self, namespace: str, batches: Sequence[ObservationBatch]
     ) -> ObservationsAdded:
         results = []
         now = time.time()
         async with self._database.transaction() as tx:
+            await require_sources(tx, namespace, (s for b in batches for s in b.sources))
             await graph.bump_revision(tx, namespace)
-            ids = await self._require_names(
-                tx, namespace, [name for name, _ in additions], "observations", "entityName"
-            )
-            for name, contents in additions:
-                entity_id = ids[graph.normalise(name)]
-                added = await graph.add_observations(tx, entity_id, contents, now)
-                results.append(AddedObservations(entityName=name, addedObservations=added))
+            ids = await graph.resolve(tx, namespace, (b.entity_name for b in batches))
+            for index, batch in enumerate(batches):
+                if graph.normalise(batch.entity_name) not in ids:
+                    raise missing_entity(
+                        f"observations[{index}].entityName", batch.entity_name, "Nothing was saved"
+                    )
+            for batch in batches:
+                entity_id = ids[graph.normalise(batch.entity_name)]
+                added = await graph.add_observations(tx, entity_id, batch.contents, batch.sources, now)
+                results.append(AddedObservations(entityName=batch.entity_name, addedObservations=added))
             await graph.refresh_search(tx, ids.values())
         return ObservationsAdded(results=results)
 
@@ -145,131 +110,174 @@ class GraphMemory:
             await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, names)
             await graph.delete_entities(tx, sorted(set(ids.values())), time.time())
-        asked = list(dict.fromkeys(names))
-        missing = [name for name in asked if graph.normalise(name) not in ids]
+        asked: dict[str, str] = {}
+        for name in names:
+            asked.setdefault(graph.normalise(name), name)
+        missing = [name for key, name in asked.items() if key not in ids]
         if not missing:
             return Deleted(success=True, message="Entities deleted successfully")
-        found = len(asked) - len(missing)
         return Deleted(
             success=True,
-            message=f"Deleted {found} of {len(asked)} entities. Not found: {', '.join(missing)}",
+            message=f"Deleted {len(asked) - len(missing)} of {len(asked)} entities. "
+            f"Not found: {', '.join(missing)}",
         )
 
     async def delete_observations(
         self, namespace: str, deletions: Sequence[tuple[str, Sequence[str]]]
     ) -> Deleted:
         now = time.time()
-        requested = sum(len(contents) for _, contents in deletions)
+        wanted: dict[str, dict[str, None]] = {}
+        for name, contents in deletions:
+            wanted.setdefault(graph.normalise(name), {}).update(dict.fromkeys(contents))
         deleted = 0
         async with self._database.transaction() as tx:
             await graph.bump_revision(tx, namespace)
-            ids = await graph.resolve(tx, namespace, (name for name, _ in deletions))
-            for name, contents in deletions:
-                entity_id = ids.get(graph.normalise(name))
-                if entity_id is not None:
-                    deleted += await graph.invalidate_observations(tx, entity_id, contents, now)
+            ids = await graph.resolve(tx, namespace, wanted)
+            for name, held in wanted.items():
+                if name in ids:
+                    deleted += len(await graph.end_observations(tx, ids[name], list(held), now))
             await graph.refresh_search(tx, ids.values())
+        requested = sum(len(held) for held in wanted.values())
         if deleted == requested:
             return Deleted(success=True, message="Observations deleted successfully")
-        missing = [name for name, _ in deletions if graph.normalise(name) not in ids]
-        tail = f" Entities not found: {', '.join(dict.fromkeys(missing))}" if missing else ""
-        return Deleted(success=True, message=f"Deleted {deleted} of {requested} observations.{tail}")
+        missing = [name for name in wanted if name not in ids]
+        tail = f" Entities not found: {', '.join(missing)}" if missing else ""
+        return Deleted(
+            success=True,
+            message=f"Deleted {deleted} of {requested} observations; the rest were not held.{tail}",
+        )
 
     async def delete_relations(self, namespace: str, relations: Sequence[RelationKey]) -> Deleted:
         now = time.time()
+        keys = list(
+            dict.fromkeys(
+                (graph.normalise(r.source), graph.normalise(r.target), r.relation_type) for r in relations
+            )
+        )
         deleted = 0
         async with self._database.transaction() as tx:
             await graph.bump_revision(tx, namespace)
-            ids = await graph.resolve(tx, namespace, (n for r in relations for n in (r.source, r.target)))
-            for relation in relations:
-                source = ids.get(graph.normalise(relation.source))
-                target = ids.get(graph.normalise(relation.target))
-                if source is not None and target is not None:
-                    deleted += await graph.invalidate_relation(
-                        tx, source, target, relation.relation_type, now
-                    )
-        if deleted == len(relations):
+            ids = await graph.resolve(tx, namespace, (name for key in keys for name in key[:2]))
+            for source, target, relation_type in keys:
+                if source in ids and target in ids:
+                    deleted += await graph.end_relation(tx, ids[source], ids[target], relation_type, now)
+        if deleted == len(keys):
             return Deleted(success=True, message="Relations deleted successfully")
         return Deleted(
-            success=True,
-            message=f"Deleted {deleted} of {len(relations)} relations. The rest matched nothing.",
+            success=True, message=f"Deleted {deleted} of {len(keys)} relations. The rest matched nothing."
         )
 
-    async def read_graph(self, namespace: str, cursor: str | None, limit: int) -> KnowledgeGraph:
+    async def read_graph(
+        self, namespace: str, cursor: str | None, limit: int, as_of: float | None = None
+    ) -> KnowledgeGraph:
         """A page of the whole graph: every entity first, then every relation, like the reference."""
-        phase, after_id = _decode(cursor)
-        if phase == "s":
-            raise _bad_cursor()
-        entities: list[graph.EntityRecord] = []
+        phase, after_id = (
+            ("e", 0) if cursor is None else decode_phase_cursor(cursor, "read_graph", ("e", "r"))
+        )
+        db = self._database
+        entities: list[graph_reads.EntityRecord] = []
         if phase == "e":
-            ids = await graph.entity_page(self._database, namespace, after_id, limit + 1)
-            entities = await graph.entities(self._database, ids[:limit])
+            ids = await graph_reads.entity_page(db, namespace, after_id, limit + 1, as_of)
+            entities = await graph_reads.entities(db, ids[:limit], as_of)
             if len(ids) > limit:
-                return _graph(entities, [], _encode("e", ids[limit - 1]))
+                return knowledge_graph(entities, [], encode_cursor(ids[limit - 1], "e"))
             after_id, limit = 0, limit - len(entities)
             if limit == 0:
-                more = await graph.relation_page(self._database, namespace, 0, 1)
-                return _graph(entities, [], _encode("r", 0) if more else None)
-        relations = await graph.relation_page(self._database, namespace, after_id, limit + 1)
-        next_cursor = _encode("r", relations[limit - 1].id) if len(relations) > limit else None
-        return _graph(entities, relations[:limit], next_cursor)
+                more = await graph_reads.relation_page(db, namespace, 0, 1, as_of)
+                return knowledge_graph(entities, [], encode_cursor(0, "r") if more else None)
+        relations = await graph_reads.relation_page(db, namespace, after_id, limit + 1, as_of)
+        next_cursor = encode_cursor(relations[limit - 1].id, "r") if len(relations) > limit else None
+        return knowledge_graph(entities, relations[:limit], next_cursor)
 
     async def search_nodes(
-        self, namespace: str, query: str, cursor: str | None, limit: int
+        self, namespace: str, query: str, cursor: str | None, limit: int, as_of: float | None = None
     ) -> KnowledgeGraph:
-        """Entities whose name, type or an observation contains the query, any letter case."""
-        phase, after_id = _decode(cursor)
-        if phase != "s" and cursor is not None:
-            raise _bad_cursor()
+        """Entities whose name, alias, type or an observation contains the query, any letter case."""
+        found = await self.find_entities(namespace, query, cursor, limit + 1, as_of)
+        next_cursor = encode_cursor(found[limit - 1].id, "s") if len(found) > limit else None
+        return await self._with_relations(found[:limit], next_cursor, as_of)
+
+    async def find_entities(
+        self, namespace: str, query: str, cursor: str | None, limit: int, as_of: float | None = None
+    ) -> list[graph_reads.EntityRecord]:
+        """Up to `limit` entities matching `query` as search_nodes does, in id order after the cursor."""
+        after_id = 0 if cursor is None else decode_phase_cursor(cursor, "search_nodes", ("s",))[1]
         needle = query.casefold()
-        found: list[graph.EntityRecord] = []
-        while len(found) <= limit:
-            ids = await graph.search_candidates(self._database, namespace, query, after_id, 200)
-            for entity in await graph.entities(self._database, ids):
-                texts = (entity.name, entity.entity_type, *entity.observations)
-                if any(needle in text.casefold() for text in texts):
-                    found.append(entity)
-            if len(ids) < 200:
+        found: list[graph_reads.EntityRecord] = []
+        while len(found) < limit:
+            if as_of is None:
+                ids = await graph_reads.search_candidates(
+                    self._database, namespace, query, after_id, SEARCH_BATCH
+                )
+            else:  # the search index holds only the current text: walk the namespace as it was
+                ids = await graph_reads.entity_page(self._database, namespace, after_id, SEARCH_BATCH, as_of)
+            # Aliases are kept without history, so a search as of a time matches names only.
+            aliases = {} if as_of is not None else await graph_reads.aliases_of(self._database, ids)
+            matching = [
+                entity
+                for entity in await graph_reads.entities(self._database, ids, as_of)
+                if any(
+                    needle in text.casefold()
+                    for text in (
+                        entity.name,
+                        entity.entity_type,
+                        *entity.observations,
+                        *aliases.get(entity.id, ()),
+                    )
+                )
+            ]
+            found.extend(matching[: limit - len(found)])
+            if len(ids) < SEARCH_BATCH:
                 break
             after_id = ids[-1]
-        next_cursor = _encode("s", found[limit - 1].id) if len(found) > limit else None
-        return await self._with_relations(found[:limit], next_cursor)
+        return found
 
-    async def open_nodes(self, namespace: str, names: Sequence[str]) -> KnowledgeGraph:
-        ids = await graph.resolve(self._database, namespace, names)
-        return await self._with_relations(
-            await graph.entities(self._database, sorted(set(ids.values()))), None
-        )
+    async def open_nodes(
+        self, namespace: str, names: Sequence[str], as_of: float | None = None
+    ) -> KnowledgeGraph:
+        ids = await graph.resolve(self._database, namespace, names, as_of)
+        entities = await graph_reads.entities(self._database, sorted(set(ids.values())), as_of)
+        return await self._with_relations(entities, None, as_of)
+
+    async def rebuild_search_index(self) -> int:
+        """Recreate the derived search index of every namespace; returns the entities indexed."""
+        async with self._database.transaction() as tx:
+            return await graph.rebuild_search(tx)
 
     async def _with_relations(
-        self, entities: list[graph.EntityRecord], next_cursor: str | None
+        self, entities: list[graph_reads.EntityRecord], next_cursor: str | None, as_of: float | None
     ) -> KnowledgeGraph:
-        relations = await graph.relations_touching(
-            self._database, [e.id for e in entities], MAX_RELATIONS_SHOWN
+        relations = await graph_reads.relations_touching(
+            self._database, [e.id for e in entities], MAX_RELATIONS_SHOWN + 1, as_of
         )
-        return _graph(entities, relations, next_cursor)
+        result = knowledge_graph(entities, relations[:MAX_RELATIONS_SHOWN], next_cursor)
+        result.relations_truncated = len(relations) > MAX_RELATIONS_SHOWN
+        return result
 
-    async def _require(
-        self, tx: Transaction, namespace: str, relations: Sequence[RelationKey], field: str, outcome: str
-    ) -> dict[str, int]:
-        ids = await graph.resolve(tx, namespace, (n for r in relations for n in (r.source, r.target)))
-        for index, relation in enumerate(relations):
-            for end, name in (("from", relation.source), ("to", relation.target)):
-                if graph.normalise(name) not in ids:
-                    raise _missing(f"{field}[{index}].{end}", name, outcome)
-        return ids
 
-    async def _require_names(
-        self, tx: Transaction, namespace: str, names: Sequence[str], field: str, key: str
-    ) -> dict[str, int]:
-        ids = await graph.resolve(tx, namespace, names)
-        for index, name in enumerate(names):
+async def require_ends(
+    tx: Transaction, namespace: str, relations: Sequence[RelationKey], field: str, outcome: str
+) -> dict[str, int]:
+    """Ids of both ends of every relation; NotFound naming the first missing end otherwise."""
+    ids = await graph.resolve(tx, namespace, (n for r in relations for n in (r.source, r.target)))
+    for index, relation in enumerate(relations):
+        for end, name in (("from", relation.source), ("to", relation.target)):
             if graph.normalise(name) not in ids:
-                raise _missing(f"{field}[{index}].{key}", name, "Nothing was saved")
-        return ids
+                raise missing_entity(f"{field}[{index}].{end}", name, outcome)
+    return ids
 
 
-def _missing(field: str, name: str, outcome: str) -> NotFound:
+async def require_sources(tx: Transaction, namespace: str, memory_ids: Iterable[int]) -> None:
+    wanted = set(memory_ids)
+    unknown = sorted(wanted - await graph_reads.memories_in(tx, namespace, sorted(wanted)))
+    if unknown:
+        raise InvalidInput(
+            f"source_memory_ids: no memory {', '.join(map(str, unknown[:10]))} in namespace {namespace!r}; "
+            "cite ids returned by remember, record_event or recall in the same namespace. Nothing was saved."
+        )
+
+
+def missing_entity(field: str, name: str, outcome: str) -> NotFound:
     # "Entity with name X not found" is the reference server's wording, which clients may match.
     return NotFound(
         f"{field}: Entity with name {name} not found in this namespace. {outcome}; "
@@ -277,42 +285,21 @@ def _missing(field: str, name: str, outcome: str) -> NotFound:
     )
 
 
-def _relation(relation: RelationKey | graph.RelationRecord) -> Relation:
+def relation_view(relation: RelationKey | graph_reads.RelationRecord) -> Relation:
     return Relation.model_validate(
         {"from": relation.source, "to": relation.target, "relationType": relation.relation_type}
     )
 
 
-def _graph(
-    entities: list[graph.EntityRecord], relations: list[graph.RelationRecord], next_cursor: str | None
+def knowledge_graph(
+    entities: list[graph_reads.EntityRecord],
+    relations: list[graph_reads.RelationRecord],
+    next_cursor: str | None,
 ) -> KnowledgeGraph:
     return KnowledgeGraph(
         entities=[
             Entity(name=e.name, entityType=e.entity_type, observations=list(e.observations)) for e in entities
         ],
-        relations=[_relation(r) for r in relations],
+        relations=[relation_view(r) for r in relations],
         next_cursor=next_cursor,
     )
-
-
-def _encode(phase: str, last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([phase, last_id]).encode()).decode()
-
-
-def _decode(cursor: str | None) -> tuple[str, int]:
-    """(phase, last id) of a cursor made by _encode: e entities, r relations, s search hits."""
-    if cursor is None:
-        return "e", 0
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if isinstance(position, list) and len(position) == 2:
-            phase, last_id = position
-            if phase in ("e", "r", "s") and type(last_id) is int and 0 <= last_id < 2**63:
-                return phase, last_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise _bad_cursor()
-
-
-def _bad_cursor() -> InvalidInput:
-    return InvalidInput("cursor: not a cursor returned by this tool; omit it to start from the beginning.")

@@ -28,7 +28,7 @@ _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"
 _KIND_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
-def _has_text(value: str) -> str:
+def has_text(value: str) -> str:
     if not value.strip():
         raise ValueError("must contain non-whitespace text")
     return value
@@ -76,12 +76,12 @@ def _depth(value: Any) -> int:
 Content = Annotated[
     str,
     Field(min_length=1, max_length=MAX_CONTENT_CHARS, description="The text to store, stored verbatim"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
 ]
 Query = Annotated[
     str,
     Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for, in natural language"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
 ]
 Namespace = Annotated[
     str,
@@ -125,8 +125,8 @@ Context = Annotated[
 Title = Annotated[
     str,
     Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=r"^[^\x00-\x1f]+$"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
     AfterValidator(str.strip),
 ]
 # A sentence or a paragraph: a goal, a step, a note.
-ShortText = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT_CHARS), AfterValidator(_has_text)]
+ShortText = Annotated[str, Field(min_length=1, max_length=MAX_SHORT_TEXT_CHARS), AfterValidator(has_text)]

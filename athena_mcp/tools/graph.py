@@ -9,17 +9,20 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import AfterValidator, BaseModel, Field
 
-from athena_mcp.memory.graph import (
+from athena_mcp.memory.graph_models import (
     CreatedEntities,
     CreatedRelations,
     Deleted,
     KnowledgeGraph,
     NewEntity,
+    NewRelation,
+    ObservationBatch,
     ObservationsAdded,
     RelationKey,
 )
+from athena_mcp.models import to_seconds_or_none
 from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
-from athena_mcp.tools.fields import MAX_CONTENT_CHARS, Cursor, Namespace
+from athena_mcp.tools.fields import MAX_CONTENT_CHARS, Cursor, MemoryId, Namespace, Timestamp, has_text
 
 MAX_BATCH = 500
 MAX_OBSERVATIONS = 500
@@ -29,29 +32,35 @@ MAX_SEARCH_CHARS = 2048  # the reference server's limit on search_nodes' query
 MAX_PAGE = 500
 
 
-def _has_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain non-whitespace text")
-    return value
-
-
 EntityName = Annotated[
     str,
     Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
 ]
 EntityType = Annotated[
     str,
     Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
 ]
 RelationType = Annotated[
     str,
     Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation"),
-    AfterValidator(_has_text),
+    AfterValidator(has_text),
 ]
-Observation = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(_has_text)]
+Observation = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(has_text)]
 Names = Annotated[list[EntityName], Field(max_length=MAX_BATCH)]
+MAX_SOURCES = 100
+SourceMemoryIds = Annotated[
+    list[MemoryId],
+    Field(
+        max_length=MAX_SOURCES,
+        description="Ids of the memories or events that said this (provenance); optional",
+    ),
+]
+AsOf = Annotated[
+    Timestamp | None,
+    Field(description="Read the graph as it stood at this time (ISO 8601); omit for now"),
+]
 
 
 class EntityInput(BaseModel):
@@ -64,9 +73,13 @@ class EntityInput(BaseModel):
             description="An array of observation contents associated with the entity",
         ),
     ]
+    source_memory_ids: SourceMemoryIds = []
+
+    def draft(self) -> NewEntity:
+        return NewEntity(self.name, self.entityType, tuple(self.observations), tuple(self.source_memory_ids))
 
 
-class RelationInput(BaseModel):
+class RelationKeyInput(BaseModel):
     from_: Annotated[
         EntityName, Field(alias="from", description="The name of the entity where the relation starts")
     ]
@@ -77,12 +90,33 @@ class RelationInput(BaseModel):
         return RelationKey(self.from_, self.to, self.relationType)
 
 
+class RelationInput(RelationKeyInput):
+    weight: Annotated[
+        float, Field(gt=0, le=1e6, allow_inf_nan=False, description="Strength of the relation (default 1)")
+    ] = 1.0
+    exclusive: Annotated[
+        bool,
+        Field(
+            description="True when the source can hold only one relation of this type (e.g. lives_in): "
+            "current ones to other targets are ended, kept as history"
+        ),
+    ] = False
+    source_memory_ids: SourceMemoryIds = []
+
+    def draft(self) -> NewRelation:
+        return NewRelation(self.key(), self.weight, self.exclusive, tuple(self.source_memory_ids))
+
+
 class ObservationAddition(BaseModel):
     entityName: Annotated[EntityName, Field(description="The name of the entity to add the observations to")]
     contents: Annotated[
         list[Observation],
         Field(max_length=MAX_OBSERVATIONS, description="An array of observation contents to add"),
     ]
+    source_memory_ids: SourceMemoryIds = []
+
+    def draft(self) -> ObservationBatch:
+        return ObservationBatch(self.entityName, tuple(self.contents), tuple(self.source_memory_ids))
 
 
 class ObservationDeletion(BaseModel):
@@ -125,9 +159,7 @@ async def create_entities(
 ) -> CreatedEntities:
     """Create multiple new entities in the knowledge graph; names that already exist (ignoring case and
     spacing) are skipped, so add facts to those with add_observations."""
-    return await services.graph.create_entities(
-        namespace, [NewEntity(e.name, e.entityType, tuple(e.observations)) for e in entities]
-    )
+    return await services.graph.create_entities(namespace, [e.draft() for e in entities])
 
 
 @tool_errors
@@ -138,7 +170,7 @@ async def create_relations(
 ) -> CreatedRelations:
     """Create multiple new relations between existing entities in the knowledge graph, in active voice
     (e.g. works_at); relations that already hold are skipped."""
-    return await services.graph.create_relations(namespace, [r.key() for r in relations])
+    return await services.graph.create_relations(namespace, [r.draft() for r in relations])
 
 
 @tool_errors
@@ -149,9 +181,7 @@ async def add_observations(
 ) -> ObservationsAdded:
     """Add new observations to existing entities in the knowledge graph; ones already held are skipped,
     and if any entity is missing nothing is saved."""
-    return await services.graph.add_observations(
-        namespace, [(o.entityName, o.contents) for o in observations]
-    )
+    return await services.graph.add_observations(namespace, [o.draft() for o in observations])
 
 
 @tool_errors
@@ -180,7 +210,7 @@ async def delete_observations(
 async def delete_relations(
     services: ServicesDep,
     relations: Annotated[
-        list[RelationInput], Field(max_length=MAX_BATCH, description="An array of relations to delete")
+        list[RelationKeyInput], Field(max_length=MAX_BATCH, description="An array of relations to delete")
     ],
     namespace: GraphNamespace = "default",
 ) -> Deleted:
@@ -194,10 +224,11 @@ async def read_graph(
     namespace: GraphNamespace = "default",
     limit: PageSize = 100,
     cursor: Cursor | None = None,
+    as_of: AsOf = None,
 ) -> KnowledgeGraph:
     """Read the knowledge graph a page at a time: all entities, then all relations; pass next_cursor
     to continue."""
-    return await services.graph.read_graph(namespace, cursor, limit)
+    return await services.graph.read_graph(namespace, cursor, limit, to_seconds_or_none(as_of))
 
 
 @tool_errors
@@ -207,16 +238,18 @@ async def search_nodes(
         str,
         Field(
             max_length=MAX_SEARCH_CHARS,
+            pattern=r"^[^\x00]*$",
             description="The search query to match against entity names, types, and observation content",
         ),
     ],
     namespace: GraphNamespace = "default",
     limit: PageSize = 100,
     cursor: Cursor | None = None,
+    as_of: AsOf = None,
 ) -> KnowledgeGraph:
-    """Search for nodes in the knowledge graph whose name, type or an observation contains the query (any
-    letter case), with the relations touching them."""
-    return await services.graph.search_nodes(namespace, query, cursor, limit)
+    """Search for nodes in the knowledge graph whose name, alias, type or an observation contains the
+    query (any letter case), with the relations touching them."""
+    return await services.graph.search_nodes(namespace, query, cursor, limit, to_seconds_or_none(as_of))
 
 
 @tool_errors
@@ -224,6 +257,7 @@ async def open_nodes(
     services: ServicesDep,
     names: Annotated[Names, Field(description="An array of entity names to retrieve")],
     namespace: GraphNamespace = "default",
+    as_of: AsOf = None,
 ) -> KnowledgeGraph:
     """Open specific nodes in the knowledge graph by their names, with the relations touching them."""
-    return await services.graph.open_nodes(namespace, names)
+    return await services.graph.open_nodes(namespace, names, to_seconds_or_none(as_of))

@@ -87,7 +87,7 @@ async def test_create_relations_skips_duplicates_and_refuses_missing_entities(se
             relations=[rel("Alice", "Carol", "admires"), rel("Alice", "Ghost", "haunts")],
         )
         graph = await call(client, "read_graph")
-    assert again == {"relations": []}
+    assert again == {"relations": [], "ended": 0}
     assert_refused(
         message, settings, "relations[1].to", "Entity with name Ghost not found", "create_entities"
     )
@@ -126,7 +126,7 @@ async def test_deleting_an_entity_ends_its_relations_both_ways(settings, minilm)
         recreated = await call(client, "create_entities", entities=[BOB])
     assert deleted == {"success": True, "message": "Entities deleted successfully"}
     assert partial["message"] == "Deleted 1 of 2 entities. Not found: Nobody"
-    assert graph == {"entities": [ALICE], "relations": [], "next_cursor": None}
+    assert graph == {"entities": [ALICE], "relations": [], "relations_truncated": False, "next_cursor": None}
     assert recreated == {"entities": [BOB]}
 
 
@@ -142,7 +142,7 @@ async def test_delete_observations_and_relations_remove_exact_matches_only(setti
             client, "delete_relations", relations=[rel("Alice", "Bob", "knows"), rel("Bob", "Alice", "knows")]
         )
         graph = await call(client, "open_nodes", names=["Alice", "Bob"])
-    assert observations["message"] == "Deleted 1 of 2 observations."
+    assert observations["message"] == "Deleted 1 of 2 observations; the rest were not held."
     assert relations["message"] == "Deleted 1 of 2 relations. The rest matched nothing."
     assert graph["entities"] == [{**ALICE, "observations": []}, BOB]
     assert graph["relations"] == [rel("Bob", "Carol", "works_with")]

@@ -51,6 +51,7 @@ TOOLSET_TOOLS = {
         "read_graph",
         "search_nodes",
         "open_nodes",
+        *("get_entity", "add_aliases", "remove_aliases", "merge_entities", "unmerge_entities"),
     },
     "consolidation": {
         "consolidate",
@@ -66,22 +67,25 @@ READ_ONLY_TOOLS = {
     *("list_tasks", "list_goals", "list_triggers", "due"),
     *("find_procedures", "get_procedure", "list_procedures"),
     *("consolidation_status", "list_compactions"),
-    *("read_graph", "search_nodes", "open_nodes"),
+    *("read_graph", "search_nodes", "open_nodes", "get_entity"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
 # history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
-# The graph's deletions end entities, observations and relations (kept only as history).
+# The graph's deletions end entities, observations and relations (kept only as history); removing
+# an alias forgets it; a merge ends the absorbed entity's facts and an unmerge the copies.
 DESTRUCTIVE_TOOLS = {
     *("forget", "retire_procedure", "update_task", "cancel_trigger", "consolidate"),
     *("delete_entities", "delete_observations", "delete_relations"),
+    *("remove_aliases", "merge_entities", "unmerge_entities"),
 }
 # Recording an event twice records two events, and an execution (without a session) two runs;
 # creating a task, goal or trigger twice creates two, and each rating counts; every other tool
-# converges on repeat (a second consolidate finds nothing new).
+# converges on repeat (a second consolidate finds nothing new). A second merge of the same pair is
+# refused (they are one entity by then) and a second unmerge too: each is a step of its own.
 NOT_IDEMPOTENT_TOOLS = {
     *("record_event", "record_events", "record_execution"),
     *("create_task", "create_goal", "create_trigger"),
-    "rate_memory",
+    *("rate_memory", "merge_entities", "unmerge_entities"),
 }
 
 _ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs)\.", re.IGNORECASE)

@@ -1,0 +1,149 @@
+"""What the graph tools return, and the requests the graph memory takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Entity(BaseModel):
+    name: str
+    entityType: str
+    observations: list[str]
+
+
+class Relation(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    relationType: str
+
+
+class CreatedEntities(BaseModel):
+    entities: list[Entity] = Field(
+        description="The entities created; names that already existed are left out"
+    )
+
+
+class CreatedRelations(BaseModel):
+    relations: list[Relation] = Field(
+        description="The relations created; ones that already held are left out"
+    )
+    ended: int = Field(
+        default=0,
+        description="Relations ended because an exclusive new one contradicted them (kept as history)",
+    )
+
+
+class AddedObservations(BaseModel):
+    entityName: str
+    addedObservations: list[str]
+
+
+class ObservationsAdded(BaseModel):
+    results: list[AddedObservations]
+
+
+class Deleted(BaseModel):
+    success: bool
+    message: str
+
+
+class KnowledgeGraph(BaseModel):
+    entities: list[Entity]
+    relations: list[Relation]
+    relations_truncated: bool = Field(
+        default=False, description="True when more relations touch these entities than were listed"
+    )
+    next_cursor: str | None = Field(
+        default=None, description="Pass as cursor to get the next page; null when there is no more"
+    )
+
+
+class FactView(BaseModel):
+    """An observation or a relation with when it held and which memories said it."""
+
+    text: str = Field(description="The observation, or the relation type")
+    entity: str | None = Field(default=None, description="For a relation: the entity at the other end")
+    direction: str | None = Field(
+        default=None, description="For a relation: 'out' (from this entity) or 'in'"
+    )
+    weight: float | None = None
+    source_memory_ids: list[int]
+    valid_from: datetime
+    valid_to: datetime | None = Field(
+        default=None, description="When it stopped holding; null while it holds"
+    )
+
+
+class MergeView(BaseModel):
+    merge_id: int
+    survivor: str
+    absorbed: str
+    merged_at: datetime
+    unmerged_at: datetime | None = None
+
+
+class EntityRecordView(BaseModel):
+    name: str
+    entityType: str
+    aliases: list[str]
+    created_at: datetime
+    source_memory_ids: list[int]
+    observations: list[FactView]
+    relations: list[FactView]
+    merges: list[MergeView] = Field(description="Merges this entity took part in, newest first")
+    truncated: bool = Field(description="True when there were more facts than the limit")
+
+
+class Merged(BaseModel):
+    merge_id: int = Field(description="Pass to unmerge_entities to undo the merge")
+    survivor: str
+    absorbed: str
+    observations_moved: int
+    relations_moved: int
+
+
+class Unmerged(BaseModel):
+    merge_id: int
+    restored: str
+    observations_restored: int
+    relations_restored: int
+
+
+class Aliases(BaseModel):
+    entityName: str
+    aliases: list[str] = Field(description="All the entity's aliases after the change")
+
+
+@dataclass(frozen=True)
+class NewEntity:
+    name: str
+    entity_type: str
+    observations: tuple[str, ...]
+    sources: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelationKey:
+    source: str
+    target: str
+    relation_type: str
+
+
+@dataclass(frozen=True)
+class NewRelation:
+    key: RelationKey
+    weight: float = 1.0
+    exclusive: bool = False
+    sources: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservationBatch:
+    entity_name: str
+    contents: tuple[str, ...]
+    sources: tuple[int, ...] = field(default=())
