@@ -30,7 +30,10 @@ class GraphIdentity:
                         f"aliases[{index}]: {alias!r} already names another entity; merge the two with "
                         "merge_entities, or choose another alias. Nothing was saved."
                     )
-            new = {graph.normalise(a): a for a in reversed(aliases) if graph.normalise(a) not in taken}
+            new: dict[str, str] = {}
+            for alias in aliases:
+                if graph.normalise(alias) not in taken:
+                    new.setdefault(graph.normalise(alias), alias)
             for alias in new.values():
                 await graph.add_alias(tx, namespace, entity_id, alias, now)
             if new:

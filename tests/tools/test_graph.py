@@ -148,6 +148,50 @@ async def test_delete_observations_and_relations_remove_exact_matches_only(setti
     assert graph["relations"] == [rel("Bob", "Carol", "works_with")]
 
 
+async def test_repeated_items_in_a_deletion_count_once(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=[{**ALICE, "observations": ["x", "x", "y"]}, BOB])
+        await call(client, "create_relations", relations=[rel("Alice", "Bob", "knows")])
+        observations = await call(
+            client, "delete_observations", deletions=[{"entityName": "alice", "observations": ["x", "x"]}]
+        )
+        relations = await call(
+            client, "delete_relations", relations=[rel("Alice", "Bob", "knows"), rel("ALICE", "bob", "knows")]
+        )
+        left = await call(client, "open_nodes", names=["Alice"])
+    assert observations["message"] == "Observations deleted successfully"
+    assert relations["message"] == "Relations deleted successfully"
+    assert left["entities"] == [{**ALICE, "observations": ["y"]}]
+
+
+async def test_a_hub_lists_at_most_1000_relations_and_says_so(settings, minilm):
+    spokes = [{"name": f"spoke {i}", "entityType": "t", "observations": []} for i in range(1001)]
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=[ALICE, *spokes[:499]])
+        await call(client, "create_entities", entities=spokes[499:998])
+        await call(client, "create_entities", entities=spokes[998:])
+        for start in range(0, 1001, 500):
+            batch = spokes[start : start + 500]
+            await call(
+                client, "create_relations", relations=[rel("Alice", s["name"], "knows") for s in batch]
+            )
+        hub = await call(client, "open_nodes", names=["Alice"])
+        spoke = await call(client, "open_nodes", names=["spoke 7"])
+    assert len(hub["relations"]) == 1000 and hub["relations_truncated"] is True
+    assert spoke["relations"] == [rel("Alice", "spoke 7", "knows")] and spoke["relations_truncated"] is False
+
+
+async def test_short_queries_fold_case_beyond_ascii(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(
+            client, "create_entities", entities=[{"name": "Éclair", "entityType": "food", "observations": []}]
+        )
+        accented = await call(client, "search_nodes", query="é")
+        plain = await call(client, "search_nodes", query="CL")
+    assert [e["name"] for e in accented["entities"]] == ["Éclair"]
+    assert [e["name"] for e in plain["entities"]] == ["Éclair"]
+
+
 async def test_search_nodes_matches_substrings_of_name_type_or_observation_in_any_case(settings, minilm):
     async with open_client(settings, minilm) as client:
         await seed(client)
@@ -233,6 +277,12 @@ async def test_search_nodes_pages_with_a_cursor(settings, minilm):
         ("search_nodes", {"query": "q" * 2049}, ("query", "2048")),
         ("read_graph", {"limit": 501}, ("limit", "500")),
         ("open_nodes", {"names": ["A"], "namespace": "bad space"}, ("namespace",)),
+        ("search_nodes", {"query": "ab\u0000"}, ("query",)),
+        ("read_graph", {"as_of": "yesterday"}, ("as_of",)),
+        ("create_relations", {"relations": [{**rel("A", "B", "r"), "weight": -1}]}, ("weight",)),
+        ("create_relations", {"relations": [{**rel("A", "B", "r"), "source_memory_ids": [0]}]}, ("source",)),
+        ("merge_entities", {"entityName": "A", "into": "B"}, ("into", "not found")),
+        ("get_entity", {"name": "A", "limit": 501}, ("limit", "500")),
     ],
 )
 async def test_bad_input_is_refused_naming_the_field(
