@@ -50,7 +50,9 @@ def parser() -> argparse.ArgumentParser:
         "embedder (after changing models); resumable if interrupted.",
     )
     commands.add_parser(
-        "rebuild-graph-index", parents=[settings_flags], help="Rebuild the graph's search index from its tables."
+        "rebuild-graph-index",
+        parents=[settings_flags],
+        help="Rebuild the graph's search index from its tables.",
     )
     return root
 
