@@ -13,6 +13,7 @@ from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWo
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.memory.communities import GraphCommunities
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
@@ -42,6 +43,7 @@ class Services:
     procedural: ProceduralMemory
     prospective: ProspectiveMemory
     graph: GraphMemory
+    communities: GraphCommunities  # derived from the graph, recomputed as it changes
     vector_backlog: VectorBacklogWorker
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
@@ -84,6 +86,7 @@ async def open_services(
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database),
             graph=GraphMemory(database),
+            communities=GraphCommunities(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,
@@ -113,6 +116,10 @@ async def open_services(
                 )
             if "prospective" in settings.toolsets:
                 workers.append(asyncio.create_task(services.triggers.run_forever(settings.trigger_interval)))
+            if "graph" in settings.toolsets and settings.community_interval > 0:
+                workers.append(
+                    asyncio.create_task(services.communities.run_forever(settings.community_interval))
+                )
         try:
             yield services
         finally:
