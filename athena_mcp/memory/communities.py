@@ -111,8 +111,8 @@ class GraphCommunities:
             entities = await store.graph_entities(db, namespace, None)
             relations = await store.graph_relations(db, namespace, None)
             seed = None if previous is None else await store.membership(db, previous.id)
-            # leidenalg holds the interpreter lock while it optimises, so the thread keeps the
-            # reads and the write async but not the event loop free during the computation.
+            # In a thread so that the Python parts (building the graph, the labels) interleave with
+            # other tasks; leidenalg's optimisation itself holds the interpreter lock throughout.
             partition = await asyncio.to_thread(leiden.detect, entities, relations, seed)
             record = store.RunRecord(
                 id=0,
