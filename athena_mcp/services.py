@@ -13,6 +13,7 @@ from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWo
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.memory.communities import GraphCommunities
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.graph_identity import GraphIdentity
@@ -44,6 +45,7 @@ class Services:
     prospective: ProspectiveMemory
     graph: GraphMemory
     graph_identity: GraphIdentity
+    communities: GraphCommunities  # derived from the graph, recomputed as it changes
     vector_backlog: VectorBacklogWorker
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
@@ -87,6 +89,7 @@ async def open_services(
             prospective=ProspectiveMemory(database),
             graph=GraphMemory(database),
             graph_identity=GraphIdentity(database),
+            communities=GraphCommunities(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,
@@ -116,6 +119,10 @@ async def open_services(
                 )
             if "prospective" in settings.toolsets:
                 workers.append(asyncio.create_task(services.triggers.run_forever(settings.trigger_interval)))
+            if "graph" in settings.toolsets and settings.community_interval > 0:
+                workers.append(
+                    asyncio.create_task(services.communities.run_forever(settings.community_interval))
+                )
         try:
             yield services
         finally:

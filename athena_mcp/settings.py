@@ -80,6 +80,11 @@ class Settings:
     consolidation_interval: float = _setting(
         300.0, "Seconds between background consolidation runs; 0 runs it only on request."
     )
+    community_interval: float = _setting(
+        60.0,
+        "Seconds between background passes that recompute the graph communities of namespaces whose "
+        "graph changed; 0 recomputes them only on request.",
+    )
     consolidation_settle: float = _setting(
         600.0, "Seconds a session must be quiet (no new event) before consolidation takes it in."
     )
@@ -111,6 +116,8 @@ class Settings:
                 "consolidation_interval, consolidation_settle, compaction_age_days and "
                 "compaction_retention_days must be 0 or more; flashbulb_importance in (0, 1]"
             )
+        if self.community_interval < 0:
+            raise ValueError("community_interval must be 0 or more")
         if self.trigger_interval <= 0:
             raise ValueError("trigger_interval must be positive")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:

@@ -52,6 +52,7 @@ TOOLSET_TOOLS = {
         "search_nodes",
         "open_nodes",
         *("get_entity", "add_aliases", "remove_aliases", "merge_entities", "unmerge_entities"),
+        *("detect_communities", "list_communities", "get_community"),
     },
     "consolidation": {
         "consolidate",
@@ -68,6 +69,7 @@ READ_ONLY_TOOLS = {
     *("find_procedures", "get_procedure", "list_procedures"),
     *("consolidation_status", "list_compactions"),
     *("read_graph", "search_nodes", "open_nodes", "get_entity"),
+    *("list_communities", "get_community"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
 # history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
