@@ -21,9 +21,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from athena_mcp.errors import InvalidInput, NotFound
-from athena_mcp.memory import leiden
+from athena_mcp.memory import leiden, leiden_process
 from athena_mcp.memory.cursors import MAX_ID
-from athena_mcp.memory.graph import Relation
+from athena_mcp.memory.graph_models import Relation
 from athena_mcp.models import to_datetime, to_seconds, to_seconds_or_none
 from athena_mcp.store import communities as store
 from athena_mcp.store import graph
@@ -111,9 +111,7 @@ class GraphCommunities:
             entities = await store.graph_entities(db, namespace, None)
             relations = await store.graph_relations(db, namespace, None)
             seed = None if previous is None else await store.membership(db, previous.id)
-            # In a thread so that the Python parts (building the graph, the labels) interleave with
-            # other tasks; leidenalg's optimisation itself holds the interpreter lock throughout.
-            partition = await asyncio.to_thread(leiden.detect, entities, relations, seed)
+            partition = await leiden_process.detect(entities, relations, seed)
             record = store.RunRecord(
                 id=0,
                 namespace=namespace,

@@ -127,8 +127,10 @@ class GraphMemory:
     ) -> Deleted:
         now = time.time()
         wanted: dict[str, dict[str, None]] = {}
+        given: dict[str, str] = {}  # each normalised name as the caller first wrote it
         for name, contents in deletions:
             wanted.setdefault(graph.normalise(name), {}).update(dict.fromkeys(contents))
+            given.setdefault(graph.normalise(name), name)
         deleted = 0
         async with self._database.transaction() as tx:
             await graph.bump_revision(tx, namespace)
@@ -140,7 +142,7 @@ class GraphMemory:
         requested = sum(len(held) for held in wanted.values())
         if deleted == requested:
             return Deleted(success=True, message="Observations deleted successfully")
-        missing = [name for name in wanted if name not in ids]
+        missing = [given[name] for name in wanted if name not in ids]
         tail = f" Entities not found: {', '.join(missing)}" if missing else ""
         return Deleted(
             success=True,

@@ -14,7 +14,8 @@ import pytest
 from athena_mcp.errors import NotFound
 from athena_mcp.memory import leiden
 from athena_mcp.memory.communities import GraphCommunities
-from athena_mcp.memory.graph import GraphMemory, NewEntity, RelationKey
+from athena_mcp.memory.graph import GraphMemory
+from athena_mcp.memory.graph_models import NewEntity, NewRelation, RelationKey
 from athena_mcp.models import to_datetime
 from athena_mcp.store import communities as store
 from athena_mcp.store.communities import SnapshotEntity, SnapshotRelation
@@ -51,9 +52,8 @@ async def plant(graph: GraphMemory, namespace: str = "default") -> None:
         for i, a in enumerate(names)
         for b in names[i + 1 :]
     ]
-    await graph.create_relations(
-        namespace, [*inside, RelationKey("Fay", "Gus", "met"), RelationKey("Lu", "Max", "met"), *cat]
-    )
+    keys = [*inside, RelationKey("Fay", "Gus", "met"), RelationKey("Lu", "Max", "met"), *cat]
+    await graph.create_relations(namespace, [NewRelation(key) for key in keys])
 
 
 async def groups(communities: GraphCommunities, namespace: str = "default") -> list[set[str]]:
@@ -156,7 +156,9 @@ async def test_an_edit_is_taken_in_by_the_next_pass_only_where_the_graph_changed
 
     # Ann leaves the team for the club; Eve is deleted.
     await graph.delete_relations("default", [RelationKey("Ann", b, "knows") for b in GROUPS["team"][1:]])
-    await graph.create_relations("default", [RelationKey("Ann", b, "knows") for b in GROUPS["club"]])
+    await graph.create_relations(
+        "default", [NewRelation(RelationKey("Ann", b, "knows")) for b in GROUPS["club"]]
+    )
     await graph.delete_entities("default", ["Eve"])
     assert (await communities.list_communities("default", 10)).stale
 
@@ -175,7 +177,9 @@ async def test_as_of_lists_the_run_in_force_at_that_time(database):
     communities = GraphCommunities(database)
     first = await communities.detect("default")
     await graph.create_entities("default", [NewEntity("Sol", "club", ())])
-    await graph.create_relations("default", [RelationKey("Sol", b, "knows") for b in GROUPS["club"]])
+    await graph.create_relations(
+        "default", [NewRelation(RelationKey("Sol", b, "knows")) for b in GROUPS["club"]]
+    )
     second = await communities.detect("default")
     assert second.revision > first.revision
 

@@ -1,0 +1,61 @@
+"""Leiden in a child process.
+
+leidenalg holds the interpreter lock for its whole run (0.5-2 s at 10k entities / 50k relations on
+two cores), which would stall every other tool call of the server for that long. So each
+computation runs in a fresh `python -m athena_mcp.memory.leiden_process`: the server's event loop
+stays free, a cancelled caller kills the child, and a crash in the C extension stays in the child.
+Starting it costs about half a second, once per recompute. Input and output are pickled between
+this module and its own child only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import sys
+from collections.abc import Mapping, Sequence
+
+from athena_mcp.errors import AthenaError
+from athena_mcp.memory import leiden
+from athena_mcp.store.communities import SnapshotEntity, SnapshotRelation
+
+
+async def detect(
+    entities: Sequence[SnapshotEntity],
+    relations: Sequence[SnapshotRelation],
+    previous: Mapping[int, int] | None = None,
+) -> leiden.Partition:
+    """leiden.detect, computed in a child process."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        __name__,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        output, errors = await process.communicate(pickle.dumps((list(entities), list(relations), previous)))
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        reason = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise AthenaError(
+            f"Community detection failed in its worker process (exit code {process.returncode}: "
+            f"{reason[0]}). The stored communities are unchanged; try detect_communities again."
+        )
+    partition = pickle.loads(output)
+    assert isinstance(partition, leiden.Partition)
+    return partition
+
+
+def main() -> None:
+    entities, relations, previous = pickle.load(sys.stdin.buffer)
+    pickle.dump(leiden.detect(entities, relations, previous), sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    main()
