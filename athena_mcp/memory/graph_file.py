@@ -60,8 +60,8 @@ def read_memory_file(path: Path) -> MemoryFile:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InvalidInput(f"{path}: line {line} is not UTF-8 text; nothing was imported.") from None
+        bad_line = data[: exc.start].count(b"\n") + 1
+        raise InvalidInput(f"{path}: line {bad_line} is not UTF-8 text; nothing was imported.") from None
 
     entities: list[NewEntity] = []
     relations: list[FileRelation] = []

@@ -76,17 +76,19 @@ async def import_memory_file(
 
     present = await graph.resolve(database, namespace, (e.name for e in merged.values()))
     created: set[str] = set()
-    for batch in _batches([e for key, e in merged.items() if key not in present]):
-        for entity in (await memory.create_entities(namespace, batch)).entities:
+    for entities in _batches([e for key, e in merged.items() if key not in present]):
+        for entity in (await memory.create_entities(namespace, entities)).entities:
             created.add(graph.normalise(entity.name))
             summary.observations_added += len(entity.observations)
     summary.entities_created = len(created)
     summary.entities_skipped += len(merged) - len(created)
 
     # Includes any entity another process created between the lookup and the write.
-    additions = [(e.name, e.observations) for key, e in merged.items() if key not in created and e.observations]
-    for batch in _batches(additions):
-        for result in (await memory.add_observations(namespace, batch)).results:
+    additions = [
+        (e.name, e.observations) for key, e in merged.items() if key not in created and e.observations
+    ]
+    for some in _batches(additions):
+        for result in (await memory.add_observations(namespace, some)).results:
             summary.observations_added += len(result.addedObservations)
 
     ends = await graph.resolve(
@@ -98,8 +100,8 @@ async def import_memory_file(
             ready.append(relation.key)
         else:
             summary.dangling.append(relation)
-    for batch in _batches(ready):
-        summary.relations_created += len((await memory.create_relations(namespace, batch)).relations)
+    for relations in _batches(ready):
+        summary.relations_created += len((await memory.create_relations(namespace, relations)).relations)
     summary.relations_skipped = len(ready) - summary.relations_created
     return summary
 
