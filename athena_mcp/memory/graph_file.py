@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from athena_mcp.errors import InvalidInput, NotFound
-from athena_mcp.memory.graph import NewEntity, RelationKey
-from athena_mcp.tools.graph import EntityName, EntityType, Observation, RelationInput
+from athena_mcp.memory.graph_models import NewEntity, RelationKey
+from athena_mcp.tools.graph import EntityName, EntityType, Observation, RelationKeyInput
 
 # Problems listed when a file is refused; the count of the rest follows.
 PROBLEMS_SHOWN = 10
@@ -81,7 +81,7 @@ def read_memory_file(path: Path) -> MemoryFile:
                 entity = _EntityLine.model_validate(value)
                 entities.append(NewEntity(entity.name, entity.entityType, tuple(entity.observations)))
             elif kind == "relation":
-                relations.append(FileRelation(number, RelationInput.model_validate(value).key()))
+                relations.append(FileRelation(number, RelationKeyInput.model_validate(value).key()))
             elif isinstance(value, dict):
                 problems.append(f'line {number}: type: {_shown(kind)}; expected "entity" or "relation"')
             else:

@@ -16,8 +16,9 @@ from typing import TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from athena_mcp.errors import InvalidInput
-from athena_mcp.memory.graph import GraphMemory, NewEntity
+from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.graph_file import FileRelation, MemoryFile
+from athena_mcp.memory.graph_models import NewEntity, NewRelation, ObservationBatch
 from athena_mcp.store import graph
 from athena_mcp.store.database import Database
 from athena_mcp.tools.fields import Namespace
@@ -85,7 +86,9 @@ async def import_memory_file(
 
     # Includes any entity another process created between the lookup and the write.
     additions = [
-        (e.name, e.observations) for key, e in merged.items() if key not in created and e.observations
+        ObservationBatch(e.name, e.observations)
+        for key, e in merged.items()
+        if key not in created and e.observations
     ]
     for some in _batches(additions):
         for result in (await memory.add_observations(namespace, some)).results:
@@ -94,10 +97,10 @@ async def import_memory_file(
     ends = await graph.resolve(
         database, namespace, (name for r in memory_file.relations for name in (r.key.source, r.key.target))
     )
-    ready = []
+    ready: list[NewRelation] = []
     for relation in memory_file.relations:
         if graph.normalise(relation.key.source) in ends and graph.normalise(relation.key.target) in ends:
-            ready.append(relation.key)
+            ready.append(NewRelation(relation.key))
         else:
             summary.dangling.append(relation)
     for relations in _batches(ready):
