@@ -7,10 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from athena_mcp import __version__
 from athena_mcp.errors import AthenaError
+from athena_mcp.memory.graph_file import read_memory_file
+from athena_mcp.memory.graph_import import checked_namespace, import_memory_file
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings, env_var, setting_fields
 from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity
@@ -54,6 +58,16 @@ def parser() -> argparse.ArgumentParser:
         parents=[settings_flags],
         help="Rebuild the graph's search index from its tables.",
     )
+    importer = commands.add_parser(
+        "import-memory-json",
+        parents=[settings_flags],
+        help="Import the reference MCP memory server's memory file (memory.jsonl) into the graph; "
+        "the whole file is checked first, and running it again adds only what is missing.",
+    )
+    importer.add_argument("file", type=Path, metavar="FILE", help="the reference server's memory file")
+    importer.add_argument(
+        "--namespace", default="default", help="graph namespace to import into (default 'default')"
+    )
     return root
 
 
@@ -71,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(reembed(settings))
         elif args.command == "rebuild-graph-index":
             asyncio.run(rebuild_graph_index(settings))
+        elif args.command == "import-memory-json":
+            asyncio.run(import_memory_json(settings, args.file, args.namespace))
         else:
             serve(settings)
     except KeyboardInterrupt:
@@ -131,3 +147,12 @@ async def reembed(settings: Settings) -> None:
                 "by a running server, or run `athena-mcp reembed` again."
             )
         print(f"done: {done} vectors", file=sys.stderr)
+
+
+async def import_memory_json(settings: Settings, file: Path, namespace: str) -> None:
+    started = time.perf_counter()
+    namespace = checked_namespace(namespace)
+    memory_file = read_memory_file(file)
+    async with open_services(settings, background=False, check_vectors=False) as services:
+        summary = await import_memory_file(services.graph, services.database, namespace, memory_file)
+    print(summary.describe(time.perf_counter() - started))
