@@ -50,7 +50,10 @@ Athena is your long-term memory, kept across sessions in a local database.
   with `create_trigger` (a time, a delay, a cron schedule or a matching event). Check `due` when a
   session starts and act on what it lists; `dismiss` fired items once handled.
 - Keep people, projects and things as a knowledge graph: `create_entities`, `create_relations`,
-  `add_observations`; look them up with `search_nodes` or `open_nodes`.
+  `add_observations` (cite the memories they came from in `source_memory_ids`); look them up with
+  `search_nodes` or `open_nodes`, and `get_entity` for a fact's history. When a fact replaces an
+  old one (a new address, a new employer), create the relation with `exclusive: true`. Fold
+  duplicates together with `merge_entities`.
 - Use a namespace per project or user to keep memories apart."""
 
 
