@@ -12,7 +12,15 @@ from athena_mcp import __version__
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
-from athena_mcp.tools import consolidation, episodic, graph, procedural, prospective, semantic
+from athena_mcp.tools import (
+    consolidation,
+    episodic,
+    graph,
+    graph_traversal,
+    procedural,
+    prospective,
+    semantic,
+)
 from athena_mcp.tools.arguments import refuse_unknown_arguments
 
 Register = Callable[[MCPServer], None]
@@ -22,7 +30,7 @@ TOOLSETS: dict[str, tuple[Register, ...]] = {
     "consolidation": (consolidation.register,),
     "procedural": (procedural.register,),
     "prospective": (prospective.register,),
-    "graph": (graph.register,),
+    "graph": (graph.register, graph_traversal.register),
 }
 
 INSTRUCTIONS = """\

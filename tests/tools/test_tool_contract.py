@@ -51,6 +51,9 @@ TOOLSET_TOOLS = {
         "read_graph",
         "search_nodes",
         "open_nodes",
+        "find_neighbours",
+        "find_path",
+        "explore_graph",
     },
     "consolidation": {
         "consolidate",
@@ -67,6 +70,7 @@ READ_ONLY_TOOLS = {
     *("find_procedures", "get_procedure", "list_procedures"),
     *("consolidation_status", "list_compactions"),
     *("read_graph", "search_nodes", "open_nodes"),
+    *("find_neighbours", "find_path", "explore_graph"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
 # history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
