@@ -150,7 +150,7 @@ async def time_services(settings: Settings, calls: dict[str, list[Call]]) -> dic
             (
                 "find_neighbours depth 1",
                 neighbours,
-                lambda n: traversal.find_neighbours("default", n, 1, (), "both", None, 100),
+                lambda n: traversal.find_neighbours("default", n, 1, (), "both", None, 50),
             ),
             (
                 "search_nodes (all kinds)",

@@ -64,7 +64,7 @@ async def find_neighbours(
             le=MAX_NEIGHBOURS,
             description=f"Most entities to return besides the start (1-{MAX_NEIGHBOURS})",
         ),
-    ] = 100,
+    ] = 50,
     namespace: GraphNamespace = "default",
 ) -> Neighbourhood:
     """List the entities within `depth` relations of an entity, nearest first, with the relations walked;
