@@ -18,6 +18,7 @@ from athena_mcp.tools import (
     episodic,
     graph,
     graph_identity,
+    graph_traversal,
     procedural,
     prospective,
     semantic,
@@ -31,7 +32,7 @@ TOOLSETS: dict[str, tuple[Register, ...]] = {
     "consolidation": (consolidation.register,),
     "procedural": (procedural.register,),
     "prospective": (prospective.register,),
-    "graph": (graph.register, graph_identity.register, communities.register),
+    "graph": (graph.register, graph_identity.register, graph_traversal.register, communities.register),
 }
 
 INSTRUCTIONS = """\

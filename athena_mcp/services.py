@@ -17,6 +17,8 @@ from athena_mcp.memory.communities import GraphCommunities
 from athena_mcp.memory.episodic import EpisodicMemory
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.graph_identity import GraphIdentity
+from athena_mcp.memory.graph_paths import GraphPaths
+from athena_mcp.memory.graph_traversal import GraphTraversal
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
@@ -45,6 +47,8 @@ class Services:
     prospective: ProspectiveMemory
     graph: GraphMemory
     graph_identity: GraphIdentity
+    graph_traversal: GraphTraversal
+    graph_paths: GraphPaths
     communities: GraphCommunities  # derived from the graph, recomputed as it changes
     vector_backlog: VectorBacklogWorker
     triggers: TriggerWorker
@@ -77,6 +81,8 @@ async def open_services(
         embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
         mirror = VectorMirror(database)
         usage = UsageLog()
+        graph = GraphMemory(database)
+        traversal = GraphTraversal(database, graph)
         services = Services(
             settings=settings,
             database=database,
@@ -87,8 +93,10 @@ async def open_services(
             episodic=EpisodicMemory(database, embeddings),
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database),
-            graph=GraphMemory(database),
+            graph=graph,
             graph_identity=GraphIdentity(database),
+            graph_traversal=traversal,
+            graph_paths=GraphPaths(database, traversal),
             communities=GraphCommunities(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
             triggers=TriggerWorker(database, on_fired),

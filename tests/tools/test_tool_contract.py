@@ -53,6 +53,7 @@ TOOLSET_TOOLS = {
         "open_nodes",
         *("get_entity", "add_aliases", "remove_aliases", "merge_entities", "unmerge_entities"),
         *("detect_communities", "list_communities", "get_community"),
+        *("find_neighbours", "find_path", "explore_graph"),
     },
     "consolidation": {
         "consolidate",
@@ -70,6 +71,7 @@ READ_ONLY_TOOLS = {
     *("consolidation_status", "list_compactions"),
     *("read_graph", "search_nodes", "open_nodes", "get_entity"),
     *("list_communities", "get_community"),
+    *("find_neighbours", "find_path", "explore_graph"),
 }
 # forget hides a memory and retire_procedure a procedure; update_task overwrites fields without
 # history; a cancelled trigger stays so; consolidate compacts old events and purges expired ones.
