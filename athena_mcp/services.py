@@ -24,6 +24,7 @@ from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
+from athena_mcp.worker.entity_linker import EntityLinker
 from athena_mcp.worker.triggers import FiringListener, TriggerWorker
 from athena_mcp.worker.vector_backlog import VectorBacklogWorker
 
@@ -43,6 +44,7 @@ class Services:
     prospective: ProspectiveMemory
     graph: GraphMemory
     vector_backlog: VectorBacklogWorker
+    linker: EntityLinker  # links memories to the names they mention, for recall's graph expansion
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
     consolidation: ConsolidationWorker
@@ -85,6 +87,7 @@ async def open_services(
             prospective=ProspectiveMemory(database),
             graph=GraphMemory(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
+            linker=EntityLinker(database),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,
             consolidation=ConsolidationWorker(
@@ -107,6 +110,7 @@ async def open_services(
             workers.append(
                 asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
             )
+            workers.append(asyncio.create_task(services.linker.run_forever(settings.backlog_interval)))
             if settings.consolidation_interval > 0:
                 workers.append(
                     asyncio.create_task(services.consolidation.run_forever(settings.consolidation_interval))
