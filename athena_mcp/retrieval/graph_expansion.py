@@ -13,7 +13,8 @@ max(MIN_COMMON, COMMON_SHARE * N) memories (the speakers of a conversation, the 
 name) lends nothing at all, and so does one that no other memory mentions. A memory keeps the
 largest loan it is offered; one that no signal returned enters on that loan alone if it passes the
 search's filter. Since the loan is a fraction of its seed's score, an expanded result ranks below
-the hit that brought it in.
+the hit that brought it in. All memories of one name are offered the same loan and equal scores
+rank newer first, so only the newest `limit` of each name are looked at.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class _Key:
 
 
 async def add_graph_expansion(
-    database: Database, candidates: list[FusedCandidate], memory_filter: MemoryFilter
+    database: Database, candidates: list[FusedCandidate], memory_filter: MemoryFilter, limit: int
 ) -> list[FusedCandidate]:
     """The candidates with the memories linked to the seeds' entities added or lifted, best first."""
     seeds = candidates[:SEEDS]
@@ -55,7 +56,7 @@ async def add_graph_expansion(
         keys = await _keys(database, namespace, {name for names in in_namespace.values() for name in names})
         specificity = await _specificity(database, namespace, set(keys.values()))
         members = await mentions.memories_mentioning(
-            database, namespace, {name for key in specificity for name in key.names}
+            database, namespace, {name for key in specificity for name in key.names}, limit
         )
         for seed in seeds:
             for name in in_namespace.get(seed.memory_id, ()):

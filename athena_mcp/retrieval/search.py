@@ -82,7 +82,9 @@ class HybridSearcher:
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)
         if request.expand_graph:
-            candidates = await add_graph_expansion(self._database, candidates, request.memory_filter)
+            candidates = await add_graph_expansion(
+                self._database, candidates, request.memory_filter, request.limit
+            )
         top = candidates[: request.limit]
         memories = await get_memories(self._database, [c.memory_id for c in top])
         hits: list[RecallHit] = []

@@ -183,12 +183,16 @@ async def mention_counts(db: Reader, namespace: str, names: Iterable[str]) -> di
     return {row[0]: int(row[1]) for row in rows}
 
 
-async def memories_mentioning(db: Reader, namespace: str, names: Iterable[str]) -> dict[str, list[int]]:
-    """name -> the memories that mention it, newest first."""
+async def memories_mentioning(
+    db: Reader, namespace: str, names: Iterable[str], per_name: int
+) -> dict[str, list[int]]:
+    """name -> the newest `per_name` memories that mention it, newest first."""
     rows = await db.fetchall(
-        "SELECT norm_name, memory_id FROM graph_mentions WHERE namespace = ? "
-        "AND norm_name IN (SELECT value FROM json_each(?)) ORDER BY memory_id DESC",
-        (namespace, json.dumps(sorted(set(names)))),
+        "SELECT norm_name, memory_id FROM (SELECT norm_name, memory_id, row_number() OVER "
+        "(PARTITION BY norm_name ORDER BY memory_id DESC) AS place FROM graph_mentions "
+        "WHERE namespace = ? AND norm_name IN (SELECT value FROM json_each(?))) WHERE place <= ? "
+        "ORDER BY norm_name, memory_id DESC",
+        (namespace, json.dumps(sorted(set(names))), per_name),
     )
     found: dict[str, list[int]] = {}
     for row in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from mcp import Client
 
 from athena_mcp.settings import Settings
@@ -105,3 +106,11 @@ async def test_expand_graph_must_be_a_boolean(settings, minilm):
     async with open_client(settings, minilm) as client:
         error = await call_error(client, "recall", query="x", expand_graph="sometimes")
         assert "expand_graph" in error
+
+
+def test_the_setting_reads_true_and_false_from_flags_and_environment():
+    assert Settings().graph_expansion is False
+    assert Settings.load({"graph_expansion": "true"}).graph_expansion is True
+    assert Settings.load(env={"ATHENA_GRAPH_EXPANSION": "off"}).graph_expansion is False
+    with pytest.raises(ValueError, match="graph_expansion: cannot use 'maybe'"):
+        Settings.load({"graph_expansion": "maybe"})
