@@ -60,10 +60,18 @@ class ContextExplanation(BaseModel):
     contribution: float = Field(description="What that context added to the fused score")
 
 
+class GraphExplanation(BaseModel):
+    via: int = Field(description="The better-ranked result that mentions the same entity or name")
+    entity: str = Field(description="The entity (or, when it is no entity, the name) both mention")
+    entity_id: int | None = Field(description="The entity's id; null when the name is no entity")
+    contribution: float = Field(description="What the shared mention added to the fused score")
+
+
 class Explanation(BaseModel):
     lexical: SignalExplanation | None = None
     dense: SignalExplanation | None = None
     context: ContextExplanation | None = None
+    graph: GraphExplanation | None = None
     fused: float = Field(
         description="Weighted sum of the signals' rescaled scores plus any context, before normalisation"
     )

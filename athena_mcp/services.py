@@ -28,6 +28,7 @@ from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
+from athena_mcp.worker.entity_linker import EntityLinker
 from athena_mcp.worker.triggers import FiringListener, TriggerWorker
 from athena_mcp.worker.vector_backlog import VectorBacklogWorker
 
@@ -51,6 +52,7 @@ class Services:
     graph_paths: GraphPaths
     communities: GraphCommunities  # derived from the graph, recomputed as it changes
     vector_backlog: VectorBacklogWorker
+    linker: EntityLinker  # links memories to the names they mention, for recall's graph expansion
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
     consolidation: ConsolidationWorker
@@ -99,6 +101,7 @@ async def open_services(
             graph_paths=GraphPaths(database, traversal),
             communities=GraphCommunities(database),
             vector_backlog=VectorBacklogWorker(database, embeddings),
+            linker=EntityLinker(database),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,
             consolidation=ConsolidationWorker(
@@ -121,6 +124,7 @@ async def open_services(
             workers.append(
                 asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
             )
+            workers.append(asyncio.create_task(services.linker.run_forever(settings.backlog_interval)))
             if settings.consolidation_interval > 0:
                 workers.append(
                     asyncio.create_task(services.consolidation.run_forever(settings.consolidation_interval))

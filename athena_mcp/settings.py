@@ -73,7 +73,9 @@ class Settings:
         "SQLite synchronous mode: full survives power loss, normal only process crashes.",
         choices=SYNCHRONOUS_MODES,
     )
-    backlog_interval: float = _setting(2.0, "Seconds between passes of the background vector backlog worker.")
+    backlog_interval: float = _setting(
+        2.0, "Seconds between passes of the background vector backlog and entity linking workers."
+    )
     trigger_interval: float = _setting(
         1.0, "Seconds between passes of the trigger worker, which fires due reminders and event triggers."
     )
@@ -95,6 +97,11 @@ class Settings:
         30.0, "Days a compaction stays reversible before the compacted events are deleted."
     )
     flashbulb_importance: float = _setting(0.9, "Events at or above this importance are never compacted.")
+    graph_expansion: bool = _setting(
+        False,
+        "Whether recall also brings in memories that mention the entities (or rare names) its best "
+        "results mention; recall's expand_graph argument overrides it per call.",
+    )
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.toolsets) - set(TOOLSETS))
@@ -160,5 +167,17 @@ def _parser(f: dataclasses.Field[Any]) -> Callable[[Any], Any]:
         "float": float,
         "str": str,
         "tuple[str, ...]": lambda raw: tuple(p.strip() for p in str(raw).split(",") if p.strip()),
+        "bool": _boolean,
     }
     return kinds[str(f.type)]
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("use true or false")

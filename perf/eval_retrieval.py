@@ -1,14 +1,17 @@
-"""Retrieval quality on LoCoMo and LongMemEval, for lexical-only, dense-only and hybrid search.
+"""Retrieval quality on LoCoMo and LongMemEval, for lexical-only, dense-only and hybrid search, and
+hybrid search with graph expansion (retrieval/graph_expansion.py).
 
 Documents are stored as episodic memories through the same store code as `record_events` (one
 namespace per conversation or question, the session date as timestamp, the document key as
-`source`), and every question is answered by the hybrid searcher behind `recall`.
+`source`), and every question is answered by the hybrid searcher behind `recall`. The data has no
+curated entities: graph expansion follows the names the entity linker extracts from the turns.
 
-    python -m perf.eval_retrieval locomo      [--data PATH] [--limit N] [--out FILE]
-    python -m perf.eval_retrieval longmemeval [--data PATH] [--limit N] [--out FILE]
+    python -m perf.eval_retrieval locomo      [--data PATH] [--limit N] [--out FILE] [--cache DIR]
+    python -m perf.eval_retrieval longmemeval [--data PATH] [--limit N] [--out FILE] [--cache DIR]
 
 --limit N stops after about N questions (for a quick check). The data defaults to ../shared/eval, the
-JSON report to perf/results/eval_<benchmark>.json.
+JSON report to perf/results/eval_<benchmark>.json. --cache DIR answers document and query vectors
+from a perf/embedding_cache.py file the real model made earlier (read only; new texts go to the model).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from athena_mcp.settings import Settings
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
 from perf import eval_data, metrics
+from perf.embedding_cache import CachedEmbedder
 from perf.eval_data import Haystack, Question
 
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -41,10 +45,12 @@ DATA = {
     "locomo": EVAL_DIR / "locomo" / "locomo_dev.json",
     "longmemeval": EVAL_DIR / "longmemeval" / "longmemeval_s_dev.json.gz",
 }
-MODES: dict[str, tuple[Signal, ...]] = {
-    "lexical": ("lexical",),
-    "dense": ("dense",),
-    "hybrid": ("lexical", "dense"),
+# mode -> (signals, graph expansion)
+MODES: dict[str, tuple[tuple[Signal, ...], bool]] = {
+    "lexical": (("lexical",), False),
+    "dense": (("dense",), False),
+    "hybrid": (("lexical", "dense"), False),
+    "hybrid+graph": (("lexical", "dense"), True),
 }
 INGEST_BATCH = 256
 Scores = dict[str, float]
@@ -80,8 +86,8 @@ async def evaluate(
         await ingest(services, haystack)
         for question in haystack.questions[: None if limit is None else limit - asked]:
             asked += 1
-            for mode, signals in MODES.items():
-                ranked = await rank(services, haystack.name, question.query, signals, depth)
+            for mode, (signals, expand) in MODES.items():
+                ranked = await rank(services, haystack.name, question.query, signals, depth, expand)
                 per_question[mode].append((question.category, scorer(ranked, question)))
     return {"questions": asked, "modes": {mode: summarise(rows) for mode, rows in per_question.items()}}
 
@@ -103,13 +109,19 @@ async def ingest(services: Services, haystack: Haystack) -> None:
         result = await services.episodic.record(events[start : start + INGEST_BATCH])
         if result.vectors != "stored":
             raise RuntimeError("the embedder failed during ingestion; dense figures would be wrong")
+    while await services.linker.run_once():
+        pass
 
 
 async def rank(
-    services: Services, namespace: str, query: str, signals: tuple[Signal, ...], depth: int
+    services: Services, namespace: str, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
 ) -> list[str]:
     request = SearchRequest(
-        query, MemoryFilter(namespaces=(namespace,), systems=("episodic",)), limit=depth, signals=signals
+        query,
+        MemoryFilter(namespaces=(namespace,), systems=("episodic",)),
+        limit=depth,
+        signals=signals,
+        expand_graph=expand,
     )
     result = await services.search.search(request)
     return [hit.source or "" for hit in result.results]
@@ -139,6 +151,22 @@ def table(report: dict[str, Any], columns: list[str]) -> str:
         for category, scores in summary["by_category"].items():
             label = f"  {category} (n={scores['questions']})"
             lines.append(f"{label:28}" + "".join(f"{scores[c]:>13.3f}" for c in columns))
+    return "\n".join(lines)
+
+
+def side_by_side(report: dict[str, Any], base: str, other: str, columns: list[str]) -> str:
+    """`base` against `other` per category: each column as base -> other (difference)."""
+    first, second = report["modes"][base], report["modes"][other]
+    rows = [("all", first["overall"], second["overall"])] + [
+        (category, scores, second["by_category"][category])
+        for category, scores in first["by_category"].items()
+    ]
+    lines = [f"{base} -> {other}" + "".join(f"{column:>26}" for column in columns)]
+    for label, left, right in rows:
+        cells = "".join(
+            f"{f'{left[c]:.3f} -> {right[c]:.3f} ({right[c] - left[c]:+.3f})':>26}" for c in columns
+        )
+        lines.append(f"{'  ' + label:{len(lines[0]) - 26 * len(columns)}}" + cells)
     return "\n".join(lines)
 
 
@@ -183,6 +211,7 @@ async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder)
                 result = await evaluate(services, haystacks, scorer, depth, limit)
                 report["runs"][name] = result
                 print(f"\n{name}: {result['questions']} questions\n{table(result, columns)}")
+                print("\n" + side_by_side(result, "hybrid", "hybrid+graph", columns))
     report["finished_at"] = datetime.now(UTC).isoformat()
     return report
 
@@ -195,12 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, help="the benchmark file (default: ../shared/eval)")
     parser.add_argument("--limit", type=int, help="stop after about this many questions")
     parser.add_argument("--out", type=Path, help="JSON report (default: perf/results/eval_<benchmark>.json)")
+    parser.add_argument("--cache", type=Path, help="a perf/embedding_cache.py folder to take vectors from")
     args = parser.parse_args(argv)
     path = args.data or DATA[args.benchmark]
     if not path.is_file():
         sys.exit(f"no {args.benchmark} data at {path}; pass --data PATH")
     out = args.out or Path("perf/results") / f"eval_{args.benchmark}.json"
-    report = asyncio.run(run(args.benchmark, path, args.limit, MiniLMEmbedder()))
+    embedder: Embedder = MiniLMEmbedder()
+    if args.cache is not None:
+        embedder = CachedEmbedder(embedder, args.cache)
+    report = asyncio.run(run(args.benchmark, path, args.limit, embedder))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

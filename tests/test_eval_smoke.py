@@ -43,7 +43,7 @@ async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys
     report = await eval_retrieval.run("locomo", eval_retrieval.DATA["locomo"], 12, minilm)
     run = report["runs"]["locomo"]
     assert run["questions"] == 12
-    assert set(run["modes"]) == {"lexical", "dense", "hybrid"}
+    assert set(run["modes"]) == {"lexical", "dense", "hybrid", "hybrid+graph"}
     for summary in run["modes"].values():
         overall = summary["overall"]
         assert (
@@ -57,7 +57,8 @@ async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys
         assert sum(c["questions"] for c in summary["by_category"].values()) == 12
     # Lexical, dense and hybrid really are different searches.
     assert len({json_key(summary["overall"]) for summary in run["modes"].values()}) > 1
-    assert "hybrid (all)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "hybrid (all)" in printed and "hybrid -> hybrid+graph" in printed
 
 
 def json_key(scores: dict[str, float]) -> str:

@@ -21,6 +21,14 @@ from typing import Literal
 Signal = Literal["lexical", "dense"]
 
 
+@dataclass(frozen=True)
+class GraphLink:
+    via: int  # the better-ranked memory that mentions the same entity or name
+    name: str  # the entity's name, or the mentioned name when it is no entity
+    entity_id: int | None
+    contribution: float
+
+
 @dataclass
 class FusedCandidate:
     memory_id: int
@@ -29,6 +37,8 @@ class FusedCandidate:
     signals: dict[Signal, tuple[int, float, float]] = field(default_factory=dict)
     # (neighbouring memory id, contribution) when an adjacent event lent this one context
     context: tuple[int, float] | None = None
+    # how graph expansion brought this one in or lifted it, when it did
+    graph: GraphLink | None = None
 
 
 def fuse(

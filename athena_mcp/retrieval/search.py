@@ -7,9 +7,17 @@ from typing import Literal
 
 from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.models import ContextExplanation, Explanation, RecallHit, SearchResult, SignalExplanation
+from athena_mcp.models import (
+    ContextExplanation,
+    Explanation,
+    GraphExplanation,
+    RecallHit,
+    SearchResult,
+    SignalExplanation,
+)
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
+from athena_mcp.retrieval.graph_expansion import add_graph_expansion
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
@@ -33,6 +41,8 @@ class SearchRequest:
     signals: tuple[Signal, ...] = ("lexical", "dense")
     explain: bool = False
     max_tokens: int | None = None
+    # Add memories linked to the entities the best results mention (retrieval/graph_expansion.py).
+    expand_graph: bool = False
 
 
 class HybridSearcher:
@@ -71,6 +81,10 @@ class HybridSearcher:
 
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)
+        if request.expand_graph:
+            candidates = await add_graph_expansion(
+                self._database, candidates, request.memory_filter, request.limit
+            )
         top = candidates[: request.limit]
         memories = await get_memories(self._database, [c.memory_id for c in top])
         hits: list[RecallHit] = []
@@ -88,6 +102,14 @@ class HybridSearcher:
                     if candidate.context is None
                     else ContextExplanation(
                         neighbour=candidate.context[0], contribution=candidate.context[1]
+                    ),
+                    graph=None
+                    if candidate.graph is None
+                    else GraphExplanation(
+                        via=candidate.graph.via,
+                        entity=candidate.graph.name,
+                        entity_id=candidate.graph.entity_id,
+                        contribution=candidate.graph.contribution,
                     ),
                     **{
                         signal: SignalExplanation(rank=rank, score=score, contribution=contribution)

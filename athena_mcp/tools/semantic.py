@@ -93,9 +93,17 @@ async def recall(
     until: Timestamp | None = None,
     max_tokens: MaxTokens | None = None,
     explain: bool = False,
+    expand_graph: Annotated[
+        bool | None,
+        Field(
+            description="Also bring in memories that mention the entities the best results mention "
+            "(null: the server's setting)"
+        ),
+    ] = None,
 ) -> SearchResult:
     """Search memories (facts and events) by meaning and keywords, best first. Filters (kind, tags that
-    must all be present, time range since/until) apply inside the search; explain=true shows each signal."""
+    must all be present, time range since/until) apply inside the search; explain=true shows each signal
+    and, for a result found through the graph, which result and entity brought it in."""
     start, end = time_range(since, until)
     return await services.search.search(
         SearchRequest(
@@ -111,6 +119,7 @@ async def recall(
             limit=limit,
             explain=explain,
             max_tokens=max_tokens,
+            expand_graph=services.settings.graph_expansion if expand_graph is None else expand_graph,
         )
     )
 
