@@ -30,6 +30,7 @@ from mcp import Client
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.memory.graph_models import NewEntity, NewRelation, RelationKey
 from athena_mcp.server import build_server
+from athena_mcp.tools.graph import SEARCH_PAGE
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
 from perf import graph_data
@@ -119,6 +120,9 @@ def workload(data: graph_data.GraphData, config: Config, as_of: str) -> dict[str
     calls["search_nodes (all kinds)"] = [
         ("search_nodes", {"query": searches[SEARCH_KINDS[i % 4]][i]}) for i in range(n)
     ]
+    calls["search_nodes (all kinds), limit 100"] = [
+        ("search_nodes", {**arguments, "limit": 100}) for _, arguments in calls["search_nodes (all kinds)"]
+    ]
     return calls
 
 
@@ -157,7 +161,7 @@ async def time_services(settings: Settings, calls: dict[str, list[Call]]) -> dic
             (
                 "search_nodes (all kinds)",
                 searches,
-                lambda q: services.graph.search_nodes("default", q, None, 100),
+                lambda q: services.graph.search_nodes("default", q, None, SEARCH_PAGE),
             ),
         ):
             await time_each(call, items[:WARMUPS])

@@ -30,6 +30,9 @@ MAX_NAME_CHARS = 500
 MAX_TYPE_CHARS = 200
 MAX_SEARCH_CHARS = 2048  # the reference server's limit on search_nodes' query
 MAX_PAGE = 500
+# A search answer carries every relation touching its entities: 20 entities keep it to a size a model
+# can read (a page of 100 carried about 900 relations in the graph benchmark); next_cursor goes on.
+SEARCH_PAGE = 20
 
 
 EntityName = Annotated[
@@ -243,7 +246,7 @@ async def search_nodes(
         ),
     ],
     namespace: GraphNamespace = "default",
-    limit: PageSize = 100,
+    limit: PageSize = SEARCH_PAGE,
     cursor: Cursor | None = None,
     as_of: AsOf = None,
 ) -> KnowledgeGraph:

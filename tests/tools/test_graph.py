@@ -297,3 +297,14 @@ async def test_bad_input_is_refused_naming_the_field(
         graph = await call(client, "read_graph")
     assert_refused(message, settings, *fragments)
     assert graph["entities"] == []
+
+
+async def test_search_nodes_answers_20_entities_a_page_unless_asked_for_more(settings, minilm):
+    people = [{"name": f"person {i}", "entityType": "person", "observations": []} for i in range(25)]
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=people)
+        first = await call(client, "search_nodes", query="person")
+        rest = await call(client, "search_nodes", query="person", cursor=first["next_cursor"])
+        whole = await call(client, "search_nodes", query="person", limit=100)
+    assert len(first["entities"]) == 20 and len(rest["entities"]) == 5 and rest["next_cursor"] is None
+    assert len(whole["entities"]) == 25
