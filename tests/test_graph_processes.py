@@ -91,6 +91,19 @@ async def test_an_editor_launched_server_serves_the_graph_tools(tmp_path: Path):
         found = await ok("search_nodes", query="PROGRAMMER")
         await ok("delete_observations", deletions=[{"entityName": "Ada", "observations": ["wrote notes"]}])
         opened = await ok("open_nodes", names=["ada"])
+        # Beyond the reference: identity, traversal and communities, over the same pipe.
+        await ok("create_entities", entities=[entity("Lovelace"), entity("Menabrea")])
+        await ok("create_relations", relations=[rel("Babbage", "Menabrea", "met")])
+        merged = await ok("merge_entities", entityName="Lovelace", into="Ada")
+        record = await ok("get_entity", name="lovelace")
+        path = await ok("find_path", source="Ada", target="Menabrea")
+        neighbours = await ok("find_neighbours", name="Babbage")
+        explored = await ok("explore_graph", query="programmer")
+        detected = await ok("detect_communities")
+        listed = await ok("list_communities")
+        community = await ok("get_community", community_id=listed["communities"][0]["id"])
+        await ok("unmerge_entities", merge_id=merged["merge_id"])
+        await ok("delete_entities", entityNames=["Lovelace", "Menabrea"])
         await ok("delete_relations", relations=[rel("Ada", "Babbage", "worked_with")])
         await ok("delete_entities", entityNames=["Babbage"])
         graph = await ok("read_graph")
@@ -99,6 +112,11 @@ async def test_an_editor_launched_server_serves_the_graph_tools(tmp_path: Path):
     assert opened["entities"] == [entity("Ada", "first programmer")]
     assert opened["relations"] == [rel("Ada", "Babbage", "worked_with")]
     assert (graph["entities"], graph["relations"]) == ([entity("Ada", "first programmer")], [])
+    assert record["name"] == "Ada" and record["aliases"] == ["Lovelace"]
+    assert [step["entity"] for step in path["steps"]][-1] == "Menabrea" and path["length"] == 2
+    assert {e["name"] for e in neighbours["entities"]} == {"Ada", "Babbage", "Menabrea"}
+    assert explored["entities"][0]["name"] == "Ada" and explored["entities"][0]["hit"]
+    assert detected["communities"] == 1 and {m["name"] for m in community["members"]} >= {"Ada", "Babbage"}
 
 
 async def test_graph_writes_acknowledged_before_a_kill_9_survive_it(tmp_path: Path):
