@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from athena_mcp.consolidation.usage import UsageLog
@@ -29,6 +29,7 @@ from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
 from athena_mcp.worker.entity_linker import EntityLinker
+from athena_mcp.worker.loop import run_every
 from athena_mcp.worker.triggers import FiringListener, TriggerWorker
 from athena_mcp.worker.vector_backlog import VectorBacklogWorker
 
@@ -124,17 +125,19 @@ async def open_services(
             workers.append(
                 asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
             )
-            workers.append(asyncio.create_task(services.linker.run_forever(settings.backlog_interval)))
+
+            def start(
+                interval: float, run_pass: Callable[[], Awaitable[object]], name: str, wait: bool
+            ) -> None:
+                workers.append(asyncio.create_task(run_every(interval, run_pass, name, wait_first=wait)))
+
+            start(settings.backlog_interval, services.linker.run_until_caught_up, "entity linking", False)
             if settings.consolidation_interval > 0:
-                workers.append(
-                    asyncio.create_task(services.consolidation.run_forever(settings.consolidation_interval))
-                )
+                start(settings.consolidation_interval, services.consolidation.run_once, "consolidation", True)
             if "prospective" in settings.toolsets:
-                workers.append(asyncio.create_task(services.triggers.run_forever(settings.trigger_interval)))
+                start(settings.trigger_interval, services.triggers.run_once, "trigger pass", False)
             if "graph" in settings.toolsets and settings.community_interval > 0:
-                workers.append(
-                    asyncio.create_task(services.communities.run_forever(settings.community_interval))
-                )
+                start(settings.community_interval, services.communities.run_once, "community detection", True)
         try:
             yield services
         finally:

@@ -167,17 +167,6 @@ class ConsolidationWorker:
                 await store.release_lease(tx, self.holder)
             return RunReport.model_validate({"run_id": run_id, "status": "done", **report})
 
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A failed run (disk full, database busy) is retried on the next tick.
-                log.exception("consolidation run failed")
-
     def _settled_before(self, settle_seconds: float | None) -> float:
         return time.time() - (self.policy.settle_seconds if settle_seconds is None else settle_seconds)
 

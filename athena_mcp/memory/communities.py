@@ -141,17 +141,6 @@ class GraphCommunities:
             stored += not (await self.detect(namespace)).reused
         return stored
 
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A failed pass (database busy, disk full) is retried on the next tick.
-                log.exception("community detection failed")
-
     async def list_communities(
         self, namespace: str, limit: int, cursor: str | None = None, as_of: datetime | None = None
     ) -> CommunityList:

@@ -11,7 +11,6 @@ memory, which is why it may run while the write lock is held.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from athena_mcp.memory.entity_linking import NameMatcher, linked_names, name_words
@@ -31,6 +30,10 @@ class EntityLinker:
         self._batch_size = batch_size
         # namespace -> (graph revision, matcher of its known names): rebuilt when the revision moves.
         self._matchers: dict[str, tuple[int, NameMatcher]] = {}
+
+    async def run_until_caught_up(self) -> None:
+        while await self.run_once():
+            pass
 
     async def run_once(self) -> int:
         """One pass; returns how many memories were linked or names searched for (0: nothing to do)."""
@@ -82,15 +85,3 @@ class EntityLinker:
             cached = (revision, NameMatcher(await mentions.known_names(tx, namespace)))
             self._matchers[namespace] = cached
         return cached[1]
-
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            try:
-                while await self.run_once():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A failed pass (disk full, database busy) is retried on the next tick.
-                log.exception("entity linking pass failed")
-            await asyncio.sleep(interval)

@@ -49,15 +49,6 @@ class TriggerWorker:
             self._announced = await self._announce(self._announced)
         return fired
 
-    async def run_forever(self, interval: float) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:
-                # A failed pass (database busy, disk full) is retried on the next tick.
-                log.exception("trigger pass failed")
-            await asyncio.sleep(interval)
-
     async def _fire_scheduled(self, now: float) -> int:
         fired = 0
         # Checked with a read first, so that an idle pass never takes the write lock.
