@@ -44,8 +44,11 @@ CREATE TABLE graph_observations (
     content    TEXT NOT NULL,
     memory_ids TEXT NOT NULL DEFAULT '[]',    -- JSON array: the memories or events that said it
     valid_from REAL NOT NULL,
-    valid_to   REAL                           -- NULL while it holds
+    valid_to   REAL,                          -- NULL while it holds
+    -- For a copy made by a merge or an unmerge: the first row of its line (NULL: this row is one).
+    origin_id  INTEGER
 );
+CREATE INDEX graph_observations_by_origin ON graph_observations (origin_id) WHERE origin_id IS NOT NULL;
 CREATE INDEX graph_observations_current ON graph_observations (entity_id, id) WHERE valid_to IS NULL;
 CREATE INDEX graph_observations_by_entity ON graph_observations (entity_id, valid_from);
 
@@ -58,8 +61,10 @@ CREATE TABLE graph_relations (
     weight        REAL NOT NULL DEFAULT 1.0,
     memory_ids    TEXT NOT NULL DEFAULT '[]', -- JSON array: provenance
     valid_from    REAL NOT NULL,
-    valid_to      REAL
+    valid_to      REAL,
+    origin_id     INTEGER                     -- as for observations
 );
+CREATE INDEX graph_relations_by_origin ON graph_relations (origin_id) WHERE origin_id IS NOT NULL;
 -- At most one current relation per (source, target, type): duplicates are skipped on create.
 CREATE UNIQUE INDEX graph_relations_current_unique ON graph_relations (source_id, target_id, relation_type)
     WHERE valid_to IS NULL;
@@ -83,6 +88,8 @@ CREATE INDEX graph_merges_by_namespace ON graph_merges (namespace, id);
 -- What a merge moved: an observation or relation original_id was ended and copy_id is its copy on
 -- the survivor (NULL when the survivor already held the same fact, or a relation between the two
 -- would have become a loop); an alias original_id of the absorbed entity was handed to the survivor.
+-- Unmerge ends whatever rows of each moved fact's line hold by then (the line may have moved on
+-- through later merges and unmerges) and restores the line's first row on the entities now standing.
 CREATE TABLE graph_merge_moves (
     merge_id    INTEGER NOT NULL REFERENCES graph_merges (id),
     kind        TEXT NOT NULL CHECK (kind IN ('observation', 'relation', 'alias')),

@@ -5,7 +5,8 @@ duplicate relations; add_observations to a missing entity fails and saves nothin
 entity ends its relations), with deliberate differences listed in the README: names that differ
 only in case or whitespace (or match an alias) are one entity, a relation needs both of its
 entities, facts are ended rather than erased (so every read can ask `as_of` a time), and reads are
-bounded pages.
+bounded pages. Write times are taken inside the write transaction, after any wait for the lock,
+so that facts written by several processes are ordered as they were committed.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class GraphMemory:
 
     async def create_entities(self, namespace: str, entities: Sequence[NewEntity]) -> CreatedEntities:
         created: list[Entity] = []
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             await require_sources(tx, namespace, (s for e in entities for s in e.sources))
             await graph.bump_revision(tx, namespace)
             taken = await graph.resolve(tx, namespace, (e.name for e in entities))
@@ -66,8 +67,8 @@ class GraphMemory:
     async def create_relations(self, namespace: str, relations: Sequence[NewRelation]) -> CreatedRelations:
         created: list[Relation] = []
         ended = 0
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             await require_sources(tx, namespace, (s for r in relations for s in r.sources))
             await graph.bump_revision(tx, namespace)
             ids = await require_ends(
@@ -88,8 +89,8 @@ class GraphMemory:
         self, namespace: str, batches: Sequence[ObservationBatch]
     ) -> ObservationsAdded:
         results = []
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             await require_sources(tx, namespace, (s for b in batches for s in b.sources))
             await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, (b.entity_name for b in batches))
@@ -106,26 +107,35 @@ class GraphMemory:
         return ObservationsAdded(results=results)
 
     async def delete_entities(self, namespace: str, names: Sequence[str]) -> Deleted:
+        """Delete entities by their own names; an alias deletes nothing, since after a merge the old
+        duplicate's name is an alias of the entity that absorbed it."""
         async with self._database.transaction() as tx:
             await graph.bump_revision(tx, namespace)
-            ids = await graph.resolve(tx, namespace, names)
+            ids = await graph.resolve(tx, namespace, names, aliases=False)
             await graph.delete_entities(tx, sorted(set(ids.values())), time.time())
+            aliases = await graph.resolve(
+                tx, namespace, [name for name in names if graph.normalise(name) not in ids]
+            )
         asked: dict[str, str] = {}
         for name in names:
             asked.setdefault(graph.normalise(name), name)
         missing = [name for key, name in asked.items() if key not in ids]
         if not missing:
             return Deleted(success=True, message="Entities deleted successfully")
+        tail = (
+            " (aliases, not names: delete an entity by its own name, or remove an alias with remove_aliases)"
+            if aliases
+            else ""
+        )
         return Deleted(
             success=True,
             message=f"Deleted {len(asked) - len(missing)} of {len(asked)} entities. "
-            f"Not found: {', '.join(missing)}",
+            f"Not found: {', '.join(missing)}{tail}",
         )
 
     async def delete_observations(
         self, namespace: str, deletions: Sequence[tuple[str, Sequence[str]]]
     ) -> Deleted:
-        now = time.time()
         wanted: dict[str, dict[str, None]] = {}
         given: dict[str, str] = {}  # each normalised name as the caller first wrote it
         for name, contents in deletions:
@@ -133,6 +143,7 @@ class GraphMemory:
             given.setdefault(graph.normalise(name), name)
         deleted = 0
         async with self._database.transaction() as tx:
+            now = time.time()
             await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, wanted)
             for name, held in wanted.items():
@@ -150,7 +161,6 @@ class GraphMemory:
         )
 
     async def delete_relations(self, namespace: str, relations: Sequence[RelationKey]) -> Deleted:
-        now = time.time()
         keys = list(
             dict.fromkeys(
                 (graph.normalise(r.source), graph.normalise(r.target), r.relation_type) for r in relations
@@ -158,6 +168,7 @@ class GraphMemory:
         )
         deleted = 0
         async with self._database.transaction() as tx:
+            now = time.time()
             await graph.bump_revision(tx, namespace)
             ids = await graph.resolve(tx, namespace, (name for key in keys for name in key[:2]))
             for source, target, relation_type in keys:

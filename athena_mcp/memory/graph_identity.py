@@ -19,8 +19,8 @@ class GraphIdentity:
         self._database = database
 
     async def add_aliases(self, namespace: str, name: str, aliases: Sequence[str]) -> Aliases:
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             entity_id = await _require(tx, namespace, name, "entityName")
             taken = await graph.resolve(tx, namespace, aliases)
             for index, alias in enumerate(aliases):
@@ -53,8 +53,8 @@ class GraphIdentity:
 
     async def merge_entities(self, namespace: str, survivor: str, absorbed: str) -> Merged:
         """Fold `absorbed` into `survivor`: its facts move over, its name becomes an alias."""
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             survivor_id = await _require(tx, namespace, survivor, "into")
             absorbed_id = await _require(tx, namespace, absorbed, "entityName")
             if survivor_id == absorbed_id:
@@ -78,8 +78,8 @@ class GraphIdentity:
 
     async def unmerge_entities(self, namespace: str, merge_id: int) -> Unmerged:
         """Undo a merge: the absorbed entity stands alone again with the facts it brought."""
-        now = time.time()
         async with self._database.transaction() as tx:
+            now = time.time()
             merge = await graph_merges.find_merge(tx, namespace, merge_id)
             if merge is None:
                 raise NotFound(

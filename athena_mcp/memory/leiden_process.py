@@ -22,6 +22,8 @@ from athena_mcp.store.communities import SnapshotEntity, SnapshotRelation
 # igraph imports matplotlib for drawing when it is installed, which took 0.45 of the child's 0.65 s
 # start-up here; the child never draws.
 CHILD = f"import sys; sys.modules['matplotlib'] = None; from {__name__} import main; main()"
+# Far beyond the 1-2 s of 50,000 relations: only a hung child gets near it.
+TIMEOUT = 600.0
 
 
 async def detect(
@@ -33,6 +35,7 @@ async def detect(
     payload = await asyncio.to_thread(pickle.dumps, (list(entities), list(relations), previous))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
+        "-P",  # not the working directory first on sys.path: this package and igraph as installed
         "-c",
         CHILD,
         stdin=asyncio.subprocess.PIPE,
@@ -40,21 +43,30 @@ async def detect(
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        output, errors = await process.communicate(payload)
-    except BaseException:
-        if process.returncode is None:
+        output, errors = await asyncio.wait_for(process.communicate(payload), TIMEOUT)
+    except TimeoutError:
+        raise _failed(f"no answer within {TIMEOUT:g} s") from None
+    finally:
+        if process.returncode is None:  # cancelled or timed out: the child must not outlive the call
             process.kill()
             await process.wait()
-        raise
     if process.returncode != 0:
         reason = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        raise AthenaError(
-            f"Community detection failed in its worker process (exit code {process.returncode}: "
-            f"{reason[0]}). The stored communities are unchanged; try detect_communities again."
-        )
-    partition = pickle.loads(output)
-    assert isinstance(partition, leiden.Partition)
+        raise _failed(f"exit code {process.returncode}: {reason[0]}")
+    try:
+        partition = pickle.loads(output)
+    except Exception:
+        partition = None
+    if not isinstance(partition, leiden.Partition):
+        raise _failed("its answer could not be read")
     return partition
+
+
+def _failed(reason: str) -> AthenaError:
+    return AthenaError(
+        f"Community detection failed in its worker process ({reason}). The stored communities are "
+        "unchanged; try detect_communities again."
+    )
 
 
 def main() -> None:

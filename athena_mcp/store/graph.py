@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.graph_time import entity_alive
 
 Reader = Database | Transaction
+T = TypeVar("T")
 # Ids per statement: well under SQLite's bound-parameter limit.
 CHUNK = 500
 
@@ -22,7 +24,7 @@ def normalise(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def chunks(values: Sequence[object]) -> Iterable[Sequence[object]]:
+def chunks(values: Sequence[T]) -> Iterable[Sequence[T]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
 
@@ -47,9 +49,11 @@ async def revision(db: Reader, namespace: str) -> int:
 
 
 async def resolve(
-    db: Reader, namespace: str, names: Iterable[str], as_of: float | None = None
+    db: Reader, namespace: str, names: Iterable[str], as_of: float | None = None, *, aliases: bool = True
 ) -> dict[str, int]:
-    """Entity ids by normalised name, for the names (or aliases) of entities alive at `as_of` (now)."""
+    """Entity ids by normalised name, for the names (or, with `aliases`, the aliases) of entities
+    alive at `as_of` (now). As of a past time, the name of an entity then merged into another
+    resolves to that other one, whether or not the merge has been undone since."""
     wanted = list(dict.fromkeys(normalise(name) for name in names))
     alive, alive_params = entity_alive("e", as_of)
     found: dict[str, int] = {}
@@ -61,13 +65,40 @@ async def resolve(
         )
         found.update({row[0]: int(row[1]) for row in rows})
         missing = [name for name in chunk if name not in found]
-        if missing:
+        if missing and as_of is not None:
+            found.update(await _merged_then(db, namespace, missing, as_of))
+            missing = [name for name in chunk if name not in found]
+        if missing and aliases:
             rows = await db.fetchall(
                 f"SELECT a.norm_alias, e.id FROM graph_aliases a JOIN graph_entities e ON e.id = a.entity_id "
                 f"WHERE a.namespace = ? AND a.norm_alias IN ({marks(missing)}) AND {alive}",
                 [namespace, *missing, *alive_params],
             )
             found.update({row[0]: int(row[1]) for row in rows})
+    return found
+
+
+async def _merged_then(db: Reader, namespace: str, names: Sequence[str], as_of: float) -> dict[str, int]:
+    """For names of entities folded into another at `as_of`: the entity that stood for them then."""
+    found: dict[str, int] = {}
+    for name in names:
+        row = await db.fetchone(
+            "SELECT m.survivor_id FROM graph_entities e JOIN graph_merges m ON m.absorbed_id = e.id "
+            "WHERE e.namespace = ? AND e.norm_name = ? AND m.merged_at <= ? "
+            "AND (m.unmerged_at IS NULL OR m.unmerged_at > ?) ORDER BY m.id DESC LIMIT 1",
+            (namespace, name, as_of, as_of),
+        )
+        # A chain of merges: the survivor may itself have been folded into another by then.
+        for _ in range(100):
+            if row is None:
+                break
+            survivor = int(row[0])
+            found[name] = survivor
+            row = await db.fetchone(
+                "SELECT survivor_id FROM graph_merges WHERE absorbed_id = ? AND merged_at <= ? "
+                "AND (unmerged_at IS NULL OR unmerged_at > ?) ORDER BY id DESC LIMIT 1",
+                (survivor, as_of, as_of),
+            )
     return found
 
 

@@ -33,24 +33,30 @@ MAX_PAGE = 500
 # A search answer carries every relation touching its entities: 20 entities keep it to a size a model
 # can read (a page of 100 carried about 900 relations in the graph benchmark); next_cursor goes on.
 SEARCH_PAGE = 20
+# SQLite's full-text index cannot hold or match a NUL character: graph text may not contain one.
+WITHOUT_NUL = r"^[^\x00]*$"
 
 
 EntityName = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity"),
+    Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity", pattern=WITHOUT_NUL),
     AfterValidator(has_text),
 ]
 EntityType = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity"),
+    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity", pattern=WITHOUT_NUL),
     AfterValidator(has_text),
 ]
 RelationType = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation"),
+    Field(
+        min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation", pattern=WITHOUT_NUL
+    ),
     AfterValidator(has_text),
 ]
-Observation = Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS), AfterValidator(has_text)]
+Observation = Annotated[
+    str, Field(min_length=1, max_length=MAX_CONTENT_CHARS, pattern=WITHOUT_NUL), AfterValidator(has_text)
+]
 Names = Annotated[list[EntityName], Field(max_length=MAX_BATCH)]
 MAX_SOURCES = 100
 SourceMemoryIds = Annotated[
@@ -241,7 +247,7 @@ async def search_nodes(
         str,
         Field(
             max_length=MAX_SEARCH_CHARS,
-            pattern=r"^[^\x00]*$",
+            pattern=WITHOUT_NUL,
             description="The search query to match against entity names, types, and observation content",
         ),
     ],

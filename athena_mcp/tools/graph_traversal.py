@@ -14,7 +14,7 @@ from athena_mcp.models import to_seconds_or_none
 from athena_mcp.store.graph_traversal import Direction
 from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
 from athena_mcp.tools.fields import Timestamp
-from athena_mcp.tools.graph import MAX_SEARCH_CHARS, EntityName, GraphNamespace, RelationType
+from athena_mcp.tools.graph import MAX_SEARCH_CHARS, WITHOUT_NUL, EntityName, GraphNamespace, RelationType
 
 MAX_DEPTH = 4
 MAX_PATH_DEPTH = 6
@@ -107,6 +107,7 @@ async def explore_graph(
         Field(
             min_length=1,
             max_length=MAX_SEARCH_CHARS,
+            pattern=WITHOUT_NUL,
             description="Text to find in entity names, types and observations, as in search_nodes",
         ),
     ],

@@ -235,3 +235,67 @@ async def test_rebuild_graph_index_restores_search_from_the_tables(settings, min
         by_alias = await call(client, "search_nodes", query="bob")
     assert process.returncode == 0 and "1 entities indexed" in stderr.decode()
     assert [e["name"] for e in found["entities"]] == ["Robert"] == [e["name"] for e in by_alias["entities"]]
+
+
+async def test_a_chain_of_merges_undone_newest_first_leaves_each_entity_its_own_facts(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(
+            client,
+            "create_entities",
+            entities=[entity("A", "a"), entity("B", "b"), entity("C", "c"), entity("X")],
+        )
+        await call(client, "create_relations", relations=[rel("C", "X", "likes")])
+        first = await call(client, "merge_entities", entityName="C", into="B")
+        second = await call(client, "merge_entities", entityName="B", into="A")
+        merged = await call(client, "open_nodes", names=["A"])
+        await call(client, "unmerge_entities", merge_id=second["merge_id"])
+        await call(client, "unmerge_entities", merge_id=first["merge_id"])
+        apart = await call(client, "read_graph")
+    assert merged["entities"][0]["observations"] == ["a", "b", "c"]
+    assert merged["relations"] == [rel("A", "X", "likes")]
+    assert [(e["name"], e["observations"]) for e in apart["entities"]] == [
+        ("A", ["a"]),
+        ("B", ["b"]),
+        ("C", ["c"]),
+        ("X", []),
+    ]
+    assert apart["relations"] == [rel("C", "X", "likes")]
+
+
+async def test_a_relation_whose_two_ends_were_merged_apart_comes_back_between_the_right_entities(
+    settings, minilm
+):
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=[entity(n) for n in ("A", "B", "S", "T")])
+        await call(client, "create_relations", relations=[rel("A", "B", "knows")])
+        into_s = await call(client, "merge_entities", entityName="B", into="S")
+        into_t = await call(client, "merge_entities", entityName="A", into="T")
+        await call(client, "unmerge_entities", merge_id=into_s["merge_id"])
+        half = await call(client, "read_graph")
+        await call(client, "unmerge_entities", merge_id=into_t["merge_id"])
+        whole = await call(client, "read_graph")
+    assert half["relations"] == [rel("T", "B", "knows")]
+    assert whole["relations"] == [rel("A", "B", "knows")]
+
+
+async def test_a_name_read_as_of_a_merge_finds_the_survivor_even_after_the_unmerge(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=[entity("S", "s"), entity("B", "b")])
+        merged = await call(client, "merge_entities", entityName="B", into="S")
+        await call(client, "unmerge_entities", merge_id=merged["merge_id"])
+        [merge] = (await call(client, "get_entity", name="B"))["merges"]
+        during = between(merge["merged_at"], merge["unmerged_at"])
+        then = await call(client, "open_nodes", names=["B"], as_of=during)
+        now = await call(client, "open_nodes", names=["B"])
+    assert [(e["name"], e["observations"]) for e in then["entities"]] == [("S", ["s", "b"])]
+    assert now["entities"] == [entity("B", "b")]
+
+
+async def test_deleting_by_an_alias_deletes_nothing_and_says_why(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=[entity("Robert", "plays chess")])
+        await call(client, "add_aliases", entityName="Robert", aliases=["Bobby"])
+        answer = await call(client, "delete_entities", entityNames=["Bobby"])
+        still = await call(client, "open_nodes", names=["Robert"])
+    assert answer["message"].startswith("Deleted 0 of 1 entities. Not found: Bobby (aliases, not names")
+    assert still["entities"] == [entity("Robert", "plays chess")]
