@@ -30,9 +30,9 @@ from mcp import Client
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.memory.graph_models import NewEntity, NewRelation, RelationKey
 from athena_mcp.server import build_server
-from athena_mcp.tools.graph import SEARCH_PAGE
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
+from athena_mcp.tools.graph import SEARCH_PAGE
 from perf import graph_data
 from perf.bench_core import BenchError, call_tool, source_version, time_each
 from perf.report import Report, median_of_runs, summarise
