@@ -84,8 +84,7 @@ async def open_services(
         embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
         mirror = VectorMirror(database)
         usage = UsageLog()
-        graph = GraphMemory(database)
-        traversal = GraphTraversal(database, graph)
+        traversal = GraphTraversal(database)
         services = Services(
             settings=settings,
             database=database,
@@ -96,7 +95,7 @@ async def open_services(
             episodic=EpisodicMemory(database, embeddings),
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database),
-            graph=graph,
+            graph=GraphMemory(database),
             graph_identity=GraphIdentity(database),
             graph_traversal=traversal,
             graph_paths=GraphPaths(database, traversal),

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from athena_mcp.errors import InvalidInput, NotFound
+from athena_mcp.memory import graph_search
 from athena_mcp.memory.cursors import decode_phase_cursor, encode_cursor
 from athena_mcp.memory.graph_models import (
     AddedObservations,
@@ -36,7 +37,6 @@ from athena_mcp.store.database import Database, Transaction
 # Relations shown with the entities of a search or open_nodes answer, at most (relations_truncated
 # says when there were more).
 MAX_RELATIONS_SHOWN = 1000
-SEARCH_BATCH = 200
 
 
 class GraphMemory:
@@ -205,45 +205,19 @@ class GraphMemory:
     async def search_nodes(
         self, namespace: str, query: str, cursor: str | None, limit: int, as_of: float | None = None
     ) -> KnowledgeGraph:
-        """Entities whose name, alias, type or an observation contains the query, any letter case."""
-        found = await self.find_entities(namespace, query, cursor, limit + 1, as_of)
-        next_cursor = encode_cursor(found[limit - 1].id, "s") if len(found) > limit else None
-        return await self._with_relations(found[:limit], next_cursor, as_of)
-
-    async def find_entities(
-        self, namespace: str, query: str, cursor: str | None, limit: int, as_of: float | None = None
-    ) -> list[graph_reads.EntityRecord]:
-        """Up to `limit` entities matching `query` as search_nodes does, in id order after the cursor."""
+        """Entities whose name, alias, type or an observation contains the query, any letter case. A
+        page may hold fewer than `limit` (even none) with a next_cursor when the search had to walk
+        the namespace: it examines at most graph_search.MAX_EXAMINED candidates a call."""
         after_id = 0 if cursor is None else decode_phase_cursor(cursor, "search_nodes", ("s",))[1]
-        needle = query.casefold()
-        found: list[graph_reads.EntityRecord] = []
-        while len(found) < limit:
-            if as_of is None:
-                ids = await graph_reads.search_candidates(
-                    self._database, namespace, query, after_id, SEARCH_BATCH
-                )
-            else:  # the search index holds only the current text: walk the namespace as it was
-                ids = await graph_reads.entity_page(self._database, namespace, after_id, SEARCH_BATCH, as_of)
-            # Aliases are kept without history, so a search as of a time matches names only.
-            aliases = {} if as_of is not None else await graph_reads.aliases_of(self._database, ids)
-            matching = [
-                entity
-                for entity in await graph_reads.entities(self._database, ids, as_of)
-                if any(
-                    needle in text.casefold()
-                    for text in (
-                        entity.name,
-                        entity.entity_type,
-                        *entity.observations,
-                        *aliases.get(entity.id, ()),
-                    )
-                )
-            ]
-            found.extend(matching[: limit - len(found)])
-            if len(ids) < SEARCH_BATCH:
-                break
-            after_id = ids[-1]
-        return found
+        found = await graph_search.find_entities(self._database, namespace, query, after_id, limit + 1, as_of)
+        entities = found.entities[:limit]
+        if len(found.entities) > limit:
+            next_cursor: str | None = encode_cursor(entities[-1].id, "s")
+        elif found.resume_after is not None:
+            next_cursor = encode_cursor(found.resume_after, "s")
+        else:
+            next_cursor = None
+        return await self._with_relations(entities, next_cursor, as_of)
 
     async def open_nodes(
         self, namespace: str, names: Sequence[str], as_of: float | None = None

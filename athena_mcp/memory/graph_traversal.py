@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from athena_mcp.errors import NotFound
-from athena_mcp.memory.graph import GraphMemory
+from athena_mcp.memory import graph_search
 from athena_mcp.memory.graph_models import Relation
 from athena_mcp.store import graph, graph_reads
 from athena_mcp.store import graph_traversal as traversal
@@ -101,9 +101,8 @@ async def walk(
 
 
 class GraphTraversal:
-    def __init__(self, database: Database, graph_memory: GraphMemory) -> None:
+    def __init__(self, database: Database) -> None:
         self._database = database
-        self._graph = graph_memory  # its search finds the hits explore_graph starts from
 
     async def find_neighbours(
         self,
@@ -172,8 +171,9 @@ class GraphTraversal:
         self, namespace: str, query: str, as_of: float | None, limit: int
     ) -> tuple[list[int], bool]:
         """Ids of up to `limit` entities matching the query as search_nodes does, and whether more do."""
-        found = await self._graph.find_entities(namespace, query, None, limit + 1, as_of)
-        return [entity.id for entity in found[:limit]], len(found) > limit
+        found = await graph_search.find_entities(self._database, namespace, query, 0, limit + 1, as_of)
+        more = len(found.entities) > limit or found.resume_after is not None
+        return [entity.id for entity in found.entities[:limit]], more
 
 
 async def entities_by_id(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from athena_mcp.memory import graph_search
 from athena_mcp.store.database import Database
 from tests.conftest import call, call_error, open_client
 from tests.tools.test_bad_input import assert_refused
@@ -299,3 +300,22 @@ async def test_deleting_by_an_alias_deletes_nothing_and_says_why(settings, minil
         still = await call(client, "open_nodes", names=["Robert"])
     assert answer["message"].startswith("Deleted 0 of 1 entities. Not found: Bobby (aliases, not names")
     assert still["entities"] == [entity("Robert", "plays chess")]
+
+
+async def test_a_search_that_walks_the_namespace_pages_through_it(settings, minilm, monkeypatch):
+    monkeypatch.setattr(graph_search, "MAX_EXAMINED", 2)
+    monkeypatch.setattr(graph_search, "SEARCH_BATCH", 2)
+    many = [entity(f"item {i}", "plain") for i in range(5)] + [entity("Éclair", "pastry")]
+    async with open_client(settings, minilm) as client:
+        await call(client, "create_entities", entities=many)
+        seen: list[str] = []
+        pages = 0
+        arguments: dict[str, Any] = {"query": "é"}
+        while True:
+            page = await call(client, "search_nodes", **arguments)
+            seen += [e["name"] for e in page["entities"]]
+            pages += 1
+            if page["next_cursor"] is None:
+                break
+            arguments["cursor"] = page["next_cursor"]
+    assert seen == ["Éclair"] and pages == 4  # 6 entities, 2 examined a call: the last page is empty
