@@ -13,8 +13,8 @@ from pathlib import Path
 
 from athena_mcp import __version__
 from athena_mcp.errors import AthenaError
-from athena_mcp.memory.graph_file import read_memory_file
-from athena_mcp.memory.graph_import import checked_namespace, import_memory_file
+from athena_mcp.importers.memory_file import read_memory_file
+from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings, env_var, setting_fields
 from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity

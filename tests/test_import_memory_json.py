@@ -15,8 +15,8 @@ import pytest
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.errors import InvalidInput, NotFound
-from athena_mcp.memory.graph_file import read_memory_file
-from athena_mcp.memory.graph_import import ImportSummary, import_memory_file
+from athena_mcp.importers.memory_file import read_memory_file
+from athena_mcp.importers.memory_import import ImportSummary, import_memory_file
 from athena_mcp.settings import Settings
 from tests.conftest import call, open_client, services_for
 

@@ -16,8 +16,8 @@ from typing import TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from athena_mcp.errors import InvalidInput
+from athena_mcp.importers.memory_file import FileRelation, MemoryFile
 from athena_mcp.memory.graph import GraphMemory
-from athena_mcp.memory.graph_file import FileRelation, MemoryFile
 from athena_mcp.memory.graph_models import NewEntity, NewRelation, ObservationBatch
 from athena_mcp.store import graph
 from athena_mcp.store.database import Database
