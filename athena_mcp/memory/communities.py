@@ -26,7 +26,7 @@ from athena_mcp.memory.cursors import MAX_ID
 from athena_mcp.memory.graph_models import Relation
 from athena_mcp.models import to_datetime, to_seconds, to_seconds_or_none
 from athena_mcp.store import communities as store
-from athena_mcp.store import graph
+from athena_mcp.store import graph, graph_traversal
 from athena_mcp.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,9 @@ class GraphCommunities:
             )
         members = await store.members(db, community_id, member_limit)
         names = {member.entity_id: member.name for member in members}
-        found = await store.relations_among(db, list(names), run.computed_at, MAX_RELATIONS_SHOWN + 1)
+        found = await graph_traversal.relations_among(
+            db, list(names), run.computed_at, MAX_RELATIONS_SHOWN + 1
+        )
         return CommunityDetail(
             **_summary(record).model_dump(),
             run=_run(run),
@@ -198,8 +200,10 @@ class GraphCommunities:
                 for m in members
             ],
             relations=[
-                Relation.model_validate({"from": names[source], "to": names[target], "relationType": kind})
-                for source, target, kind in found[:MAX_RELATIONS_SHOWN]
+                Relation.model_validate(
+                    {"from": names[e.source_id], "to": names[e.target_id], "relationType": e.relation_type}
+                )
+                for e in found[:MAX_RELATIONS_SHOWN]
             ],
             relations_truncated=len(found) > MAX_RELATIONS_SHOWN,
         )

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from athena_mcp.store.database import Database, Row, Transaction
+from athena_mcp.store.database import Row, Transaction
+from athena_mcp.store.graph import Reader
 from athena_mcp.store.graph_time import entity_alive, fact_holds
 
-Reader = Database | Transaction
 # Runs kept per namespace: the current one and a few before it, for as_of.
 KEPT_RUNS = 5
 
@@ -219,23 +219,6 @@ async def members(db: Reader, community_id: int, limit: int) -> list[MemberRecor
         (community_id, limit),
     )
     return [MemberRecord(int(row[0]), row[1], row[2], int(row[3]), float(row[4])) for row in rows]
-
-
-async def relations_among(
-    db: Reader, entity_ids: Sequence[int], as_of: float | None, limit: int
-) -> list[tuple[int, int, str]]:
-    """(source id, target id, type) of the relations between these entities that held at `as_of`."""
-    if not entity_ids:
-        return []
-    holds, params = fact_holds("r", as_of)
-    # The ids are bounded by the caller (a page of members).
-    marks = ", ".join("?" * len(entity_ids))
-    rows = await db.fetchall(
-        f"SELECT r.source_id, r.target_id, r.relation_type FROM graph_relations r "
-        f"WHERE r.source_id IN ({marks}) AND r.target_id IN ({marks}) AND {holds} ORDER BY r.id LIMIT ?",
-        [*entity_ids, *entity_ids, *params, limit],
-    )
-    return [(int(row[0]), int(row[1]), row[2]) for row in rows]
 
 
 def _run(row: Row) -> RunRecord:

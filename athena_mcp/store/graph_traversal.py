@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from athena_mcp.store.graph import CHUNK, Reader
+from athena_mcp.store.graph import CHUNK, Reader, marks
 from athena_mcp.store.graph_time import entity_alive, fact_holds
 
 Direction = Literal["out", "in", "both"]
@@ -34,10 +34,6 @@ class Hop:
     edge: Edge
 
 
-def _marks(values: Sequence[object]) -> str:
-    return ", ".join("?" * len(values))
-
-
 async def step(
     db: Reader,
     frontier: Sequence[int],
@@ -52,7 +48,7 @@ async def step(
     walks = ends["out"] + ends["in"] if direction == "both" else ends[direction]
     holds, holds_params = fact_holds("r", as_of)
     alive, alive_params = entity_alive("e", as_of)
-    typed = f" AND r.relation_type IN ({_marks(relation_types)})" if relation_types else ""
+    typed = f" AND r.relation_type IN ({marks(relation_types)})" if relation_types else ""
     found: list[Hop] = []
     for start in range(0, len(frontier), CHUNK):
         chunk = list(frontier[start : start + CHUNK])
@@ -60,7 +56,7 @@ async def step(
             rows = await db.fetchall(
                 f"SELECT r.{near}, r.{far}, r.id, r.source_id, r.target_id, r.relation_type "
                 f"FROM graph_relations r JOIN graph_entities e ON e.id = r.{far} "
-                f"WHERE r.{near} IN ({_marks(chunk)}) AND {holds}{typed} AND {alive} LIMIT ?",
+                f"WHERE r.{near} IN ({marks(chunk)}) AND {holds}{typed} AND {alive} LIMIT ?",
                 [*chunk, *holds_params, *relation_types, *alive_params, limit - len(found)],
             )
             found += [
@@ -79,10 +75,10 @@ async def relations_among(
     if not entity_ids:
         return []
     holds, holds_params = fact_holds("r", as_of)
-    marks = _marks(entity_ids)
+    ids = marks(entity_ids)
     rows = await db.fetchall(
         "SELECT r.id, r.source_id, r.target_id, r.relation_type FROM graph_relations r "
-        f"WHERE r.source_id IN ({marks}) AND r.target_id IN ({marks}) AND {holds} ORDER BY r.id LIMIT ?",
+        f"WHERE r.source_id IN ({ids}) AND r.target_id IN ({ids}) AND {holds} ORDER BY r.id LIMIT ?",
         [*entity_ids, *entity_ids, *holds_params, limit],
     )
     return [Edge(int(row[0]), int(row[1]), int(row[2]), row[3]) for row in rows]

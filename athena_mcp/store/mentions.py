@@ -11,10 +11,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from athena_mcp.store.database import Database, Transaction
+from athena_mcp.store.database import Transaction
+from athena_mcp.store.graph import Reader
 from athena_mcp.store.graph_time import entity_alive
-
-Reader = Database | Transaction
 
 
 @dataclass(frozen=True)
