@@ -10,9 +10,6 @@ graph moved on since their newest run; the server runs it in a loop.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import time
 from dataclasses import replace
@@ -22,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from athena_mcp.errors import InvalidInput, NotFound
 from athena_mcp.memory import leiden, leiden_process
-from athena_mcp.memory.cursors import MAX_ID
+from athena_mcp.memory.cursors import decode_position, encode_position
 from athena_mcp.memory.graph_models import Relation
 from athena_mcp.models import to_datetime, to_seconds, to_seconds_or_none
 from athena_mcp.store import communities as store
@@ -151,7 +148,7 @@ class GraphCommunities:
         if cursor is None:
             run = await store.newest_run(db, namespace, to_seconds_or_none(as_of))
         else:
-            run_id, size, last_id = _decode(cursor)
+            run_id, size, last_id = decode_position(cursor, "list_communities", 3)
             run = await store.run(db, run_id)
             if run is None or run.namespace != namespace:
                 raise InvalidInput(
@@ -174,7 +171,7 @@ class GraphCommunities:
             run=_run(run),
             stale=run.revision < await graph.revision(db, namespace),
             communities=[_summary(c) for c in page],
-            next_cursor=_encode(run.id, page[-1].size, page[-1].id) if more else None,
+            next_cursor=encode_position(run.id, page[-1].size, page[-1].id) if more else None,
         )
 
     async def get_community(self, namespace: str, community_id: int, member_limit: int) -> CommunityDetail:
@@ -235,22 +232,4 @@ def _summary(record: store.CommunityRecord) -> CommunitySummary:
         summary=record.summary,
         size=record.size,
         relation_count=record.relation_count,
-    )
-
-
-def _encode(run_id: int, size: int, last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([run_id, size, last_id]).encode()).decode()
-
-
-def _decode(cursor: str) -> tuple[int, int, int]:
-    """(run id, size, community id) of the last community of a page, from a cursor made by _encode."""
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        valid = isinstance(position, list) and len(position) == 3
-        if valid and all(type(value) is int and 0 <= value <= MAX_ID for value in position):
-            return position[0], position[1], position[2]
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise InvalidInput(
-        "cursor: not a cursor returned by list_communities; omit it to start from the beginning."
     )

@@ -36,6 +36,20 @@ def decode_phase_cursor(cursor: str, tool: str, phases: tuple[str, ...]) -> tupl
     raise _not_ours(tool)
 
 
+def encode_position(*ids: int) -> str:
+    """A cursor holding several ids (e.g. a run, a size and the last id of a page)."""
+    return base64.urlsafe_b64encode(json.dumps(list(ids)).encode()).decode()
+
+
+def decode_position(cursor: str, tool: str, count: int) -> tuple[int, ...]:
+    """The `count` ids of a cursor made by encode_position."""
+    position = _position(cursor, tool)
+    ids = [value for value in position if _is_id(value)]
+    if len(ids) == len(position) == count:
+        return tuple(ids)
+    raise _not_ours(tool)
+
+
 def _position(cursor: str, tool: str) -> list[object]:
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
