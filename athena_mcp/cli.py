@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
         default = getattr(defaults, f.name)
         shown = (
             "unset"
-            if f.metadata["secret"] or default == ""
+            if f.metadata["secret"] or default in ("", ())
             else (",".join(default) if isinstance(default, tuple) else default)
         )
         settings_flags.add_argument(
@@ -115,7 +115,9 @@ def serve(settings: Settings) -> None:
     server = build_server(settings)
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
     if settings.transport == "http":
-        asyncio.run(server.run_streamable_http_async(host=settings.host, port=settings.port))
+        from athena_mcp.http import serve_http
+
+        asyncio.run(serve_http(server, settings))
     else:
         asyncio.run(server.run_stdio_async())
 

@@ -41,6 +41,35 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "Address the HTTP transport binds to.")
     port: int = _setting(8765, "Port of the HTTP transport.")
+    http_token: str = _setting(
+        "",
+        "Bearer token HTTP clients must send (Authorization: Bearer TOKEN); required when --host is not "
+        "a loopback address, optional on loopback.",
+        secret=True,
+    )
+    http_token_file: str = _setting(
+        "", "File holding the HTTP bearer token (keeps it out of the process list and the environment)."
+    )
+    http_allowed_hosts: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated Host header values the HTTP transport accepts besides loopback names and the "
+        "--host address (DNS rebinding protection); required when --host is 0.0.0.0 or ::.",
+    )
+    http_allowed_origins: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated browser origins allowed to call the HTTP transport besides localhost ones "
+        "(e.g. https://app.example.com, or http://host:* for any port); requests without Origin pass.",
+    )
+    # mcp's own default: a batch of large events fits; a client cannot make the server buffer more.
+    http_max_body: int = _setting(
+        4 * 1024 * 1024, "Largest HTTP request body in bytes; a larger one is refused with 413."
+    )
+    http_rate: float = _setting(
+        20.0, "HTTP requests per second each client address may sustain (429 beyond); 0 turns the limit off."
+    )
+    http_burst: int = _setting(
+        60, "HTTP requests a client address may make at once before --http-rate applies."
+    )
     toolsets: tuple[str, ...] = _setting(TOOLSETS, "Comma-separated toolsets to expose.")
     log_level: str = _setting("INFO", "Log level; logs go to stderr.", choices=LOG_LEVELS)
     embedder: str = _setting(
@@ -127,6 +156,8 @@ class Settings:
             raise ValueError("community_interval must be 0 or more")
         if self.trigger_interval <= 0:
             raise ValueError("trigger_interval must be positive")
+        if self.http_max_body < 1 or self.http_rate < 0 or self.http_burst < 1:
+            raise ValueError("http_max_body and http_burst must be positive, http_rate 0 or more")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:
             raise ValueError("embedding_batch_size, busy_timeout and embedding_timeout must be positive")
 

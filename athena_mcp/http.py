@@ -1,0 +1,212 @@
+"""Streamable HTTP serving, guarded for use beyond the local machine.
+
+mcp's own transport already does two of the checks, and we configure rather than repeat them:
+`TransportSecuritySettings` refuses a Host header that is not ours (421) and a browser Origin that
+is not allowed (403), the DNS rebinding protection the MCP specification asks for, and
+`max_request_body_size` counts the streamed bytes of a body (not its Content-Length) and answers 413.
+What mcp lacks is added here as two plain ASGI middlewares in front of its app: a bearer token
+compared in constant time, and a per-client token-bucket rate limit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from athena_mcp.errors import AthenaError
+from athena_mcp.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# Short tokens could be guessed even at the rate limit; 16 characters of a random token is ~96 bits.
+MIN_TOKEN_CHARS = 16
+MAX_TRACKED_CLIENTS = 10_000
+
+
+async def serve_http(server: MCPServer, settings: Settings) -> None:
+    """Serve `server` over streamable HTTP at /mcp until cancelled; refuses an unsafe configuration first."""
+    app = http_app(server, settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    await uvicorn.Server(config).serve()
+
+
+def http_app(
+    server: MCPServer, settings: Settings, *, clock: Callable[[], float] = time.monotonic
+) -> Starlette:
+    """mcp's streamable HTTP app, its Host/Origin checks and body limit set, behind our token and rate limit.
+
+    `clock` (monotonic seconds) drives the rate limit's refill; tests pass their own to see recovery.
+    """
+    token = bearer_token(settings)
+    app = server.streamable_http_app(
+        transport_security=transport_security(settings),
+        max_request_body_size=settings.http_max_body,
+        host=settings.host,
+    )
+    # Starlette puts each added middleware outside the previous one: the rate limit runs first, so
+    # failed token guesses are limited too.
+    if token is not None:
+        app.add_middleware(BearerToken, token=token)
+    if settings.http_rate > 0:
+        app.add_middleware(RateLimit, rate=settings.http_rate, burst=settings.http_burst, clock=clock)
+    log.info(
+        "HTTP transport on %s port %d: bearer token %s, body limit %d bytes, rate limit %s",
+        settings.host,
+        settings.port,
+        "required" if token else "not set (loopback only)",
+        settings.http_max_body,
+        f"{settings.http_rate:g}/s burst {settings.http_burst}" if settings.http_rate > 0 else "off",
+    )
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bearer_token(settings: Settings) -> str | None:
+    """The configured token, None if there is none and the server only listens on loopback."""
+    if settings.http_token and settings.http_token_file:
+        raise AthenaError("set one of --http-token and --http-token-file, not both")
+    token = settings.http_token
+    if settings.http_token_file:
+        path = Path(settings.http_token_file).expanduser()
+        try:
+            token = path.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AthenaError(f"cannot read the HTTP token file {path}: {exc}") from None
+        if not token:
+            raise AthenaError(f"the HTTP token file {path} is empty")
+    if not token:
+        if is_loopback(settings.host):
+            return None
+        raise AthenaError(
+            f"--host {settings.host} is not a loopback address, so the HTTP transport needs a bearer token: "
+            "set --http-token-file (or --http-token, ATHENA_HTTP_TOKEN), e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    if len(token) < MIN_TOKEN_CHARS or not (token.isascii() and token.isprintable()) or " " in token:
+        raise AthenaError(
+            f"the HTTP bearer token must be at least {MIN_TOKEN_CHARS} printable ASCII characters, "
+            "without spaces"
+        )
+    return token
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """The Host and Origin values mcp's DNS rebinding protection accepts."""
+    host = settings.host
+    try:
+        listens_everywhere = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        listens_everywhere = False
+    if listens_everywhere and not settings.http_allowed_hosts:
+        raise AthenaError(
+            f"--host {host} listens on every address: name the host names or addresses clients use to "
+            "reach it in --http-allowed-hosts (ATHENA_HTTP_ALLOWED_HOSTS); requests naming any other "
+            "host are refused"
+        )
+    hosts = [*LOOPBACK_HOSTS, *(h.lower() for h in settings.http_allowed_hosts)]
+    bound = f"[{host}]" if ":" in host and not host.startswith("[") else host.lower()
+    if not listens_everywhere and bound not in hosts:
+        hosts.append(bound)
+    # A Host header carries the port unless it is the scheme's default; the name is what matters here.
+    allowed_hosts = [form for name in hosts for form in (name, f"{name}:*")]
+    local_origins = [f"{scheme}://{name}" for scheme in ("http", "https") for name in LOOPBACK_HOSTS]
+    allowed_origins = [form for origin in local_origins for form in (origin, f"{origin}:*")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=[*allowed_origins, *settings.http_allowed_origins],
+    )
+
+
+class BearerToken:
+    """Answers 401 to an HTTP request without `Authorization: Bearer <the token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._token = token.encode("ascii")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._authorised(scope):
+            response = PlainTextResponse(
+                "Missing or wrong bearer token: send Authorization: Bearer <the server's --http-token>",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Bearer realm="athena-mcp"'},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorised(self, scope: Scope) -> bool:
+        header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
+        scheme, _, presented = header.partition(b" ")
+        # compare_digest takes as long whatever the bytes are, so timing tells nothing of the token.
+        return hmac.compare_digest(presented.strip(), self._token) and scheme.lower() == b"bearer"
+
+
+class RateLimit:
+    """A token bucket per client address: `burst` requests at once, refilled at `rate` a second; then 429."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float],
+        max_clients: int = MAX_TRACKED_CLIENTS,
+    ) -> None:
+        self.app = app
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._max_clients = max_clients
+        # address -> (tokens left, when counted); kept least recently seen first.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            client = scope.get("client")
+            wait = self._take(client[0] if client else "")
+            if wait > 0:
+                retry_after = math.ceil(wait)
+                response = PlainTextResponse(
+                    f"Too many requests: at most {self._rate:g} per second (bursts of {self._burst}) "
+                    f"per client; retry after {retry_after} s",
+                    status_code=429,
+                    headers={"Retry-After": str(retry_after)},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _take(self, client: str) -> float:
+        """Spends one request of `client`'s bucket; returns 0, or the seconds until it may try again."""
+        now = self._clock()
+        tokens, counted = self._buckets.pop(client, (float(self._burst), now))
+        tokens = min(float(self._burst), tokens + (now - counted) * self._rate)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self._rate
+        self._buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
+        # Bounded memory under many addresses: a forgotten client only gets a full bucket back.
+        if len(self._buckets) > self._max_clients:
+            del self._buckets[next(iter(self._buckets))]
+        return wait
