@@ -39,7 +39,15 @@ MAX_TRACKED_CLIENTS = 10_000
 async def serve_http(server: MCPServer, settings: Settings) -> None:
     """Serve `server` over streamable HTTP at /mcp until cancelled; refuses an unsafe configuration first."""
     app = http_app(server, settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # Pinned rather than left to uvicorn's FORWARDED_ALLOW_IPS: a client that could set its own
+    # X-Forwarded-For would choose its rate-limit bucket. A proxy on this machine is trusted.
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        forwarded_allow_ips=["127.0.0.1", "::1"],
+    )
     await uvicorn.Server(config).serve()
 
 

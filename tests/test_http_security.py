@@ -202,6 +202,12 @@ def test_the_token_can_come_from_a_file_and_its_address_is_accepted_as_host(tmp_
         http.bearer_token(Settings(host="192.168.1.20", http_token_file=str(tmp_path / "missing")))
 
 
+def test_http_limits_out_of_range_are_refused_naming_the_setting():
+    for flags, needle in [({"http_max_body": "0"}, "http_max_body"), ({"http_rate": "-1"}, "http_rate")]:
+        with pytest.raises(ValueError, match=needle):
+            Settings.load(flags, {})
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
