@@ -1,0 +1,7 @@
+"""The scenarios by name, in the order `python -m chaos` runs them."""
+
+from __future__ import annotations
+
+from chaos.scenarios.base import Scenario
+
+SCENARIOS: dict[str, Scenario] = {}
