@@ -11,13 +11,16 @@ re-read whenever it changes, so a harness can start, change and lift faults in a
          "times": 1},                      # then fire this many times (omitted: every time)
         {"match": "", "delay": 0.05}       # or sleep this long before the statement
       ],
+      "driver": [{"match": "INSERT", "delay": 0.5}],  # sleep in the driver's thread (slow disk)
       "max_page_count": 300,             # the database cannot grow past this many pages (disk full)
       "embedder": {"mode": "hang", "seconds": 60}   # fail | hang | slow, see chaos.embedder
     }
 
 Errors are raised from the hook, before the statement reaches the driver, as the driver's own
 exception types with SQLite's own messages. A delay sleeps in the hook, which runs on the server's
-event loop: it stalls the whole server as a stuck disk write would stall its caller.
+event loop: it stalls the whole server. A `driver` delay sleeps in the driver's own thread as the
+statement starts (Database.set_driver_hook): storage is slow while the event loop keeps serving, as
+with a slow disk; it cannot raise errors.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class StorageRule:
 @dataclass
 class FaultPlan:
     storage: list[StorageRule] = field(default_factory=list)
+    driver: list[StorageRule] = field(default_factory=list)
     max_page_count: int | None = None
     embedder: EmbedderFault | None = None
 
@@ -76,11 +80,15 @@ class FaultPlan:
         for rule in self.storage:
             rule.apply(sql)
 
+    def driver_hook(self, sql: str) -> None:
+        for rule in self.driver:
+            rule.apply(sql)
+
 
 def parse_plan(text: str) -> FaultPlan:
     """A plan from its JSON text; raises ValueError naming what is wrong."""
     raw: dict[str, Any] = json.loads(text) if text.strip() else {}
-    unknown = set(raw) - {"storage", "max_page_count", "embedder"}
+    unknown = set(raw) - {"storage", "driver", "max_page_count", "embedder"}
     if unknown:
         raise ValueError(f"fault plan: unknown keys {sorted(unknown)}")
     rules = []
@@ -95,12 +103,17 @@ def parse_plan(text: str) -> FaultPlan:
         if rule.error is not None and rule.error not in ERRORS:
             raise ValueError(f"fault plan: storage error must be one of {sorted(ERRORS)}, not {rule.error!r}")
         rules.append(rule)
+    driver = [
+        StorageRule(match=str(item.get("match", "")), delay=float(item["delay"]))
+        for item in raw.get("driver", [])
+    ]
     embedder = raw.get("embedder")
     if embedder is not None and embedder.get("mode") not in ("fail", "hang", "slow"):
         raise ValueError("fault plan: embedder mode must be fail, hang or slow")
     pages = raw.get("max_page_count")
     return FaultPlan(
         storage=rules,
+        driver=driver,
         max_page_count=None if pages is None else int(pages),
         embedder=None
         if embedder is None

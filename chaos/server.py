@@ -50,6 +50,7 @@ class FaultInstaller:
             return
         self._pending = plan
         services.database.statement_hook = plan.statement_hook if plan.storage else None
+        await services.database.set_driver_hook(plan.driver_hook if plan.driver else None)
         self._embedder.set_fault(plan.embedder)
         if plan.max_page_count != self._pages:
             await self._limit_pages(services, plan)
