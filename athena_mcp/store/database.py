@@ -43,14 +43,6 @@ class Transaction:
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         await self._database._run(self._database._writer, "executemany", sql, list(rows))
 
-    async def set_driver_hook(self, hook: StatementHook | None) -> None:
-        """Call `hook` with each statement as the driver starts it, in the driver's own thread (writer
-        and shared reader). Unlike `statement_hook` it cannot fail a statement (the driver ignores
-        its errors), but a delay there stalls storage as a slow disk does while the event loop
-        keeps serving: the chaos harness slows storage here."""
-        for connection in (self._writer, self._reader):
-            await connection.set_trace_callback(hook)
-
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         return await self._database._fetch(self._database._writer, sql, params)
 
@@ -120,6 +112,14 @@ class Database:
                     "permissions, or choose another with --db."
                 ) from None
             yield cls(path, writer, reader, connector(True))
+
+    async def set_driver_hook(self, hook: StatementHook | None) -> None:
+        """Call `hook` with each statement as the driver starts it, in the driver's own thread (writer
+        and shared reader). Unlike `statement_hook` it cannot fail a statement (the driver ignores
+        its errors), but a delay there stalls storage as a slow disk does while the event loop
+        keeps serving: the chaos harness slows storage here."""
+        for connection in (self._writer, self._reader):
+            await connection.set_trace_callback(hook)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read through the read-only connection; never blocks on writers."""
