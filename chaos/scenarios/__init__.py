@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from chaos.scenarios import crash
 from chaos.scenarios.base import Scenario
 
-SCENARIOS: dict[str, Scenario] = {}
+SCENARIOS: dict[str, Scenario] = {
+    "crash": crash.run,
+}
