@@ -125,20 +125,20 @@ class PlanSource:
     """Where the plan comes from: a file (re-read when it changes) or the inline variable (read once)."""
 
     def __init__(self, environ: dict[str, str] | os._Environ[str]) -> None:
-        self._path = Path(environ[FILE]) if environ.get(FILE) else None
+        self.path = Path(environ[FILE]) if environ.get(FILE) else None
         self._inline = environ.get(INLINE, "")
         self._stamp: tuple[int, ...] | None = None
 
     def changed(self) -> FaultPlan | None:
         """The plan if it is new since the last call, else None."""
-        if self._path is None:
+        if self.path is None:
             if self._stamp is not None:
                 return None
             self._stamp = (0,)
             return parse_plan(self._inline)
         stamp: tuple[int, ...]
         try:
-            stat = self._path.stat()
+            stat = self.path.stat()
         except FileNotFoundError:
             stamp, text = (-1,), ""
         else:
@@ -146,15 +146,22 @@ class PlanSource:
             stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             if stamp == self._stamp:
                 return None
-            text = self._path.read_text()
+            text = self.path.read_text()
         if stamp == self._stamp:
             return None
         self._stamp = stamp
         return parse_plan(text)
 
 
+def applied_marker(path: Path) -> Path:
+    """The file a server writes once it has applied a plan read from `path`."""
+    return path.with_name(path.name + ".applied")
+
+
 def write_plan(path: Path, plan: dict[str, Any]) -> None:
-    """Replace the plan file in one step, so a server never reads half of it."""
+    """Replace the plan file in one step, so a server never reads half of it. Removes the applied
+    marker first: its reappearance says a server has applied this plan."""
+    applied_marker(path).unlink(missing_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(plan))
     os.replace(partial, path)

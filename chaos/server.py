@@ -27,7 +27,7 @@ from athena_mcp.server import build_server
 from athena_mcp.services import Services
 from athena_mcp.settings import Settings
 from chaos.embedder import FaultyEmbedder, HashingEmbedder
-from chaos.faults import FaultPlan, PlanSource
+from chaos.faults import FaultPlan, PlanSource, applied_marker
 
 log = logging.getLogger("chaos.server")
 POLL_SECONDS = 0.05
@@ -56,6 +56,8 @@ class FaultInstaller:
             await self._limit_pages(services, plan)
         self._pending = None
         log.warning("chaos: fault plan applied: %s", plan)
+        if self._source.path is not None:
+            applied_marker(self._source.path).touch()
 
     async def _limit_pages(self, services: Services, plan: FaultPlan) -> None:
         # max_page_count belongs to the connection: set it on the writer, where every write runs.

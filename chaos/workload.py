@@ -87,7 +87,13 @@ class Workload:
         ]
 
     def next_op(self) -> Op:
-        """A random operation that the current model can check afterwards."""
+        """A random operation that the current model can check afterwards; its entities are taken
+        (out of other new operations) from now until it is answered."""
+        op = self._draw()
+        self.busy |= set(op.entities)
+        return op
+
+    def _draw(self) -> Op:
         kind = self.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
         token = self._token()
         words = f"{token} {self.rng.choice(['alpha', 'beta', 'gamma', 'delta'])}"
@@ -141,7 +147,6 @@ class Workload:
         """Send one operation and record its fate; an exception other than a tool error (the server died,
         the call was cancelled) leaves it in flight and propagates."""
         self.ops.append(op)
-        self.busy |= set(op.entities)
         report.tried += 1
         try:
             op.result = await server.call(op.kind, {**op.arguments, "namespace": NAMESPACE})
@@ -284,21 +289,21 @@ class Workload:
             )
         if op.kind == "create_entities":
             names = self._created(op)
-            found = [await self._current(server, name) for name in names]
+            held_now = [await self._current(server, name) for name in names]
             # A merge since may have folded one into another entity: it answers under that name.
             final = [self._final(name).name if name in self.entities else name for name in names]
             indexed = [await self._searched(server, name) for name in names]
-            if all(f is None for f in found) and not any(indexed):
+            if all(f is None for f in held_now) and not any(indexed):
                 return "absent"
             whole = all(
                 f is not None and f[0] == name and name in hits
-                for f, name, hits in zip(found, final, indexed, strict=True)
+                for f, name, hits in zip(held_now, final, indexed, strict=True)
             )
             whole = whole and all(
                 f is not None and set(e["observations"]) <= f[1]
-                for f, e in zip(found, args["entities"], strict=True)
+                for f, e in zip(held_now, args["entities"], strict=True)
             )
-            return "present" if whole else f"partial: {found}, search {indexed}"
+            return "present" if whole else f"partial: {held_now}, search {indexed}"
         if op.kind == "add_observations":
             [item] = args["observations"]
             current = await self._current(server, item["entityName"])
