@@ -119,7 +119,8 @@ class Database:
         its errors), but a delay there stalls storage as a slow disk does while the event loop
         keeps serving: the chaos harness slows storage here."""
         for connection in (self._writer, self._reader):
-            await connection.set_trace_callback(hook)
+            # None clears it, as in sqlite3; aiosqlite's annotation leaves None out.
+            await connection.set_trace_callback(hook)  # type: ignore[arg-type]
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read through the read-only connection; never blocks on writers."""
