@@ -11,10 +11,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaos.observe import NAMESPACE, current, observe, relations
 from chaos.process import ChaosServer, ToolFailed
 from chaos.report import ScenarioReport
 
-NAMESPACE = "chaos"
 WEIGHTS = {
     "remember": 5,
     "record_event": 4,
@@ -166,13 +166,13 @@ class Workload:
     def _hold(self, op: Op) -> None:
         # Entities an unresolved operation touched stay out of new operations until it is resolved.
         if op.kind == "create_entities":
-            for name, pool in zip(self._created(op), ("relations", "merges"), strict=True):
+            for name, pool in zip(self.created(op), ("relations", "merges"), strict=True):
                 self.entities[name] = Entity(name, pool, set(), pending=[op])
         for name in op.entities:
             self.entities[name].pending.append(op)
 
     @staticmethod
-    def _created(op: Op) -> list[str]:
+    def created(op: Op) -> list[str]:
         return [e["name"] for e in op.arguments["entities"]]
 
     def _apply(self, op: Op) -> None:
@@ -194,7 +194,7 @@ class Workload:
     async def verify(self, server: ChaosServer, report: ScenarioReport, ops: list[Op]) -> None:
         """Acknowledged: present exactly. Failed: absent. In flight: all or nothing, then resolved."""
         for op in ops:
-            seen = await self.observe(server, op)
+            seen = await observe(self, server, op)
             if op.status == "acknowledged" and seen != "present":
                 report.lost += 1
                 report.problem(f"acknowledged {op.kind} {op.token} is {seen}")
@@ -209,7 +209,7 @@ class Workload:
 
     def _resolve(self, op: Op, stored: bool) -> None:
         op.status = "acknowledged" if stored else "absent"
-        names = self._created(op) if op.kind == "create_entities" else list(op.entities)
+        names = self.created(op) if op.kind == "create_entities" else list(op.entities)
         for name in names:
             self.entities[name].pending.remove(op)
         if op.kind == "create_entities" and not stored:
@@ -222,8 +222,8 @@ class Workload:
         """Every acknowledged operation again, and the whole graph against the model."""
         await self.verify(server, report, [op for op in self.ops if op.status == "acknowledged"])
         for entity in self.entities.values():
-            found = await self._current(server, entity.name)
-            expected = self._final(entity.name)
+            found = await current(server, entity.name)
+            expected = self.final(entity.name)
             if found is None or found[0] != expected.name or found[1] != expected.observations:
                 report.lost += 1
                 report.problem(
@@ -232,113 +232,13 @@ class Workload:
         names = sorted({name for triple in self.relations for name in triple[:2]})
         found_relations: set[tuple[str, str, str]] = set()
         for start in range(0, len(names), 50):
-            found_relations |= await self._relations(server, names[start : start + 50])
+            found_relations |= await relations(server, names[start : start + 50])
         for triple in sorted(self.relations - found_relations):
             report.lost += 1
             report.problem(f"relation {triple} is missing")
 
-    def _final(self, name: str) -> Entity:
+    def final(self, name: str) -> Entity:
         entity = self.entities[name]
         while entity.absorbed_into is not None:
             entity = self.entities[entity.absorbed_into]
         return entity
-
-    async def observe(self, server: ChaosServer, op: Op) -> str:
-        """present, absent, or what was found of it."""
-        args, token = op.arguments, op.token
-        if op.kind == "remember":
-            found = await server.call(
-                "recall", {"query": token, "namespace": NAMESPACE, "memory_types": ["semantic"]}
-            )
-            hits = [h for h in found["results"] if token in h["content"].split()]
-            if not hits:
-                return "absent"
-            ok = (
-                len(hits) == 1
-                and hits[0]["content"] == args["content"]
-                and set(hits[0]["tags"]) == set(args["tags"])
-            )
-            if op.result:  # answered (an unanswered one resolved as stored has no ids to compare)
-                ok = ok and hits[0]["id"] == op.result["id"]
-            return "present" if ok else f"partial: {hits}"
-        if op.kind in ("record_event", "record_events"):
-            wanted = [args] if op.kind == "record_event" else args["events"]
-            page = await server.call(
-                "timeline", {"session_id": f"s{token}", "namespace": NAMESPACE, "limit": 100}
-            )
-            events = page["events"]
-            if not events:
-                return "absent"
-            ok = [e["content"] for e in events] == [w["content"] for w in wanted]
-            ok = ok and all(
-                set(e["tags"]) == set(w.get("tags", [])) for e, w in zip(events, wanted, strict=False)
-            )
-            if op.result:
-                ok = ok and [e["id"] for e in events] == op.result["ids"]
-            return "present" if ok else f"partial: {len(events)} of {len(wanted)} events"
-        if op.kind == "consolidate":
-            # Only its run record is visible through MCP; what it derived is checked by the file checks.
-            if op.status != "acknowledged" or op.result.get("run_id") is None:
-                return "absent" if op.status != "acknowledged" else "present"
-            runs = (await server.call("consolidation_status", {"namespace": NAMESPACE}))["runs"]
-            ids = [run["id"] for run in runs]
-            return (
-                "present"
-                if op.result["run_id"] in ids or min(ids, default=0) > op.result["run_id"]
-                else "absent"
-            )
-        if op.kind == "create_entities":
-            names = self._created(op)
-            held_now = [await self._current(server, name) for name in names]
-            # A merge since may have folded one into another entity: it answers under that name.
-            final = [self._final(name).name if name in self.entities else name for name in names]
-            indexed = [await self._searched(server, name) for name in names]
-            if all(f is None for f in held_now) and not any(indexed):
-                return "absent"
-            whole = all(
-                f is not None and f[0] == name and name in hits
-                for f, name, hits in zip(held_now, final, indexed, strict=True)
-            )
-            whole = whole and all(
-                f is not None and set(e["observations"]) <= f[1]
-                for f, e in zip(held_now, args["entities"], strict=True)
-            )
-            return "present" if whole else f"partial: {held_now}, search {indexed}"
-        if op.kind == "add_observations":
-            [item] = args["observations"]
-            current = await self._current(server, item["entityName"])
-            held = set(item["contents"]) & (current[1] if current else set())
-            return (
-                "absent" if not held else "present" if held == set(item["contents"]) else f"partial: {held}"
-            )
-        if op.kind == "create_relations":
-            triples = {(r["from"], r["to"], r["relationType"]) for r in args["relations"]}
-            held = triples & await self._relations(server, list(op.entities))
-            return "absent" if not held else "present" if held == triples else f"partial: {held}"
-        absorbed, survivor = args["entityName"], args["into"]
-        now = await self._current(server, absorbed)
-        if now is not None and now[0] == absorbed:
-            return "absent"
-        moved = self.entities[absorbed].observations
-        merged = now is not None and now[0] == self._final(survivor).name and moved <= now[1]
-        return "present" if merged else f"partial: {absorbed} now {now}"
-
-    @staticmethod
-    async def _current(server: ChaosServer, name: str) -> tuple[str, set[str]] | None:
-        """The name an entity (or alias) resolves to now and its current observations."""
-        found = await server.call("open_nodes", {"names": [name], "namespace": NAMESPACE})
-        if not found["entities"]:
-            return None
-        [entity] = found["entities"]
-        return entity["name"], set(entity["observations"])
-
-    @staticmethod
-    async def _searched(server: ChaosServer, name: str) -> set[str]:
-        """The entities search_nodes finds by this name (its search row, or its survivor's)."""
-        found = await server.call("search_nodes", {"query": name, "namespace": NAMESPACE})
-        return {e["name"] for e in found["entities"]}
-
-    @staticmethod
-    async def _relations(server: ChaosServer, names: list[str]) -> set[tuple[str, str, str]]:
-        found = await server.call("open_nodes", {"names": names, "namespace": NAMESPACE})
-        return {(r["from"], r["to"], r["relationType"]) for r in found["relations"]}
