@@ -29,5 +29,9 @@ class StoreFull(AthenaError):
     """The disk or the database's size limit is full; reads still work."""
 
 
+class StoreFault(AthenaError):
+    """The disk or the database file failed under a call (I/O error, corruption); it was rolled back."""
+
+
 class StoreUnavailable(AthenaError):
     """The database cannot be opened or used as configured (driver, version, model mismatch)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
@@ -59,9 +60,17 @@ Athena is your long-term memory, kept across sessions in a local database.
 
 
 def build_server(
-    settings: Settings, embedder: Embedder | None = None, *, background: bool = True
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    background: bool = True,
+    around: Callable[[Services], AbstractAsyncContextManager[object]] | None = None,
 ) -> MCPServer:
-    """A server whose lifespan opens the store; `embedder` replaces the configured one (tests, tools)."""
+    """A server whose lifespan opens the store; `embedder` replaces the configured one (tests, tools).
+
+    `around`, when given, is entered with the open services for the server's whole life: the chaos
+    harness installs its faults on the storage seam there.
+    """
 
     # Clients listening to a namespace's due resource hear when a trigger fires there.
     bus = InMemorySubscriptionBus()
@@ -71,7 +80,11 @@ def build_server(
         async with open_services(
             settings, embedder, background=background, on_fired=prospective.due_notifier(bus)
         ) as services:
-            yield services
+            if around is None:
+                yield services
+            else:
+                async with around(services):
+                    yield services
 
     server = MCPServer(
         "athena-mcp",

@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 import anyio
 
-from athena_mcp.errors import StoreBusy, StoreFull, StoreUnavailable
+from athena_mcp.errors import StoreBusy, StoreFault, StoreFull, StoreUnavailable
 from athena_mcp.store.driver import driver_errors, load_vector_extension, sqlite_module
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,15 @@ class Database:
                 ) from None
             yield cls(path, writer, reader, connector(True))
 
+    async def set_driver_hook(self, hook: StatementHook | None) -> None:
+        """Call `hook` with each statement as the driver starts it, in the driver's own thread (writer
+        and shared reader). Unlike `statement_hook` it cannot fail a statement (the driver ignores
+        its errors), but a delay there stalls storage as a slow disk does while the event loop
+        keeps serving: the chaos harness slows storage here."""
+        for connection in (self._writer, self._reader):
+            # None clears it, as in sqlite3; aiosqlite's annotation leaves None out.
+            await connection.set_trace_callback(hook)  # type: ignore[arg-type]
+
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Read through the read-only connection; never blocks on writers."""
         return await self._fetch(self._reader, sql, params)
@@ -130,15 +139,15 @@ class Database:
         as long as it runs, and every other read on the shared connection would see only that
         snapshot (a write acknowledged meanwhile would look missing). Close the iterator early with
         `contextlib.aclosing`."""
-        self._before(sql)
         try:
+            self._before(sql)
             async with (
                 aiosqlite.Connection(self._connect_reader, 64) as connection,
                 connection.execute(sql, params) as cursor,
             ):
                 while rows := await cursor.fetchmany(size):
                     yield list(rows)
-        except driver_errors()[1] as exc:
+        except driver_errors()[0] as exc:
             raise _translate(exc) from exc
 
     @asynccontextmanager
@@ -178,26 +187,33 @@ class Database:
                     log.exception("rollback failed")
 
     async def _fetch(self, connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
-        self._before(sql)
         try:
+            self._before(sql)
             return list(await connection.execute_fetchall(sql, params))
-        except driver_errors()[1] as exc:
+        except driver_errors()[0] as exc:
             raise _translate(exc) from exc
 
     async def _run(self, connection: aiosqlite.Connection, method: str, sql: str, params: Any) -> Any:
-        self._before(sql)
         try:
+            self._before(sql)
             return await getattr(connection, method)(sql, params)
-        except driver_errors()[1] as exc:
+        except driver_errors()[0] as exc:
             raise _translate(exc) from exc
 
     def _before(self, sql: str) -> None:
+        # Inside the callers' try: a driver error injected here is translated like a real one.
         if self.statement_hook is not None:
             self.statement_hook(sql)
 
 
+# SQLite's messages for a disk or file that failed under the call (IOERR, CORRUPT, NOTADB, READONLY,
+# CANTOPEN): the storage, not the request, is at fault.
+_STORAGE_FAULTS = ("disk i/o error", "malformed", "not a database", "readonly", "unable to open")
+
+
 def _translate(exc: Exception) -> Exception:
-    """Turn the driver's operational errors that a caller can act on into AthenaErrors."""
+    """Turn the driver's errors that a caller can act on into AthenaErrors; others (a bug in our
+    SQL, a broken constraint) are returned as they are and reach the client only as a bare failure."""
     message = str(exc).lower()
     if "database is locked" in message or "database is busy" in message:
         return StoreBusy(
@@ -208,5 +224,11 @@ def _translate(exc: Exception) -> Exception:
         return StoreFull(
             "The memory database cannot grow (disk or size limit full). Reads still work; "
             "free space and retry the write."
+        )
+    if any(text in message for text in _STORAGE_FAULTS):
+        return StoreFault(
+            f"The memory database's storage failed during this call ({exc}); nothing it was writing "
+            "was kept. Retry the call; if the error persists, the disk or the database file needs "
+            "attention (see the server log)."
         )
     return exc

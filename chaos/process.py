@@ -1,0 +1,95 @@
+"""A real chaos server process (`python -m chaos.server`) driven by a real MCP client over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+# A call that takes longer than this is a hang, reported as such, never waited on for ever.
+CALL_TIMEOUT = 60.0
+
+
+class ToolFailed(Exception):
+    """The tool answered with an error; `text` is what the client was shown."""
+
+    def __init__(self, tool: str, text: str) -> None:
+        super().__init__(f"{tool}: {text}")
+        self.tool = tool
+        self.text = text
+
+
+@dataclass
+class ServerOptions:
+    db: Path
+    workdir: Path  # pid file, stderr log and fault plan live here
+    name: str = "server"
+    flags: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # The first call, which must succeed: it reads the store, so the server is back when it answers.
+    probe: tuple[str, dict[str, Any]] = ("consolidation_status", {})
+
+
+class ChaosServer:
+    """One launched server: `call` its tools, `kill` it with SIGKILL."""
+
+    def __init__(self, client: Client, pid: int, started: float) -> None:
+        self.client = client
+        self.pid = pid
+        # Seconds from launch to the first successful call (the handshake and one read).
+        self.recovery_seconds = time.perf_counter() - started
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The tool's structured result; raises ToolFailed when the tool reports an error."""
+        async with asyncio.timeout(CALL_TIMEOUT):
+            result = await self.client.call_tool(tool, arguments)
+        if result.is_error:
+            raise ToolFailed(tool, " ".join(getattr(block, "text", "") for block in result.content))
+        return result.structured_content or {}
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
+@contextlib.asynccontextmanager
+async def launch(options: ServerOptions) -> AsyncIterator[ChaosServer]:
+    """Start a server on `options.db` and connect to it; closing stops it (it may be dead already)."""
+    pid_file = options.workdir / f"{options.name}.pid"
+    pid_file.unlink(missing_ok=True)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "chaos.server", "--db", str(options.db), "--log-level", "WARNING", *options.flags],
+        # The client passes on only a few variables by default: keep PYTHONPATH, so the child runs
+        # the code under test.
+        env={**os.environ, "CHAOS_PID_FILE": str(pid_file), **options.env},
+    )
+    started = time.perf_counter()
+    # A real file: the child writes its stderr straight into it.
+    with open(options.workdir / f"{options.name}.log", "a") as errlog:  # noqa: ASYNC230
+        async with contextlib.AsyncExitStack() as stack:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                client = await stack.enter_async_context(
+                    Client(stdio_client(params, errlog=errlog), read_timeout_seconds=CALL_TIMEOUT)
+                )
+                probe = await client.call_tool(*options.probe)
+                if probe.is_error:
+                    raise ToolFailed(options.probe[0], str(probe.content))
+            server = ChaosServer(client, int(pid_file.read_text()), started)
+            try:
+                yield server
+            finally:
+                # A killed server leaves the client's streams broken; closing must still finish.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(CALL_TIMEOUT):
+                        await stack.aclose()
