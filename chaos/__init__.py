@@ -1,0 +1,1 @@
+"""Chaos: fault, crash and hostile-input runs against real server processes."""
