@@ -71,7 +71,7 @@ class FuzzReport:
             f"crashes: {self.count('crash')}",
             f"internal errors: {self.count('internal-error')}",
             f"leaks (trace, SQL, path): {self.count('leak')}",
-            f"rejections without the field named: {self.count('unnamed')}",
+            f"rejections without the field (or the limit crossed) named: {self.count('unnamed')}",
             f"accepted though the schema says invalid: {sum(self.lenient.values())} {dict(self.lenient)}",
         ]
         return out + [str(finding) for finding in self.findings[:20]]
@@ -137,8 +137,14 @@ class Judge:
         # refusal past validation (say an unknown id) means the break was coerced (True as 1).
         refused_by_validation = "validation error" in message
         if case.field is not None and not schema_valid and refused_by_validation:
-            return re.search(rf"\b{re.escape(case.field)}\b", message) is not None
+            named = re.search(rf"\b{re.escape(case.field)}\b", message) is not None
+            return named and (case.limit is None or _number(case.limit) in message)
         return any(re.search(rf"\b{re.escape(name)}\b", message) for name in self.fields[case.tool])
+
+
+def _number(limit: float) -> str:
+    # Pydantic writes a bound of 1.0 as "1" and one of 0.5 as "0.5".
+    return str(int(limit)) if float(limit).is_integer() else str(limit)
 
 
 async def seed_store(client: Client) -> None:

@@ -42,12 +42,14 @@ LIST_CAP = 4  # valid lists stay short; the limits themselves are probed by the 
 
 @dataclass(frozen=True)
 class Case:
-    """One generated call: `mutation` says how it was broken (None: valid) and `field` where."""
+    """One generated call: `mutation` says how it was broken (None: valid), `field` where and `limit`
+    which bound it crossed, when it crossed one."""
 
     tool: str
     arguments: dict[str, Any]
     mutation: str | None = None
     field: str | None = None
+    limit: float | None = None
 
 
 class SchemaStrategies:
@@ -174,6 +176,13 @@ def nested(depth: int) -> dict[str, Any]:
     return value
 
 
+def nested_list(depth: int) -> list[Any]:
+    value: list[Any] = ["deep"]
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 def types_of(node: Schema) -> set[str]:
     if "anyOf" in node:
         return set().union(*(types_of(option) for option in node["anyOf"]))
@@ -192,17 +201,20 @@ SAMPLES: dict[str, Any] = {
 }
 
 
-def breakages(node: Schema, strategies: SchemaStrategies) -> list[tuple[str, Any]]:
-    """Values that break `node`, each with the name of the way it breaks it."""
+Breakage = tuple[str, Any, float | None]
+
+
+def breakages(node: Schema, strategies: SchemaStrategies) -> list[Breakage]:
+    """Values that break `node`, each with the way it breaks it and the bound it crosses, if any."""
     node = strategies.resolve(node)
     options = [strategies.resolve(option) for option in node.get("anyOf", [node])]
     allowed = types_of(node)
-    found: list[tuple[str, Any]] = [
-        (f"wrong-type-{kind}", sample)
+    found: list[Breakage] = [
+        (f"wrong-type-{kind}", sample, None)
         for kind, sample in SAMPLES.items()
         if kind not in allowed and not _coerced(kind, allowed)
     ]
-    found.append(("deep-json", [[[[[[[[[[[["deep"]]]]]]]]]]]]))
+    found.append(("deep-json", nested_list(200), None))
     for option in options:
         found.extend(_out_of_bounds(option))
     return found
@@ -215,36 +227,36 @@ def _coerced(kind: str, allowed: set[str]) -> bool:
     )
 
 
-def _out_of_bounds(node: Schema) -> list[tuple[str, Any]]:
-    found: list[tuple[str, Any]] = []
+def _out_of_bounds(node: Schema) -> list[Breakage]:
+    found: list[Breakage] = []
     kind = node.get("type")
     if "enum" in node:
-        found.append(("not-in-enum", "definitely-not-a-choice"))
+        found.append(("not-in-enum", "definitely-not-a-choice", None))
     if kind == "string":
         if "maxLength" in node:
-            found.append(("oversize-string", "x" * (node["maxLength"] + 1)))
+            found.append(("oversize-string", "x" * (node["maxLength"] + 1), node["maxLength"]))
         if node.get("minLength", 0) > 0:
-            found.append(("empty-string", ""))
+            found.append(("empty-string", "", None))
         if "pattern" in node:
-            found.append(("control-characters", "bad\x00nul\x1fchar"))
+            found.append(("control-characters", "bad\x00nul\x1fchar", None))
     if kind in ("integer", "number"):
         if "maximum" in node:
-            found.append(("above-maximum", node["maximum"] + 1))
+            found.append(("above-maximum", node["maximum"] + 1, node["maximum"]))
         if "minimum" in node:
-            found.append(("below-minimum", node["minimum"] - 1))
+            found.append(("below-minimum", node["minimum"] - 1, node["minimum"]))
         if "exclusiveMinimum" in node:
-            found.append(("at-exclusive-minimum", node["exclusiveMinimum"]))
+            found.append(("at-exclusive-minimum", node["exclusiveMinimum"], node["exclusiveMinimum"]))
         # JSON cannot carry them as numbers: they arrive as strings or, sent as floats, as null.
-        found.extend([("nan", "NaN"), ("infinity", "Infinity"), ("float-nan", math.nan)])
+        found.extend([("nan", "NaN", None), ("infinity", "Infinity", None), ("float-nan", math.nan, None)])
     if kind == "integer":
-        found.append(("fractional", 1.5))
-        found.append(("beyond-int64", 2**64))
+        found.append(("fractional", 1.5, None))
+        found.append(("beyond-int64", 2**64, None))
     if kind == "array" and "maxItems" in node:
-        found.append(("oversize-list", ["x"] * (node["maxItems"] + 1)))
+        found.append(("oversize-list", ["x"] * (node["maxItems"] + 1), node["maxItems"]))
     if kind == "object" and node.get("additionalProperties") is True:
-        found.append(("deep-object", nested(40)))
-        found.append(("huge-object", {"blob": "b" * 40_000}))
-        found.append(("nan-in-object", {"n": "NaN", "f": math.inf}))
+        found.append(("deep-object", nested(40), None))
+        found.append(("huge-object", {"blob": "b" * 40_000}, None))
+        found.append(("nan-in-object", {"n": "NaN", "f": math.inf}, None))
     return found
 
 
@@ -278,9 +290,9 @@ def invalid_call(tool: str, strategies: SchemaStrategies) -> st.SearchStrategy[C
             arguments["zz_unknown"] = 1
             return Case(tool, arguments, "unknown-key", "zz_unknown")
         holder, name, child = data(st.sampled_from(targets))
-        mutation, value = data(st.sampled_from(breakages(child, strategies)))
+        mutation, value, limit = data(st.sampled_from(breakages(child, strategies)))
         holder[name] = value
-        return Case(tool, arguments, mutation, name)
+        return Case(tool, arguments, mutation, name, limit)
 
     return draw()
 
