@@ -112,7 +112,7 @@ class SchemaStrategies:
 
 def _strings(node: Schema) -> st.SearchStrategy[str]:
     low, high = node.get("minLength", 0), node.get("maxLength", 10_000)
-    pattern = node.get("pattern")
+    pattern: str | None = node.get("pattern")
 
     def fits(text: str) -> bool:
         return low <= len(text) <= high and (pattern is None or re.search(pattern, text) is not None)
