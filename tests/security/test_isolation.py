@@ -178,13 +178,21 @@ async def test_writes_naming_the_other_namespaces_things_are_refused(
                 client, "merge_entities", entityName="Carol", into="Alice", namespace="a"
             ),
         }
+        await call(client, "record_event", content="Started a rollback", namespace="b")
+        [fired] = (await call(client, "due", namespace="b"))["fired"]
+        refusals["dismiss"] = await call_error(
+            client, "dismiss", firing_ids=[fired["firing_id"]], namespace="a"
+        )
+        still_due = await call(client, "due", namespace="b")
         undone = await call(client, "undo_compaction", ids=b["events"], namespace="a")
         path_in_b = await call(client, "find_path", source="Alice", target="Carol", namespace="b")
         tasks_b = await call(client, "list_tasks", namespace="b")
-        triggers_b = await call(client, "list_triggers", namespace="b")
+        triggers_b = await call(client, "list_triggers", status=["active", "done"], namespace="b")
     for name, message in refusals.items():
         assert "ulaanbaatar" not in message, f"{name}: {message}"
     assert undone["restored"] == [] and sorted(undone["not_compacted"]) == sorted(b["events"])
     assert "Carol" in json.dumps(path_in_b)
+    assert still_due["fired"] == [fired]
     assert [task["title"] for task in tasks_b["tasks"]] == ["Deploy"]
-    assert [trigger["status"] for trigger in triggers_b["triggers"]] == ["active"]
+    # Cancelling it from a changed nothing: it fired in b, as an uncancelled trigger does.
+    assert [trigger["status"] for trigger in triggers_b["triggers"]] == ["done"]
