@@ -1,4 +1,5 @@
-"""Property-based fuzzing of every tool through a real MCP client: `python -m chaos.fuzz --examples 5000`.
+"""Property-based fuzzing of every tool through a real MCP client: `python -m chaos.fuzz --examples 5000`
+(then malformed JSON-RPC on stdio, chaos.stdio_fuzz).
 
 Calls are drawn from the input schemas the server lists (chaos.schema_strategies), half of them valid
 and half with one field broken, against a server on a seeded store. The properties: the server
@@ -31,6 +32,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
 from chaos.schema_strategies import Case, Schema, named_fields, tool_calls
+from chaos.stdio_fuzz import run_stdio_fuzz
 
 # What must never reach a client: a stack trace, the driver's names, SQL.
 LEAK_MARKERS = ("Traceback", 'File "', "sqlite", "OperationalError", "IntegrityError", "SELECT ", "INSERT ")
@@ -187,7 +189,7 @@ async def seed_store(client: Client) -> None:
 
 @contextlib.asynccontextmanager
 async def fuzz_client(db: Path, embedder: Embedder | None) -> AsyncIterator[Client]:
-    server = build_server(Settings(db=db, log_level="CRITICAL", backlog_interval=0.05), embedder)
+    server = build_server(Settings(db=db, log_level="ERROR", backlog_interval=0.05), embedder)
     async with Client(server) as client:
         yield client
 
@@ -221,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m chaos.fuzz", description=__doc__)
     parser.add_argument("--examples", type=int, default=5000, help="calls in all, spread over every tool")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (the same seed, the same calls)")
+    parser.add_argument(
+        "--stdio-lines", type=int, default=1000, help="malformed JSON-RPC lines sent to a stdio server"
+    )
     args = parser.parse_args(argv)
     from athena_mcp.embeddings.minilm import MiniLMEmbedder
 
@@ -228,8 +233,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     embedder.load()
     with tempfile.TemporaryDirectory() as directory:
         report = asyncio.run(run_fuzz(Path(directory) / "fuzz.db", embedder, args.examples, args.seed))
-    print("\n".join(report.lines()))
-    sys.exit(1 if report.findings else 0)
+        print("\n".join(report.lines()), flush=True)
+        stdio = asyncio.run(run_stdio_fuzz(Path(directory) / "stdio.db", args.stdio_lines, args.seed))
+        print("\n".join(stdio.lines_out()))
+    sys.exit(1 if report.findings or stdio.failed else 0)
 
 
 if __name__ == "__main__":

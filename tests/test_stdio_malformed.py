@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chaos.stdio_fuzz import run_stdio_fuzz
 from tests.stdio_server import PROTOCOL_VERSION
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
@@ -156,3 +157,11 @@ async def test_duplicate_request_ids_each_get_an_answer(raw: RawStdio) -> None:
     assert [answer["id"] for answer in answers] == [7, 7]
     contents = {item["content"] for item in listed["result"]["structuredContent"]["items"]}
     assert contents == {"First of two", "Second of two"}
+
+
+async def test_generated_junk_lines_never_kill_or_stall_the_server(tmp_path: Path) -> None:
+    report = await run_stdio_fuzz(tmp_path / "athena.db", count=200, run_seed=6)
+    assert report.lines == 200
+    assert (report.died, report.unanswered_pings, report.malformed_answers) == (False, 0, [])
+    # The junk was mostly refused as the spec asks: unparsable lines and invalid requests.
+    assert report.answers["error -32700"] > 20 and report.answers["error -32600"] > 20
