@@ -111,6 +111,7 @@ def _athena_error(exc: BaseException) -> AthenaError | None:
 
 def serve(settings: Settings) -> None:
     from athena_mcp.server import build_server
+    from athena_mcp.stdio import run_stdio
 
     server = build_server(settings)
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
@@ -119,7 +120,7 @@ def serve(settings: Settings) -> None:
 
         asyncio.run(serve_http(server, settings))
     else:
-        asyncio.run(server.run_stdio_async())
+        asyncio.run(run_stdio(server))
 
 
 async def rebuild_graph_index(settings: Settings) -> None:

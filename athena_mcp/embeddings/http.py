@@ -52,7 +52,7 @@ class HttpEmbedder:
         rows: list[list[float]] = []
         for start in range(0, len(texts), self._batch_size):
             rows.extend(self._request(texts[start : start + self._batch_size]))
-        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), -1)
+        vectors = self._matrix(rows, len(texts))
         if vectors.shape[1] != self._dimension:
             raise EmbeddingEndpointError(
                 f"The embeddings endpoint returned {vectors.shape[1]}-d vectors for model {self._model}, "
@@ -61,6 +61,24 @@ class HttpEmbedder:
         if not np.isfinite(vectors).all():
             raise EmbeddingEndpointError("The embeddings endpoint returned NaN or infinite values.")
         return normalise(vectors)
+
+    def _matrix(self, rows: list[list[float]], count: int) -> np.ndarray:
+        """One row per text, or an error: a reshape would silently spread one long vector over two texts."""
+        unusable = EmbeddingEndpointError(
+            f"The embeddings endpoint {self._url} answered {len(rows)} embeddings for {count} texts, "
+            "not one list of numbers per text."
+        )
+        if len(rows) != count:
+            raise unusable
+        try:
+            # Numbers beyond float32 become infinite here and are refused below as such.
+            with np.errstate(over="ignore"):
+                vectors = np.asarray(rows, dtype=np.float32)
+        except (ValueError, TypeError):
+            raise unusable from None
+        if vectors.ndim != 2:
+            raise unusable
+        return vectors
 
     def _request(self, texts: list[str]) -> list[list[float]]:
         body = json.dumps({"model": self._model, "input": texts}).encode("utf-8")
