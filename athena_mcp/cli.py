@@ -92,19 +92,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     except BaseException as exc:
-        # Start-up failures arrive wrapped in the transport's task-group exception groups.
-        cause = _athena_error(exc)
-        if cause is None:
+        message = fatal_message(exc)
+        if message is None:
             raise
-        sys.exit(f"athena-mcp: {cause}")
+        sys.exit(message)
 
 
-def _athena_error(exc: BaseException) -> AthenaError | None:
+OUT_OF_MEMORY = (
+    "athena-mcp: out of memory: the process's memory limit (ulimit -v, a container's limit) is too "
+    "small for the server; raise it"
+)
+
+
+def fatal_message(exc: BaseException) -> str | None:
+    """The one line to exit with for an anticipated failure, or None for a bug (keep its traceback).
+
+    Start-up failures arrive wrapped in the transport's task-group exception groups. Out of memory
+    exits once with a message rather than a traceback, so a supervisor's log says what to change.
+    """
     if isinstance(exc, AthenaError):
-        return exc
+        return f"athena-mcp: {exc}"
+    if isinstance(exc, MemoryError):
+        return OUT_OF_MEMORY
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            if (found := _athena_error(inner)) is not None:
+            if (found := fatal_message(inner)) is not None:
                 return found
     return None
 

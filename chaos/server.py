@@ -9,6 +9,7 @@ It is `athena-mcp serve` with three differences, all from the environment:
   file, again whenever the file changes.
 - CHAOS_PID_FILE: the process id is written there, so a harness can kill -9 the server its MCP
   client launched.
+A failure athena-mcp would exit on with one line (out of memory at start-up) exits the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from athena_mcp.cli import parser
+from athena_mcp.cli import fatal_message, parser
 from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.server import build_server
 from athena_mcp.services import Services
@@ -98,7 +99,14 @@ def main() -> None:
     embedder = FaultyEmbedder(inner)
     installer = FaultInstaller(PlanSource(os.environ), embedder)
     server = build_server(settings, embedder, around=installer.around)
-    asyncio.run(server.run_stdio_async())
+    try:
+        asyncio.run(server.run_stdio_async())
+    except BaseException as exc:
+        # As athena-mcp does: an anticipated failure (out of memory at start-up) exits with one line.
+        message = fatal_message(exc)
+        if message is None:
+            raise
+        sys.exit(message)
 
 
 if __name__ == "__main__":

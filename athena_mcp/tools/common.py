@@ -16,6 +16,10 @@ from athena_mcp.models import to_seconds_or_none
 from athena_mcp.services import Services
 
 P = ParamSpec("P")
+OUT_OF_MEMORY = (
+    "The server ran out of memory for this request; nothing from it was kept. Retry with a smaller "
+    "request (fewer items, a lower limit) or give the server more memory."
+)
 R = TypeVar("R")
 
 
@@ -37,6 +41,10 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except AthenaError as exc:
             raise ToolError(str(exc)) from exc
+        except MemoryError as exc:
+            # SQLite's SQLITE_NOMEM and Python's own allocations both end here; the transaction
+            # rolled back on the way out, and the freed request leaves room for the next call.
+            raise ToolError(OUT_OF_MEMORY) from exc
 
     return wrapper
 
