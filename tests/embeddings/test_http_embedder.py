@@ -23,7 +23,7 @@ def embeddings_endpoint(
     """An /v1/embeddings server answering like OpenAI, backed by the real model; yields (url, requests)."""
     requests: list[dict] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
@@ -39,21 +39,33 @@ def embeddings_endpoint(
                     for i, v in reversed(list(enumerate(vectors)))
                 ],
             }
-            data = json.dumps(payload).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, json.dumps(payload).encode())
 
-        def log_message(self, *args: object) -> None:
-            pass
+    with on_loopback(Handler) as url:
+        yield url, requests
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def send_json(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextlib.contextmanager
+def on_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on a free loopback port from a thread; yields the endpoint's /v1 URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", requests
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
         server.server_close()

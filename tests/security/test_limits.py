@@ -5,9 +5,7 @@ the limit, and the HTTP embedder refuses vectors it cannot use."""
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +14,7 @@ from athena_mcp.embeddings.http import EmbeddingEndpointError, HttpEmbedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
 from tests.conftest import call_error, open_client
+from tests.embeddings.test_http_embedder import QuietHandler, on_loopback, send_json
 from tests.tools.test_bad_input import assert_refused
 
 pytestmark = pytest.mark.timeout(120)
@@ -97,26 +96,13 @@ async def test_a_crossed_limit_is_refused_naming_the_field_and_the_limit(
 def answering(body: bytes) -> Iterator[str]:
     """An embeddings endpoint on loopback that answers every request with `body`."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_json(self, body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with on_loopback(Handler) as url:
+        yield url
 
 
 def answer(*embeddings: str) -> bytes:
