@@ -18,6 +18,7 @@ import numpy as np
 
 from athena_mcp.embeddings.base import Embedder, normalise
 from athena_mcp.store.vectors import EmbeddingIdentity
+from perf.embedders import WrappedEmbedder
 
 DIMENSION = 384
 WORD = re.compile(r"\w+")
@@ -50,25 +51,14 @@ class EmbedderFault:
     seconds: float = 0.0
 
 
-class FaultyEmbedder:
+class FaultyEmbedder(WrappedEmbedder):
     """Wraps an embedder; `fault` (changeable while the server runs) decides how each call misbehaves."""
 
     def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.fault: EmbedderFault | None = None
         # Set when the fault is lifted, so a hanging call can end early instead of sleeping on.
         self._lifted = threading.Event()
-
-    @property
-    def identity(self) -> EmbeddingIdentity:
-        return self._inner.identity
-
-    @property
-    def loaded(self) -> bool:
-        return self._inner.loaded
-
-    def load(self) -> None:
-        self._inner.load()
 
     def set_fault(self, fault: EmbedderFault | None) -> None:
         self.fault = fault
