@@ -7,17 +7,12 @@ import asyncio
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from athena_mcp import __version__
-from athena_mcp.errors import AthenaError
-from athena_mcp.importers.memory_file import read_memory_file
-from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
-from athena_mcp.services import open_services
+from athena_mcp import __version__, memory_budget
+from athena_mcp.errors import AthenaError, out_of_memory
 from athena_mcp.settings import Settings, env_var, setting_fields
-from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity
 
 log = logging.getLogger("athena_mcp")
 
@@ -80,12 +75,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The server's libraries are imported inside this try, not at the top of the module: out of
+    # memory while importing them (about 270 MB of address space) is then one line too.
     try:
         if args.command == "reembed":
+            from athena_mcp.maintenance import reembed
+
             asyncio.run(reembed(settings))
         elif args.command == "rebuild-graph-index":
+            from athena_mcp.maintenance import rebuild_graph_index
+
             asyncio.run(rebuild_graph_index(settings))
         elif args.command == "import-memory-json":
+            from athena_mcp.maintenance import import_memory_json
+
             asyncio.run(import_memory_json(settings, args.file, args.namespace))
         else:
             serve(settings)
@@ -112,7 +115,7 @@ def fatal_message(exc: BaseException) -> str | None:
     """
     if isinstance(exc, AthenaError):
         return f"athena-mcp: {exc}"
-    if isinstance(exc, MemoryError):
+    if out_of_memory(exc):
         return OUT_OF_MEMORY
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -126,6 +129,7 @@ def serve(settings: Settings) -> None:
     from athena_mcp.stdio import run_stdio
 
     server = build_server(settings)
+    memory_budget.require_room_to_serve()
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
     if settings.transport == "http":
         from athena_mcp.http import serve_http
@@ -133,41 +137,3 @@ def serve(settings: Settings) -> None:
         asyncio.run(serve_http(server, settings))
     else:
         asyncio.run(run_stdio(server))
-
-
-async def rebuild_graph_index(settings: Settings) -> None:
-    async with open_services(settings, background=False) as services:
-        indexed = await services.graph.rebuild_search_index()
-    print(f"done: {indexed} entities indexed", file=sys.stderr)
-
-
-async def reembed(settings: Settings) -> None:
-    async with open_services(settings, background=False, check_vectors=False) as services:
-        if not await services.embeddings.wait_ready():
-            raise AthenaError(f"The embedder could not load: {services.embeddings.failure}")
-        identity = services.embeddings.identity
-        if await stored_identity(services.database) != identity:
-            await reset_vectors(services.database, identity)
-        # With the same model already recorded this resumes an interrupted run from its backlog.
-        queued = await backlog_size(services.database)
-        print(f"re-embedding {queued} memories with {identity.describe()}", file=sys.stderr)
-        done = 0
-        while stored := await services.vector_backlog.run_once():
-            done += stored
-            print(f"  {done}/{queued}", file=sys.stderr)
-        left = await backlog_size(services.database)
-        if left:
-            raise AthenaError(
-                f"{left} memories could not be embedded (see the warnings above); they are retried later "
-                "by a running server, or run `athena-mcp reembed` again."
-            )
-        print(f"done: {done} vectors", file=sys.stderr)
-
-
-async def import_memory_json(settings: Settings, file: Path, namespace: str) -> None:
-    started = time.perf_counter()
-    namespace = checked_namespace(namespace)
-    memory_file = read_memory_file(file)
-    async with open_services(settings, background=False, check_vectors=False) as services:
-        summary = await import_memory_file(services.graph, services.database, namespace, memory_file)
-    print(summary.describe(time.perf_counter() - started))

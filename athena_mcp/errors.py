@@ -35,3 +35,17 @@ class StoreFault(AthenaError):
 
 class StoreUnavailable(AthenaError):
     """The database cannot be opened or used as configured (driver, version, model mismatch)."""
+
+
+class OutOfMemory(AthenaError):
+    """The process's memory limit leaves too little room to serve."""
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """A failure for want of memory. Besides MemoryError, a capped address space (`ulimit -v`) shows
+    as a thread that cannot start (its stack cannot be mapped) and as a library that cannot load."""
+    if isinstance(exc, RuntimeError):
+        return str(exc) == "can't start new thread"
+    if isinstance(exc, ImportError):
+        return "failed to map segment from shared object" in str(exc)
+    return isinstance(exc, MemoryError)

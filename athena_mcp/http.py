@@ -4,8 +4,9 @@ mcp's own transport already does two of the checks, and we configure rather than
 `TransportSecuritySettings` refuses a Host header that is not ours (421) and a browser Origin that
 is not allowed (403), the DNS rebinding protection the MCP specification asks for, and
 `max_request_body_size` counts the streamed bytes of a body (not its Content-Length) and answers 413.
-What mcp lacks is added here as two plain ASGI middlewares in front of its app: a bearer token
-compared in constant time, and a per-client token-bucket rate limit.
+What mcp lacks is added here as plain ASGI middlewares in front of its app: a bearer token
+compared in constant time, a per-client token-bucket rate limit, and a memory check that answers 503
+to a body that would not fit under the address-space limit (see memory_budget).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from athena_mcp import memory_budget
 from athena_mcp.errors import AthenaError
 from athena_mcp.settings import Settings
 
@@ -34,6 +36,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # Short tokens could be guessed even at the rate limit; 16 characters of a random token is ~96 bits.
 MIN_TOKEN_CHARS = 16
 MAX_TRACKED_CLIENTS = 10_000
+RETRY_AFTER_MEMORY = 5  # seconds: memory is short until another request ends
 
 
 async def serve_http(server: MCPServer, settings: Settings) -> None:
@@ -66,6 +69,7 @@ def http_app(
     )
     # Starlette puts each added middleware outside the previous one: the rate limit runs first, so
     # failed token guesses are limited too.
+    app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
     if token is not None:
         app.add_middleware(BearerToken, token=token)
     if settings.http_rate > 0:
@@ -145,6 +149,36 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
         allowed_hosts=allowed_hosts,
         allowed_origins=[*allowed_origins, *settings.http_allowed_origins],
     )
+
+
+class MemoryGuard:
+    """Answers 503 to a request whose body would not fit in memory now, before it is read.
+
+    mcp parses bodies with pydantic-core, which aborts the process when an allocation fails inside
+    it. A body without a Content-Length is counted at the body limit, the most it can be.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = self._body_size(scope)
+            if (short := memory_budget.shortfall(size)) is not None:
+                response = PlainTextResponse(
+                    short.explain(size), status_code=503, headers={"Retry-After": str(RETRY_AFTER_MEMORY)}
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _body_size(self, scope: Scope) -> int:
+        length = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+        try:
+            return min(int(length), self._max_body) if length is not None else self._max_body
+        except ValueError:
+            return self._max_body
 
 
 class BearerToken:

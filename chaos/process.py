@@ -15,6 +15,8 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
 # A call that takes longer than this is a hang, reported as such, never waited on for ever.
 CALL_TIMEOUT = 60.0
@@ -50,9 +52,16 @@ class ChaosServer:
         self.recovery_seconds = time.perf_counter() - started
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        """The tool's structured result; raises ToolFailed when the tool reports an error."""
-        async with asyncio.timeout(CALL_TIMEOUT):
-            result = await self.client.call_tool(tool, arguments)
+        """The tool's structured result; raises ToolFailed when the tool reports an error, or when the
+        server answers the request itself with an error (a request refused before the tool ran)."""
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                result = await self.client.call_tool(tool, arguments)
+        except MCPError as exc:
+            # The client raises these two itself: the server died or never answered, not refused.
+            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+                raise
+            raise ToolFailed(tool, exc.message) from exc
         if result.is_error:
             raise ToolFailed(tool, " ".join(getattr(block, "text", "") for block in result.content))
         return result.structured_content or {}

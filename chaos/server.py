@@ -27,6 +27,7 @@ from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.server import build_server
 from athena_mcp.services import Services
 from athena_mcp.settings import Settings
+from athena_mcp.stdio import run_stdio
 from chaos.embedder import FaultyEmbedder, HashingEmbedder
 from chaos.faults import FaultPlan, PlanSource, applied_marker
 
@@ -100,7 +101,7 @@ def main() -> None:
     installer = FaultInstaller(PlanSource(os.environ), embedder)
     server = build_server(settings, embedder, around=installer.around)
     try:
-        asyncio.run(server.run_stdio_async())
+        asyncio.run(run_stdio(server))
     except BaseException as exc:
         # As athena-mcp does: an anticipated failure (out of memory at start-up) exits with one line.
         message = fatal_message(exc)

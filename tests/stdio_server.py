@@ -13,6 +13,7 @@ from typing import Any
 
 ATHENA_MCP = str(Path(sys.executable).parent / "athena-mcp")
 PROTOCOL_VERSION = "2025-11-25"
+ANSWER_BYTES = 1 << 24  # the longest answer line read (a 500-event batch's answer is ~100 KB)
 
 
 class StdioServer:
@@ -34,6 +35,7 @@ class StdioServer:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
             env={**os.environ, "ATHENA_BACKLOG_INTERVAL": "0.2"},
+            limit=ANSWER_BYTES,
         )
         result = await self.request(
             "initialize",
@@ -54,6 +56,14 @@ class StdioServer:
         return result["structuredContent"]
 
     async def request(self, method: str, params: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        """The request's result; raises AssertionError when it is answered with an error."""
+        message = await self.exchange(method, params, timeout)
+        assert "error" not in message, message["error"]
+        result: dict[str, Any] = message["result"]
+        return result
+
+    async def exchange(self, method: str, params: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        """The whole answer to a request: its result or its error."""
         self._next_id += 1
         request_id = self._next_id
         await self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
@@ -63,10 +73,9 @@ class StdioServer:
                 line = await self._process.stdout.readline()
                 if not line:
                     raise ConnectionError("the server closed its stdout")
-                message = json.loads(line)
+                message: dict[str, Any] = json.loads(line)
                 if message.get("id") == request_id:
-                    assert "error" not in message, message["error"]
-                    return message["result"]
+                    return message
 
     async def _send(self, message: dict[str, Any]) -> None:
         assert self._process is not None and self._process.stdin is not None

@@ -1,4 +1,5 @@
-"""Smoke runs of the fault scenarios (`python -m chaos io_faults embedder slow_storage --quick`):
+"""Smoke runs of the fault scenarios (`python -m chaos io_faults embedder slow_storage memory_pressure
+--quick`):
 real server processes, real MCP clients; nothing acknowledged lost, every error clear."""
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ from types import ModuleType
 
 import pytest
 
-from chaos.scenarios import embedder_faults, slow_storage, storage_faults
+from chaos.scenarios import embedder_faults, memory_pressure, slow_storage, storage_faults
 from chaos.scenarios.base import RunConfig
 
 
 @pytest.mark.parametrize(
-    "scenario", [storage_faults, embedder_faults, slow_storage], ids=lambda m: m.__name__
+    "scenario",
+    [storage_faults, embedder_faults, slow_storage, memory_pressure],
+    ids=lambda m: m.__name__,
 )
 async def test_a_fault_scenario_loses_nothing_and_reports_only_clear_errors(
     scenario: ModuleType, tmp_path: Path

@@ -23,7 +23,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from athena_mcp import http
+from athena_mcp import http, memory_budget
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.errors import AthenaError
 from athena_mcp.http import http_app
@@ -136,6 +136,20 @@ async def test_an_oversize_body_is_refused_413_with_or_without_content_length(se
         streamed = await c.post("/mcp", content=chunks(), headers=MCP_HEADERS)
         assert "content-length" not in streamed.request.headers
         assert streamed.status_code == 413 and "too large" in streamed.text
+        assert (await initialize(c)).status_code == 200
+
+
+async def test_a_body_that_would_not_fit_in_memory_is_refused_503_unread(settings, minilm, monkeypatch):
+    # Room for a small request (32 MB) but not for a 4 MB body (about 48 MB): see memory_budget.
+    def limit() -> int:
+        return (memory_budget.address_space_used() or 0) + (40 << 20)
+
+    monkeypatch.setattr(memory_budget, "address_space_limit", limit)
+    settings = Settings(db=settings.db, http_max_body=8 << 20)
+    async with running(settings, minilm) as app, client(app) as c:
+        big = await c.post("/mcp", content=b" " * (4 << 20), headers=MCP_HEADERS)
+        assert big.status_code == 503 and big.headers["retry-after"] == "5"
+        assert "Out of memory" in big.text and "ulimit -v" in big.text
         assert (await initialize(c)).status_code == 200
 
 

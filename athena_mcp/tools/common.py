@@ -11,7 +11,7 @@ from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 
-from athena_mcp.errors import AthenaError, InvalidInput
+from athena_mcp.errors import AthenaError, InvalidInput, out_of_memory
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.services import Services
 
@@ -41,9 +41,12 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             return await fn(*args, **kwargs)
         except AthenaError as exc:
             raise ToolError(str(exc)) from exc
-        except MemoryError as exc:
-            # SQLite's SQLITE_NOMEM and Python's own allocations both end here; the transaction
-            # rolled back on the way out, and the freed request leaves room for the next call.
+        except (MemoryError, RuntimeError) as exc:
+            # SQLite's SQLITE_NOMEM, Python's own allocations and a worker thread that could not
+            # start all end here; the transaction rolled back on the way out, and the freed request
+            # leaves room for the next call.
+            if not out_of_memory(exc):
+                raise
             raise ToolError(OUT_OF_MEMORY) from exc
 
     return wrapper

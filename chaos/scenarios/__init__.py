@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from chaos.scenarios import contention, crash, disk_full, embedder_faults, slow_storage, storage_faults
+from chaos.scenarios import (
+    contention,
+    crash,
+    disk_full,
+    embedder_faults,
+    memory_pressure,
+    slow_storage,
+    storage_faults,
+)
 from chaos.scenarios.base import Scenario
 
 SCENARIOS: dict[str, Scenario] = {
@@ -12,4 +20,5 @@ SCENARIOS: dict[str, Scenario] = {
     "io_faults": storage_faults.run,
     "embedder": embedder_faults.run,
     "slow_storage": slow_storage.run,
+    "memory_pressure": memory_pressure.run,
 }

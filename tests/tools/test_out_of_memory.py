@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import pytest
 from mcp import Client
 
 from athena_mcp.server import build_server
@@ -18,12 +19,13 @@ from tests.conftest import call, call_error
 class NoMemoryOnTags:
     """Fails the statement that stores a memory's tags, after the memory's own row, while armed."""
 
-    def __init__(self) -> None:
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
         self.armed = True
 
     def __call__(self, sql: str) -> None:
         if self.armed and sql.startswith("INSERT OR IGNORE INTO memory_tags"):
-            raise MemoryError
+            raise self.failure
 
     @contextlib.asynccontextmanager
     async def around(self, services: Services) -> AsyncIterator[None]:
@@ -31,8 +33,11 @@ class NoMemoryOnTags:
         yield
 
 
-async def test_running_out_of_memory_mid_write_is_a_clear_error_and_keeps_nothing(settings):
-    fault = NoMemoryOnTags()
+# Under `ulimit -v` memory runs out as a MemoryError, or as a worker thread (aiosqlite's, the
+# embedder's) that cannot start because its stack cannot be mapped.
+@pytest.mark.parametrize("failure", [MemoryError(), RuntimeError("can't start new thread")])
+async def test_running_out_of_memory_mid_write_is_a_clear_error_and_keeps_nothing(settings, failure):
+    fault = NoMemoryOnTags(failure)
     async with Client(build_server(settings, HashingEmbedder(), around=fault.around)) as client:
         text = await call_error(client, "remember", content="The staging key rotates weekly", tags=["ops"])
         assert "ran out of memory" in text and "nothing from it was kept" in text
@@ -41,3 +46,10 @@ async def test_running_out_of_memory_mid_write_is_a_clear_error_and_keeps_nothin
         assert listed["items"] == []
         kept = await call(client, "remember", content="The staging key rotates monthly", tags=["ops"])
         assert (await call(client, "get", id=kept["id"]))["tags"] == ["ops"]
+
+
+async def test_another_runtime_error_is_not_taken_for_lack_of_memory(settings):
+    fault = NoMemoryOnTags(RuntimeError("a bug"))
+    async with Client(build_server(settings, HashingEmbedder(), around=fault.around)) as client:
+        text = await call_error(client, "remember", content="The staging key rotates weekly", tags=["ops"])
+        assert "memory" not in text

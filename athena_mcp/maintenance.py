@@ -1,0 +1,52 @@
+"""The maintenance commands of `athena-mcp`: re-embedding, rebuilding the graph index, importing."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from athena_mcp.errors import AthenaError
+from athena_mcp.importers.memory_file import read_memory_file
+from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
+from athena_mcp.services import open_services
+from athena_mcp.settings import Settings
+from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity
+
+
+async def rebuild_graph_index(settings: Settings) -> None:
+    async with open_services(settings, background=False) as services:
+        indexed = await services.graph.rebuild_search_index()
+    print(f"done: {indexed} entities indexed", file=sys.stderr)
+
+
+async def reembed(settings: Settings) -> None:
+    async with open_services(settings, background=False, check_vectors=False) as services:
+        if not await services.embeddings.wait_ready():
+            raise AthenaError(f"The embedder could not load: {services.embeddings.failure}")
+        identity = services.embeddings.identity
+        if await stored_identity(services.database) != identity:
+            await reset_vectors(services.database, identity)
+        # With the same model already recorded this resumes an interrupted run from its backlog.
+        queued = await backlog_size(services.database)
+        print(f"re-embedding {queued} memories with {identity.describe()}", file=sys.stderr)
+        done = 0
+        while stored := await services.vector_backlog.run_once():
+            done += stored
+            print(f"  {done}/{queued}", file=sys.stderr)
+        left = await backlog_size(services.database)
+        if left:
+            raise AthenaError(
+                f"{left} memories could not be embedded (see the warnings above); they are retried later "
+                "by a running server, or run `athena-mcp reembed` again."
+            )
+        print(f"done: {done} vectors", file=sys.stderr)
+
+
+async def import_memory_json(settings: Settings, file: Path, namespace: str) -> None:
+    started = time.perf_counter()
+    namespace = checked_namespace(namespace)
+    memory_file = read_memory_file(file)
+    async with open_services(settings, background=False, check_vectors=False) as services:
+        summary = await import_memory_file(services.graph, services.database, namespace, memory_file)
+    print(summary.describe(time.perf_counter() - started))
