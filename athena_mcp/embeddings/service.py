@@ -3,6 +3,11 @@
 The server must answer `initialize` and `tools/list` at once, so the model loads in a worker
 thread after start-up. Until it is ready (or while it is failing) callers get `None` and carry
 on without vectors: writes queue their vectors for later, searches run lexical-only and say so.
+
+A call that times out cannot be stopped: it keeps the embedder's one thread until the embedder
+returns. Until then every call would queue behind it and wait its whole timeout too, so calls go
+without vectors at once instead (`available` is false), and the first call after it returns uses
+the embedder again.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -21,6 +26,11 @@ from athena_mcp.store.vectors import EmbeddingIdentity
 log = logging.getLogger(__name__)
 
 State = Literal["idle", "loading", "ready", "failed"]
+PROBE_TEXT = "probe"
+
+
+class EmbedderDown(Exception):
+    """The embedder fails even a short probe text: it is down, not refusing particular texts."""
 
 
 class EmbeddingService:
@@ -32,6 +42,8 @@ class EmbeddingService:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._loading: asyncio.Future[None] | None = None
+        self._timed_out: list[Future[np.ndarray]] = []  # calls past their timeout, maybe still running
+        self._down = False  # the last probe failed (check_up)
         self.state: State = "idle"
         self.failure: str | None = None
 
@@ -42,6 +54,12 @@ class EmbeddingService:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+    @property
+    def available(self) -> bool:
+        """Ready, and not held by a call that timed out and is still running."""
+        self._timed_out = [call for call in self._timed_out if not call.done()]
+        return self.ready and not self._timed_out
 
     def start_loading(self) -> None:
         """Begin loading in the background unless it is loading or loaded; retries after a failure."""
@@ -76,8 +94,13 @@ class EmbeddingService:
 
     def notice(self) -> str | None:
         """Why vectors are unavailable right now, for search results; None when they are available."""
-        if self.state == "ready":
+        if self.available:
             return None
+        if self.state == "ready":
+            return (
+                f"the embedding model is not answering (a call is still running past its {self._timeout:g} s "
+                "timeout); results are lexical-only"
+            )
         if self.state == "failed":
             # The failure itself (paths, URLs) stays in the server log.
             return "embedding model failed to load (see the server log); results are lexical-only"
@@ -85,12 +108,12 @@ class EmbeddingService:
 
     async def embed_documents(self, texts: list[str]) -> np.ndarray | None:
         """Vectors for texts to store, or None when the model is not ready or the call failed."""
-        if not self.ready or not texts:
+        if not self.available or not texts:
             return None
         return await self._call(texts)
 
     async def embed_query(self, text: str) -> np.ndarray | None:
-        if not self.ready:
+        if not self.available:
             return None
         cached = self._cache.get(text)
         if cached is not None:
@@ -109,9 +132,31 @@ class EmbeddingService:
         embedder's own error. For background work that decides itself what to do about failures."""
         if not self.ready:
             raise RuntimeError("the embedding model is not ready")
-        future = asyncio.get_running_loop().run_in_executor(self._executor, self._embedder.embed, texts)
+        if not self.available:
+            raise TimeoutError("the embedding model is still running a call that timed out")
+        running = self._executor.submit(self._embedder.embed, texts)
         # The allowance grows with the batch: the setting is per batch of 64 texts.
-        return await asyncio.wait_for(future, self._timeout * max(1.0, len(texts) / 64))
+        allowance = self._timeout * max(1.0, len(texts) / 64)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(running), allowance)
+        except TimeoutError:
+            # wait_for cancels the call; one already running goes on, and is done() once it returns.
+            self._timed_out.append(running)
+            raise
+
+    async def check_up(self, failure: Exception) -> None:
+        """After `failure` of a call, raise EmbedderDown if the embedder fails a short probe text too,
+        so that background work waits for it instead of putting off the texts it was given."""
+        try:
+            await self.embed([PROBE_TEXT])
+        except Exception as exc:
+            if not self._down:
+                log.warning("the embedder is down (%s); queued texts wait for it", failure)
+            self._down = True
+            raise EmbedderDown(str(failure)) from exc
+        if self._down:
+            log.warning("the embedder is back")
+        self._down = False
 
     async def _call(self, texts: list[str]) -> np.ndarray | None:
         try:

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.embeddings.service import EmbedderDown, EmbeddingService
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database
 from athena_mcp.store.procedures import MissingVectors
@@ -38,7 +38,7 @@ class ProcedureVectorWorker:
     async def run_once(self) -> int:
         """Fill in the missing vectors of one pass of procedures; returns how many procedures got them
         (0: nothing to do now)."""
-        if not self._embeddings.ready:
+        if not self._embeddings.available:
             return 0
         now = time.monotonic()
         waiting = [procedure_id for procedure_id, (at, _) in self._retry.items() if at > now]
@@ -48,8 +48,11 @@ class ProcedureVectorWorker:
         try:
             embedded = await self._embed(pending)
         except TimeoutError:
-            log.warning("embedding %d procedures timed out; retrying them later", len(pending))
-            embedded = []
+            # Nothing is put off: the next pass finds the same procedures due.
+            log.warning("embedding %d procedures timed out; they wait for the embedder", len(pending))
+            return 0
+        except EmbedderDown:
+            return 0
         for procedure_id in {p.procedure_id for p in pending} - {p.procedure_id for p, _ in embedded}:
             self._defer(procedure_id)
         async with self._database.transaction() as tx:
@@ -64,7 +67,7 @@ class ProcedureVectorWorker:
             self._retry.pop(missing.procedure_id, None)
         return len(embedded)
 
-    async def _embed(self, pending: list[MissingVectors]) -> Embedded:
+    async def _embed(self, pending: list[MissingVectors], whole_pass: bool = True) -> Embedded:
         """All the pass's texts in one call; if the embedder refuses it, each procedure alone, leaving
         out those it refuses."""
         try:
@@ -72,12 +75,14 @@ class ProcedureVectorWorker:
         except TimeoutError:
             raise
         except Exception as exc:
+            if whole_pass:
+                await self._embeddings.check_up(exc)
             if len(pending) == 1:
                 log.warning(
                     "embedding procedure %d failed (%s); retrying it later", pending[0].procedure_id, exc
                 )
                 return []
-            return [pair for p in pending for pair in await self._embed([p])]
+            return [pair for p in pending for pair in await self._embed([p], whole_pass=False)]
         ends = np.cumsum([len(p.texts) for p in pending])
         return [(p, vectors[end - len(p.texts) : end]) for p, end in zip(pending, ends, strict=True)]
 

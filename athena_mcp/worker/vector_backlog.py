@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.embeddings.service import EmbedderDown, EmbeddingService
 from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
@@ -44,9 +44,10 @@ class VectorBacklogWorker:
         """Embed one pass of the memories' due backlog; returns how many vectors were stored.
 
         A text the embedder rejects is found by halving the batch and is deferred with back-off, so
-        it never holds up the rest. A timeout defers the whole pass: the model is too slow right now.
+        it never holds up the rest. An embedder that times out or is down puts nothing off: the pass
+        ends, and the next one, a tick later, finds the same texts due.
         """
-        if not self._embeddings.ready:
+        if not self._embeddings.available:
             return 0
         pending = await vectors.backlog(self._database, self._batch_size)
         if not pending:
@@ -54,8 +55,10 @@ class VectorBacklogWorker:
         try:
             embedded, rejected = await self._embed(pending)
         except TimeoutError:
-            log.warning("embedding %d backlog texts timed out; retrying them later", len(pending))
-            embedded, rejected = [], pending
+            log.warning("embedding %d backlog texts timed out; they wait for the embedder", len(pending))
+            return 0
+        except EmbedderDown:
+            return 0
         async with self._database.transaction() as tx:
             if rejected:
                 await vectors.defer(tx, [p.memory_id for p in rejected])
@@ -76,7 +79,9 @@ class VectorBacklogWorker:
             await vectors.write_vectors(tx, rows, self._embeddings.identity)
         return len(rows)
 
-    async def _embed(self, pending: list[PendingVector]) -> tuple[Embedded, list[PendingVector]]:
+    async def _embed(
+        self, pending: list[PendingVector], whole_pass: bool = True
+    ) -> tuple[Embedded, list[PendingVector]]:
         """(embedded, rejected): halves a failing batch until the texts the embedder rejects are alone."""
         try:
             found = await self._embeddings.embed([p.content for p in pending])
@@ -84,12 +89,14 @@ class VectorBacklogWorker:
         except TimeoutError:
             raise
         except Exception as exc:
+            if whole_pass:
+                await self._embeddings.check_up(exc)
             if len(pending) == 1:
                 log.warning("embedding memory %d failed (%s); retrying it later", pending[0].memory_id, exc)
                 return [], pending
         half = len(pending) // 2
-        left, left_rejected = await self._embed(pending[:half])
-        right, right_rejected = await self._embed(pending[half:])
+        left, left_rejected = await self._embed(pending[:half], whole_pass=False)
+        right, right_rejected = await self._embed(pending[half:], whole_pass=False)
         return left + right, left_rejected + right_rejected
 
     async def run_forever(self, interval: float) -> None:

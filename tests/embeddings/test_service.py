@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import numpy as np
@@ -47,6 +48,29 @@ async def test_a_hung_model_times_out_and_the_caller_goes_on_without_vectors(min
     try:
         assert await service.embed_documents(["a document"]) is None
         assert await service.embed_query("a query") is None
+    finally:
+        release.set()
+        service.close()
+
+
+async def test_while_a_timed_out_call_still_runs_later_calls_go_without_vectors_at_once(minilm):
+    release = threading.Event()
+    embedder = CountingEmbedder(minilm, hang=release)
+    service = EmbeddingService(embedder, timeout=0.2)
+    service.start_loading()
+    try:
+        assert await service.embed_query("the first query") is None  # waited its 0.2 s timeout
+        assert not service.available
+        assert "not answering" in (service.notice() or "")
+        assert await service.embed_query("a second query") is None
+        assert await service.embed_documents(["a document"]) is None
+        assert embedder.calls == [["the first query"]]  # nothing queued behind the hung call
+        release.set()
+        async with asyncio.timeout(10):
+            while not service.available:
+                await asyncio.sleep(0.01)
+        assert await service.embed_query("a second query") is not None
+        assert service.notice() is None
     finally:
         release.set()
         service.close()

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from athena_mcp.cli import reembed
 from athena_mcp.errors import AthenaError, StoreUnavailable
-from athena_mcp.services import open_services
+from athena_mcp.maintenance import reembed
+from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import NewMemory, insert_memories
@@ -109,6 +111,50 @@ async def test_a_text_the_embedder_rejects_never_blocks_the_rest_of_the_backlog(
             "SELECT attempts, retry_at > ? FROM vector_backlog", (time.time(),)
         )
         assert tuple(row) == (1, 1)
+
+
+class FlakyModel(PickyModel):
+    """The real model, while up; down, it fails every call, or (hanging) blocks until released."""
+
+    def __init__(self, inner, *, hang: bool = False) -> None:
+        super().__init__(inner)
+        self.hang = hang
+        self.up = threading.Event()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not self.up.is_set():
+            if not self.hang:
+                raise ConnectionError("the embedding endpoint refused the connection")
+            self.up.wait(timeout=30)
+        return self.inner.embed(texts)
+
+
+async def queue_memories(services: Services, count: int) -> None:
+    async with services.database.transaction() as tx:
+        ids = await insert_memories(
+            tx, [NewMemory("episodic", "default", "observation", f"memory {n}") for n in range(count)]
+        )
+        await queue_for_embedding(tx, ids)
+
+
+@pytest.mark.parametrize("hang", [False, True], ids=["failing", "hanging"])
+async def test_while_the_embedder_is_down_nothing_is_put_off_and_the_backlog_drains_once_it_is_back(
+    settings, minilm, hang
+):
+    model = FlakyModel(minilm, hang=hang)
+    async with services_for(dataclasses.replace(settings, embedding_timeout=0.2), model) as services:
+        await queue_memories(services, 5)
+        assert await services.vector_backlog.run_once() == 0
+        rows = await services.database.fetchall("SELECT attempts, retry_at FROM vector_backlog")
+        assert [tuple(row) for row in rows] == [(0, 0)] * 5  # no back-off: the texts are not at fault
+        model.up.set()
+
+        async def available() -> bool:
+            return services.embeddings.available
+
+        await wait_for(available)
+        assert await services.vector_backlog.run_once() == 5
+        assert await backlog_size(services.database) == 0
 
 
 async def test_reembed_fails_loudly_when_some_memories_cannot_be_embedded(tmp_path, minilm):
