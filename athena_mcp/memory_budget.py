@@ -14,7 +14,6 @@ loses nothing acknowledged (every write is committed before it is answered).
 from __future__ import annotations
 
 import os
-import resource
 from dataclasses import dataclass
 
 from athena_mcp.errors import OutOfMemory
@@ -45,7 +44,11 @@ class Shortfall:
 
 
 def address_space_limit() -> int | None:
-    """The soft RLIMIT_AS in bytes, or None when there is none."""
+    """The soft RLIMIT_AS in bytes, or None when there is none (or no such limit, as on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
     soft, _ = resource.getrlimit(resource.RLIMIT_AS)
     return None if soft == resource.RLIM_INFINITY else soft
 

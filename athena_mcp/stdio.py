@@ -24,9 +24,9 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -201,7 +201,7 @@ def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
 
 
 @contextlib.contextmanager
-def claimed_wire() -> Any:
+def claimed_wire() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
     """The process's stdin and stdout for the protocol alone: fd 0 and fd 1 are pointed elsewhere
     (the null device, stderr) while serving, so a stray print or child process cannot touch the wire."""
     wire_in, wire_out = os.dup(0), os.dup(1)
@@ -235,7 +235,10 @@ class StdioTransport:
         def read_all() -> None:
             item: bytes | Refusal | None = b""
             while item is not None:
-                item = self._reader.next()
+                try:
+                    item = self._reader.next()
+                except (OSError, ValueError):
+                    item = None  # stdin failed or was closed under the read: the input has ended
                 try:
                     # Waits for the loop to take the line, so a flood of input waits in the pipe.
                     asyncio.run_coroutine_threadsafe(lines.put(item), loop).result()
