@@ -25,6 +25,7 @@ with a slow disk; it cannot raise errors.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -34,6 +35,8 @@ from typing import Any
 
 from athena_mcp.store.driver import driver_errors
 from chaos.embedder import EmbedderFault
+
+PLAN_WAIT = 30.0  # seconds a server may take to apply a new plan (it polls every 50 ms)
 
 INLINE = "CHAOS_FAULTS"
 FILE = "CHAOS_FAULTS_FILE"
@@ -165,3 +168,17 @@ def write_plan(path: Path, plan: dict[str, Any]) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(plan))
     os.replace(partial, path)
+
+
+async def set_plan(path: Path, plan: dict[str, Any]) -> None:
+    """Write `plan` for the server watching `path` and wait until it is in force."""
+    write_plan(path, plan)
+    await plan_in_force(path)
+
+
+async def plan_in_force(path: Path) -> None:
+    """Wait until a server has applied the plan last written to `path` (at start-up, or since)."""
+    async with asyncio.timeout(PLAN_WAIT):
+        # The marker is another process's file: polling is the only way to hear of it.
+        while not applied_marker(path).exists():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)

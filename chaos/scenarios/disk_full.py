@@ -8,10 +8,7 @@ space returns the same server must accept writes again, without a restart.
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
-from chaos.faults import FILE, applied_marker, write_plan
+from chaos.faults import FILE, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, launch
 from chaos.report import ScenarioReport
@@ -22,14 +19,6 @@ BEFORE, WHILE_FULL, AFTER = 40, 120, 40
 QUICK = (15, 40, 10)
 # One page: SQLite keeps the limit at the file's current size, so the file cannot grow at all.
 NO_GROWTH = 1
-
-
-async def set_plan(path: Path, plan: dict[str, int]) -> None:
-    write_plan(path, plan)
-    async with asyncio.timeout(30):
-        # The marker is another process's file: polling is the only way to hear of it.
-        while not applied_marker(path).exists():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def send(server: ChaosServer, workload: Workload, count: int, report: ScenarioReport) -> None:

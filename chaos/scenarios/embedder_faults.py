@@ -13,7 +13,7 @@ from pathlib import Path
 
 from athena_mcp.store.driver import sqlite_module
 from chaos.fault_workload import Write, WriteFactory, attempt, verify_writes
-from chaos.faults import write_plan
+from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, ToolFailed, launch
 from chaos.report import ScenarioReport
@@ -24,16 +24,6 @@ EMBEDDING_TIMEOUT = 2.0
 SLACK = 3.0
 # Longest wait for the backlog to be embedded once the embedder is back (its back-off included).
 DRAIN_LIMIT = 180.0
-APPLIED = "fault plan applied"
-
-
-async def plan_applied(log: Path, seen: int) -> int:
-    """Wait until the server's log shows one more applied plan than `seen`; returns the new count."""
-    # Another process's log: there is nothing to await but the next look.
-    async with asyncio.timeout(10):
-        while (count := log.read_text().count(APPLIED)) <= seen:  # noqa: ASYNC110, ASYNC240
-            await asyncio.sleep(0.02)
-    return count
 
 
 async def lexical_recall(server: ChaosServer, report: ScenarioReport, query: str, phase: str) -> None:
@@ -82,7 +72,6 @@ async def run(config: RunConfig) -> ScenarioReport:
     db = config.workdir / "athena.db"
     plan = config.workdir / "plan.json"
     write_plan(plan, {})
-    log = config.workdir / "server.log"
     options = ServerOptions(
         db=db,
         workdir=config.workdir,
@@ -95,10 +84,9 @@ async def run(config: RunConfig) -> ScenarioReport:
     factory = WriteFactory(config.rng(), "emb")
     writes: list[Write] = []
     async with launch(options) as server:
-        applied = await plan_applied(log, 0)
+        await plan_in_force(plan)
         for mode in ("fail", "hang"):
-            write_plan(plan, {"embedder": {"mode": mode, "seconds": 600}})
-            applied = await plan_applied(log, applied)
+            await set_plan(plan, {"embedder": {"mode": mode, "seconds": 600}})
             done, slowest = await degraded_phase(server, factory, report, rounds, mode)
             writes += done
             report.notes.append(
@@ -108,8 +96,7 @@ async def run(config: RunConfig) -> ScenarioReport:
             if slowest > EMBEDDING_TIMEOUT + SLACK:
                 report.problem(f"embedder {mode}: a call took {slowest:.2f} s")
         pending = await server.call("remember", {"content": writes[0].rows[0][1]}) if writes else {}
-        write_plan(plan, {})
-        await plan_applied(log, applied)
+        await set_plan(plan, {})
         lifted = time.perf_counter()
         async with asyncio.timeout(DRAIN_LIMIT):
             while backlog(db):  # noqa: ASYNC110 (the server's worker, seen through the file)

@@ -12,12 +12,11 @@ import statistics
 import time
 
 from chaos.fault_workload import Write, WriteFactory, attempt, verify_writes
-from chaos.faults import write_plan
+from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, launch
 from chaos.report import ScenarioReport
 from chaos.scenarios.base import RunConfig
-from chaos.scenarios.embedder_faults import plan_applied
 
 INSERT_DELAY = 0.25
 # Events in the write that is cancelled: long enough (one delay each) that it cannot finish first.
@@ -89,16 +88,14 @@ async def run(config: RunConfig) -> ScenarioReport:
     db = config.workdir / "athena.db"
     plan = config.workdir / "plan.json"
     write_plan(plan, {})
-    log = config.workdir / "server.log"
     options = ServerOptions(db=db, workdir=config.workdir, env={"CHAOS_FAULTS_FILE": str(plan)})
     factory = WriteFactory(config.rng(), "slow")
     writes: list[Write] = []
     async with launch(options) as server:
-        applied = await plan_applied(log, 0)
+        await plan_in_force(plan)
         first = await server.call("remember", {"content": "The staging database lives on host db-2"})
         _, baseline, _ = await responsiveness(server, factory, report, 1, first["id"])
-        write_plan(plan, {"driver": [{"match": "INSERT", "delay": INSERT_DELAY}]})
-        applied = await plan_applied(log, applied)
+        await set_plan(plan, {"driver": [{"match": "INSERT", "delay": INSERT_DELAY}]})
         reads: list[float] = []
         spans = []
         for round_ in range(rounds):
@@ -109,8 +106,7 @@ async def run(config: RunConfig) -> ScenarioReport:
             cancelled, next_write = await cancelled_write(server, report, f"cancel-{round_}")
             writes.append(cancelled)
             report.recovery_seconds.append(next_write)
-        write_plan(plan, {})
-        await plan_applied(log, applied)
+        await set_plan(plan, {})
         # Longer than the cancelled writes would have taken: had they gone on, they would be stored.
         await asyncio.sleep(LONG_BATCH * INSERT_DELAY - CANCEL_AFTER)
     report.integrity_failures += check_file(db)

@@ -9,11 +9,11 @@ WAL transaction in memory, without I/O.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 
 from chaos.fault_workload import WriteFactory, attempt, verify_writes
+from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ServerOptions, ToolFailed, launch
 from chaos.report import ScenarioReport
@@ -49,10 +49,12 @@ async def run(config: RunConfig) -> ScenarioReport:
     writes_wanted = config.cycles or (40 if config.quick else 400)
     plan = fault_plan(rng, writes_wanted, max(4, writes_wanted // 4))
     db = config.workdir / "athena.db"
+    plan_file = config.workdir / "plan.json"
+    write_plan(plan_file, plan)
     options = ServerOptions(
         db=db,
         workdir=config.workdir,
-        env={"CHAOS_FAULTS": json.dumps(plan), "ATHENA_BACKLOG_INTERVAL": "0.2"},
+        env={"CHAOS_FAULTS_FILE": str(plan_file), "ATHENA_BACKLOG_INTERVAL": "0.2"},
     )
     factory = WriteFactory(rng, "io")
     writes = []
@@ -60,6 +62,7 @@ async def run(config: RunConfig) -> ScenarioReport:
     failing_since: float | None = None
     reads_failed = reads = 0
     async with launch(options) as server:
+        await plan_in_force(plan_file)
         for n in range(writes_wanted):
             write = await attempt(server, factory.next(), report, CALL_TIMEOUT)
             factory.settled(write)
@@ -76,7 +79,9 @@ async def run(config: RunConfig) -> ScenarioReport:
                     await server.call("recall", {"query": "deploy key rotation", "limit": 5})
                 except ToolFailed:
                     reads_failed += 1
-        # The plan's faults are used up: a last write on the same server must work.
+        # Background work runs statements too, so some faults may not have fired yet: lift them,
+        # and then a last write on the same server must work.
+        await set_plan(plan_file, {})
         last = await attempt(server, factory.next(), report, CALL_TIMEOUT)
         writes.append(last)
         if last.outcome != "acked":
