@@ -158,6 +158,16 @@ class Database:
         writer in this process and in other processes waits for it.
         """
         async with self._write_lock:
+            if self._writer.in_transaction:
+                # The last transaction's ROLLBACK failed (see _rollback), leaving it open with its
+                # changes: end it before beginning, or every later BEGIN would fail.
+                await self._rollback()
+                if self._writer.in_transaction:
+                    raise StoreFault(
+                        "The memory database's storage failed to end an earlier failed write (its "
+                        "ROLLBACK failed); nothing was written. Retry the call; if the error persists, "
+                        "the disk or the database file needs attention (see the server log)."
+                    )
             try:
                 # Inside the try: a caller cancelled while BEGIN waits for another process's lock
                 # must still roll back, because the driver's thread completes the BEGIN regardless.
@@ -183,7 +193,9 @@ class Database:
                 await self._run(self._writer, "execute", "ROLLBACK", ())
             except Exception as exc:
                 if "no transaction is active" not in str(exc):
-                    # Never mask the original failure with a rollback failure.
+                    # Never mask the original failure with a rollback failure. The transaction
+                    # stays open, holding the file's write lock, until this process's next
+                    # transaction ends it before it begins.
                     log.exception("rollback failed")
 
     async def _fetch(self, connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:

@@ -3,8 +3,8 @@
 The plan fails statements at random points of the run (the Nth INSERT, UPDATE, COMMIT, ...), with
 the driver's own errors (I/O error, corruption, busy, full). Each failed call must be a clear tool
 error, roll back whole, and the next call must work; acknowledged writes must all be there.
-ROLLBACK is never failed: the plan models a disk failing under a write, and SQLite undoes a
-WAL transaction in memory, without I/O.
+A few ROLLBACKs fail too (a ROLLBACK happens only after a failure, so they are counted among the
+first failures): the transaction stays open, and the server must end it before its next write.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def fault_plan(rng: random.Random, writes: int, faults: int) -> dict[str, object
                 "times": 1,
             }
         )
+    for _ in range(max(1, faults // 10)):
+        rules.append({"match": "ROLLBACK", "error": "io", "skip": rng.randrange(faults // 2 + 1), "times": 1})
     return {"storage": rules}
 
 
@@ -93,6 +95,8 @@ async def run(config: RunConfig) -> ScenarioReport:
         f"{len(plan['storage'])} faults planned; {failed} writes failed with an error, "  # type: ignore[arg-type]
         f"{whole['failed']} of them stored anyway; {reads_failed}/{reads} reads failed"
     )
+    failed_rollbacks = (config.workdir / f"{options.name}.log").read_text().count("rollback failed")
+    report.notes.append(f"{failed_rollbacks} ROLLBACKs failed, leaving a transaction open (server log)")
     if recovery:
         report.notes.append(
             f"after a failed write the next acknowledged one came {max(recovery):.3f} s later at most "

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from athena_mcp.errors import StoreFull, StoreUnavailable
+from athena_mcp.errors import StoreFault, StoreFull, StoreUnavailable
 from athena_mcp.memory.semantic import FactDraft
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import known_migrations, migrate, split_statements
@@ -58,6 +58,30 @@ async def test_a_write_hit_by_a_storage_fault_leaves_nothing_and_the_next_write_
         assert (await services.database.fetchone("SELECT count(*) FROM memory_vectors"))[0] == 0
         stored = await services.semantic.remember(draft("Half-written facts must not exist", tags=("t",)))
         assert stored.status == "stored"
+
+
+@pytest.mark.parametrize("failed_rollbacks", [1, 2])
+async def test_a_failed_rollback_is_finished_before_the_next_write_and_keeps_nothing(
+    settings, minilm, failed_rollbacks
+):
+    async with services_for(settings, minilm) as services:
+        failures = iter(["simulated I/O error"] + ["simulated I/O error on rollback"] * failed_rollbacks)
+
+        def fail_tags_then_rollback(sql: str) -> None:
+            failing = sql.startswith(("INSERT OR IGNORE INTO memory_tags", "ROLLBACK"))
+            if failing and (failure := next(failures, None)) is not None:
+                raise InjectedFault(failure)
+
+        services.database.statement_hook = fail_tags_then_rollback
+        with pytest.raises(InjectedFault, match=r"simulated I/O error$"):
+            await services.semantic.remember(draft("Half-written facts must not exist", tags=("t",)))
+        if failed_rollbacks == 2:  # the next write's attempt to end the open transaction fails too
+            with pytest.raises(StoreFault, match="failed to end an earlier failed write"):
+                await services.semantic.remember(draft("Refused, clearly", tags=("t",)))
+        stored = await services.semantic.remember(draft("The next write goes through", tags=("t",)))
+        assert stored.status == "stored"
+        rows = await services.database.fetchall("SELECT content FROM memories")
+        assert [row[0] for row in rows] == ["The next write goes through"]
 
 
 async def test_concurrent_writes_from_one_process_never_interleave(settings, minilm):
