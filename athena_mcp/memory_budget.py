@@ -20,8 +20,8 @@ from athena_mcp.errors import OutOfMemory
 
 MIB = 1 << 20
 # `python -m chaos memory_pressure` reports it: a record_events call of 10 MB grew the server's
-# address space by 31-37 MB while it was parsed, validated and written. Four times the message
-# leaves room for the copies the SDK and pydantic make.
+# address space by 27 MB and its resident peak by 38 MB while it was parsed, validated and
+# written. Four times the message leaves room for the copies the SDK and pydantic make.
 GROWTH_PER_REQUEST_BYTE = 4
 # Room every request needs besides its own copies: the answer (up to a few MB at the largest
 # limits), SQLite's page cache growing, a worker thread's stack.

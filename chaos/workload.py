@@ -192,8 +192,11 @@ class Workload:
             survivor.observations |= absorbed.observations
 
     async def verify(self, server: ChaosServer, report: ScenarioReport, ops: list[Op]) -> None:
-        """Acknowledged: present exactly. Failed: absent. In flight: all or nothing, then resolved."""
-        for op in ops:
+        """Acknowledged: present exactly. Failed: absent. In flight: all or nothing, then resolved.
+
+        In-flight operations are resolved first: one found stored (a merge) changes how the
+        acknowledged operations before it read back, and the model must know of it by then."""
+        for op in sorted(ops, key=lambda op: op.status != "in flight"):
             seen = await observe(self, server, op)
             if op.status == "acknowledged" and seen != "present":
                 report.lost += 1
