@@ -155,7 +155,7 @@ class MemoryGuard:
     """Answers 503 to a request whose body would not fit in memory now, before it is read.
 
     mcp parses bodies with pydantic-core, which aborts the process when an allocation fails inside
-    it. A body without a Content-Length is counted at the body limit, the most it can be.
+    it. A POST without a Content-Length is counted at the body limit, the most it can be.
     """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
@@ -174,6 +174,8 @@ class MemoryGuard:
         await self.app(scope, receive, send)
 
     def _body_size(self, scope: Scope) -> int:
+        if scope["method"] in ("GET", "HEAD", "DELETE"):
+            return 0  # the event stream and the end of a session carry no body
         length = next((value for name, value in scope["headers"] if name == b"content-length"), None)
         try:
             return min(int(length), self._max_body) if length is not None else self._max_body

@@ -7,9 +7,9 @@ The SDK's `stdio_server` is not used, for three reasons found under chaos runs:
   a capped address space a new thread cannot start, the transport's task fails and the server exits;
 - it reads a line whole, whatever its size, and parses it with pydantic-core, which aborts the
   process when an allocation fails inside it.
-So this transport has two threads of its own, started once: one reads lines, refusing one over
-`MAX_MESSAGE_BYTES` or one that would not fit in memory (see memory_budget) with an answer that
-says so, before it is read whole or parsed; the other writes answers.
+So this transport has two threads of its own, started once: one reads lines (stdio_lines), where
+one over the size limit or one that would not fit in memory (memory_budget) is refused before it is
+read whole or parsed, with an answer that says so; the other writes answers.
 """
 
 from __future__ import annotations
@@ -17,58 +17,34 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import logging
 import os
 import queue
-import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from typing import IO, Literal
+from collections.abc import AsyncIterator, Iterator
+from typing import IO
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 from mcp_types import (
-    INTERNAL_ERROR,
     INVALID_REQUEST,
     PARSE_ERROR,
     ErrorData,
     JSONRPCError,
+    JSONRPCMessage,
     jsonrpc_message_adapter,
 )
 from pydantic import ValidationError
 
 from athena_mcp import memory_budget
+from athena_mcp.stdio_lines import PEEK_BYTES, RETRY_AFTER_MEMORY_ERROR, LineReader, Refusal, refusal
 
 log = logging.getLogger(__name__)
 
-# Far above the largest request the tools accept (500 events of 20,000 characters, up to 4 bytes
-# each in UTF-8, is 40 MB), so only a runaway client meets it.
-MAX_MESSAGE_BYTES = 64 * memory_budget.MIB
-CHUNK_BYTES = memory_budget.MIB  # a line is read, and its size checked, a chunk at a time
-PEEK_BYTES = 4096  # how much of each end of a refused line is kept, to find its id
-RETRY_AFTER_MEMORY_ERROR = 0.05  # seconds: a read that could not allocate waits before the next try
-
-# A request's id, as clients write it: first (after "jsonrpc" and "method", as the Python SDK
-# writes) or last (as the TypeScript SDK writes, maybe followed by "jsonrpc"). Either way it is a
-# member of the outermost object, never one inside the params.
-_ID = rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")'
-_STRING_MEMBER = rb'\s*"(?:jsonrpc|method)"\s*:\s*"(?:[^"\\]|\\.)*"\s*,'
-ID_FIRST = re.compile(rb"^\s*\{(?:" + _STRING_MEMBER + rb")*\s*" + _ID)
-ID_LAST = re.compile(rb"[{,]\s*" + _ID + rb'\s*(?:,\s*"jsonrpc"\s*:\s*"2\.0"\s*)?\}\s*$')
-
-
-def request_id(head: bytes, tail: bytes) -> int | str | None:
-    """The id of a request known only by its two ends, or None if it cannot be found there."""
-    found = ID_FIRST.search(head) or ID_LAST.search(tail)
-    if found is None:
-        return None
-    value: int | str = json.loads(found.group(1))
-    return value
+FLUSH_SECONDS = 5.0  # at the end, how long answers the server sent may take to be written out
 
 
 def rejection(exc: ValueError) -> JSONRPCError:
@@ -78,84 +54,16 @@ def rejection(exc: ValueError) -> JSONRPCError:
     return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """A line refused before it was read whole: the answer to send in its place."""
-
-    answer: JSONRPCError
-
-
-class LineReader:
-    """Reads the wire a line at a time, a chunk at a time, refusing lines that must not be read whole.
-
-    Blocking: it runs in the reader thread.
-    """
-
-    def __init__(self, wire: IO[bytes], shortfall: Callable[[int], memory_budget.Shortfall | None]) -> None:
-        self._wire = wire
-        self._shortfall = shortfall
-
-    def next(self) -> bytes | Refusal | None:
-        """The next line, a Refusal in its place, or None at the end of input."""
-        chunks: list[bytes] = []
-        size = 0
-        head = tail = b""
-        refused: Literal["size", "memory"] | None = None
-        while True:
-            try:
-                chunk = self._wire.readline(CHUNK_BYTES)
-            except MemoryError:
-                chunks.clear()
-                refused = refused or "memory"
-                time.sleep(RETRY_AFTER_MEMORY_ERROR)
-                continue
-            if not chunk:
-                if not size:
-                    return None
-                break  # the last line, without its newline
-            size += len(chunk)
-            head = head or chunk[:PEEK_BYTES]
-            tail = chunk[-PEEK_BYTES:] if len(chunk) >= PEEK_BYTES else (tail + chunk)[-PEEK_BYTES:]
-            # A long line is checked as each chunk comes, so it is refused before it is read whole.
-            refused = refused or self._too_much(size)
-            if refused is None:
-                chunks.append(chunk)
-            else:
-                chunks.clear()  # the rest of the line is read and dropped
-            if chunk.endswith(b"\n"):
-                break
-        if refused is None:
-            try:
-                return b"".join(chunks)
-            except MemoryError:
-                chunks.clear()
-                refused = "memory"
-        error = self._too_large(size) if refused == "size" else self._out_of_memory(size)
-        return Refusal(JSONRPCError(jsonrpc="2.0", id=request_id(head, tail), error=error))
-
-    def _too_much(self, size: int) -> Literal["size", "memory"] | None:
-        if size > MAX_MESSAGE_BYTES:
-            return "size"
-        return "memory" if self._shortfall(size) is not None else None
-
-    @staticmethod
-    def _too_large(size: int) -> ErrorData:
-        return ErrorData(
-            code=INVALID_REQUEST,
-            message=f"Message too large: {size / memory_budget.MIB:.0f} MB, over the "
-            f"{MAX_MESSAGE_BYTES // memory_budget.MIB} MB this server reads in one message. Send fewer "
-            "or smaller items per call.",
-        )
-
-    def out_of_memory(self, line: bytes) -> JSONRPCError:
-        """The answer to a line read whole that there was then no memory to parse."""
-        error = self._out_of_memory(len(line))
-        return JSONRPCError(jsonrpc="2.0", id=request_id(line[:PEEK_BYTES], line[-PEEK_BYTES:]), error=error)
-
-    def _out_of_memory(self, size: int) -> ErrorData:
-        short = self._shortfall(size)
-        message = short.explain(size) if short else "Out of memory reading this request; nothing was kept."
-        return ErrorData(code=INTERNAL_ERROR, message=message)
+def parse(line: bytes) -> JSONRPCMessage:
+    """The message a line holds. Parsed from the bytes: a str of the line would take four bytes a
+    character for the whole line as soon as one character is outside Latin-1. Invalid UTF-8 is
+    read with replacement characters, as the SDK's transport reads it."""
+    try:
+        return jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except ValidationError as exc:
+        if not any("unicode" in error["msg"] for error in exc.errors()):
+            raise
+    return jsonrpc_message_adapter.validate_json(line.decode("utf-8", "replace"), by_name=False)
 
 
 class WireWriter:
@@ -173,18 +81,26 @@ class WireWriter:
         await done
 
     def close(self) -> None:
+        """Stop once everything queued is written (for at most FLUSH_SECONDS)."""
         self._queue.put(None)
+        self._thread.join(FLUSH_SECONDS)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             data, done = item
+            outcome: BaseException | None = None
             try:
                 self._wire.write(data)
                 self._wire.flush()
-            except Exception as exc:  # handed to the waiting task, which raises it
-                _settle(done, exc)
-            else:
-                _settle(done, None)
+            except BaseException as exc:  # handed to the waiting task, which raises it
+                outcome = exc
+            # The waiting task must hear back, or it waits for ever: retried while memory is short.
+            while True:
+                try:
+                    _settle(done, outcome)
+                    break
+                except MemoryError:
+                    time.sleep(RETRY_AFTER_MEMORY_ERROR)
 
 
 def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
@@ -200,15 +116,28 @@ def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
         done.get_loop().call_soon_threadsafe(settle)
 
 
+def _private_copy(fd: int) -> int:
+    """A duplicate of `fd` above the standard three, so redirecting 0-2 never touches it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        return os.dup(fd)
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
 @contextlib.contextmanager
 def claimed_wire() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
     """The process's stdin and stdout for the protocol alone: fd 0 and fd 1 are pointed elsewhere
-    (the null device, stderr) while serving, so a stray print or child process cannot touch the wire."""
-    wire_in, wire_out = os.dup(0), os.dup(1)
-    null = os.open(os.devnull, os.O_RDONLY)
+    (the null device; stderr, or the null device without one) while serving, so a stray print or a
+    child process cannot touch the wire."""
+    wire_in, wire_out = _private_copy(0), _private_copy(1)
+    null = os.open(os.devnull, os.O_RDWR)
     try:
         os.dup2(null, 0)
-        os.dup2(2, 1)
+        try:
+            os.dup2(2, 1)
+        except OSError:  # no stderr
+            os.dup2(null, 1)
         with open(wire_in, "rb", closefd=False) as reader, open(wire_out, "wb", closefd=False) as writer:
             yield reader, writer
     finally:
@@ -220,61 +149,87 @@ def claimed_wire() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
         # under a blocked read would let the number be reused for another file.
 
 
+Line = bytes | Refusal | BaseException | None  # what the reader thread hands over; None: input ended
+
+
 class StdioTransport:
     """Lines in, messages to the server; the server's messages out, one line each."""
 
     def __init__(self, reader: LineReader, writer: WireWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.drained = anyio.Event()  # set once every message the server sent is written
 
     async def pump_in(self, to_server: MemoryObjectSendStream[SessionMessage | Exception]) -> None:
         """Read lines in a thread of its own until the input ends; hand each on or answer it."""
         loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[bytes | Refusal | None] = asyncio.Queue(maxsize=1)
-
-        def read_all() -> None:
-            item: bytes | Refusal | None = b""
-            while item is not None:
-                try:
-                    item = self._reader.next()
-                except (OSError, ValueError):
-                    item = None  # stdin failed or was closed under the read: the input has ended
-                try:
-                    # Waits for the loop to take the line, so a flood of input waits in the pipe.
-                    asyncio.run_coroutine_threadsafe(lines.put(item), loop).result()
-                except (RuntimeError, concurrent.futures.CancelledError):
-                    return  # the server stopped serving
-
-        threading.Thread(target=read_all, name="athena-stdin", daemon=True).start()
+        lines: asyncio.Queue[Line] = asyncio.Queue(maxsize=1)
+        threading.Thread(target=self._read_all, args=(lines, loop), name="athena-stdin", daemon=True).start()
         async with to_server:
             while (item := await lines.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item  # the reader thread failed: the transport fails loudly, not silently
+                if isinstance(item, Refusal):
+                    await self._refuse(item, to_server)
+                    continue
                 message, answer = self._read(item)
                 if message is not None:
                     await to_server.send(message)
                 elif answer is not None:
                     await self.send(SessionMessage(answer))
 
-    def _read(self, item: bytes | Refusal) -> tuple[SessionMessage | None, JSONRPCError | None]:
+    def _read_all(self, lines: asyncio.Queue[Line], loop: asyncio.AbstractEventLoop) -> None:
+        item: Line = b""
+        while item is not None and not isinstance(item, BaseException):
+            try:
+                item = self._reader.next()
+            except MemoryError:
+                time.sleep(RETRY_AFTER_MEMORY_ERROR)
+                continue
+            except (OSError, ValueError):
+                item = None  # stdin failed or was closed under the read: the input has ended
+            except BaseException as exc:
+                item = exc
+            try:
+                # Waits for the loop to take the line, so a flood of input waits in the pipe.
+                asyncio.run_coroutine_threadsafe(lines.put(item), loop).result()
+            except (RuntimeError, concurrent.futures.CancelledError):
+                return  # the server stopped serving
+
+    async def _refuse(
+        self, refused: Refusal, to_server: MemoryObjectSendStream[SessionMessage | Exception]
+    ) -> None:
+        log.warning("refused a %s: %s", refused.kind, refused.error.message)
+        answer = SessionMessage(JSONRPCError(jsonrpc="2.0", id=refused.message_id, error=refused.error))
+        if refused.kind == "request":
+            await self.send(answer)
+        elif refused.kind == "response" and refused.message_id is not None:
+            # The client's answer to a request of the server's (sampling): the server's request
+            # ends with this error instead of waiting for an answer that will not come.
+            await to_server.send(answer)
+
+    def _read(self, line: bytes) -> tuple[SessionMessage | None, JSONRPCError | None]:
         """The message a line carries for the server, or the answer to send back instead."""
-        if isinstance(item, Refusal):
-            log.warning("refused a message: %s", item.answer.error.message)
-            return None, item.answer
         try:
-            text = item.decode("utf-8", "replace")
-            return SessionMessage(jsonrpc_message_adapter.validate_json(text, by_name=False)), None
+            return SessionMessage(parse(line)), None
         except ValueError as exc:  # pydantic's ValidationError among them
             answer = rejection(exc)
             log.info("unreadable message on stdin: %s", answer.error.message)
             return None, answer
         except MemoryError:
-            answer = self._reader.out_of_memory(item)
-            log.warning("refused a message: %s", answer.error.message)
-            return None, answer
+            refused = refusal(line[:PEEK_BYTES], line[-PEEK_BYTES:], self._reader.out_of_memory(len(line)))
+            log.warning("refused a %s: %s", refused.kind, refused.error.message)
+            if refused.kind != "request":
+                return None, None
+            return None, JSONRPCError(jsonrpc="2.0", id=refused.message_id, error=refused.error)
 
     async def pump_out(self, from_server: MemoryObjectReceiveStream[SessionMessage]) -> None:
-        async with from_server:
-            async for session_message in from_server:
-                await self.send(session_message)
+        try:
+            async with from_server:
+                async for session_message in from_server:
+                    await self.send(session_message)
+        finally:
+            self.drained.set()
 
     async def send(self, session_message: SessionMessage) -> None:
         text = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
@@ -282,29 +237,38 @@ class StdioTransport:
 
 
 @contextlib.asynccontextmanager
-async def stdio_streams() -> AsyncIterator[
+async def stdio_streams(
+    wire_in: IO[bytes], wire_out: IO[bytes]
+) -> AsyncIterator[
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 ]:
-    """The server's read and write streams over this process's stdin and stdout."""
-    with claimed_wire() as (wire_in, wire_out):
-        writer = WireWriter(wire_out)
-        transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer)
-        to_server, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
-        write_stream, from_server = anyio.create_memory_object_stream[SessionMessage](0)
-        try:
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(transport.pump_in, to_server)
-                tasks.start_soon(transport.pump_out, from_server)
+    """The server's read and write streams over the two ends of the wire."""
+    writer = WireWriter(wire_out)
+    transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer)
+    to_server, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, from_server = anyio.create_memory_object_stream[SessionMessage](0)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(transport.pump_in, to_server)
+            tasks.start_soon(transport.pump_out, from_server)
+            try:
                 yield read_stream, write_stream
+            finally:
+                # The server has stopped: what it sent is written out before reading stops.
+                write_stream.close()
+                with anyio.move_on_after(FLUSH_SECONDS, shield=True):
+                    await transport.drained.wait()
                 tasks.cancel_scope.cancel()
-        finally:
-            writer.close()
+    finally:
+        read_stream.close()
+        writer.close()
 
 
 async def run_stdio(server: MCPServer) -> None:
-    """Serve `server` on stdin and stdout until the input ends."""
+    """Serve `server` on this process's stdin and stdout until the input ends."""
     # The low-level server is what MCPServer.run_stdio_async drives too; MCPServer offers no public
     # handle on it.
     lowlevel = server._lowlevel_server
-    async with stdio_streams() as (read_stream, write_stream):
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+    with claimed_wire() as (wire_in, wire_out):
+        async with stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())

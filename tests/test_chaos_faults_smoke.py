@@ -4,6 +4,7 @@ real server processes, real MCP clients; nothing acknowledged lost, every error 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +16,15 @@ from chaos.scenarios.base import RunConfig
 
 @pytest.mark.parametrize(
     "scenario",
-    [storage_faults, embedder_faults, slow_storage, memory_pressure],
+    [
+        storage_faults,
+        embedder_faults,
+        slow_storage,
+        pytest.param(
+            memory_pressure,
+            marks=pytest.mark.skipif(sys.platform != "linux", reason="caps RLIMIT_AS, reads /proc"),
+        ),
+    ],
     ids=lambda m: m.__name__,
 )
 async def test_a_fault_scenario_loses_nothing_and_reports_only_clear_errors(

@@ -6,7 +6,6 @@ memory_pressure scenario runs this at length."""
 
 from __future__ import annotations
 
-import resource
 import sys
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 
 from athena_mcp.store.driver import sqlite_module
 from tests.stdio_server import StdioServer
+
+resource = pytest.importorskip("resource")  # not on Windows
 
 pytestmark = [
     pytest.mark.timeout(180),

@@ -1,81 +1,155 @@
-"""The stdio transport's line reader: lines read a chunk at a time, and lines that must not be read
-whole (over the size limit, or more than memory allows) answered in their place, with the request's
-id when either end of the line carries it."""
+"""The stdio transport over real pipes: every answer the server sent is written before it closes,
+refused lines are answered (a request), handed to the server (a response to its own request) or
+dropped (a notification), and a reader thread that fails makes the transport fail, not hang."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import IO, Any
 
 import pytest
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.shared.message import SessionMessage
+from mcp_types import JSONRPCError, JSONRPCNotification
 
-from athena_mcp import stdio
+from athena_mcp import memory_budget
 from athena_mcp.memory_budget import Shortfall
-from athena_mcp.stdio import LineReader, Refusal, request_id
+from athena_mcp.stdio import stdio_streams
 
-MIB = 1 << 20
+pytestmark = pytest.mark.timeout(60)
 
-
-def reader(data: bytes, *, room: int | None = None) -> LineReader:
-    """A reader over `data`; with `room`, a request needing more bytes than that is short of memory."""
-
-    def shortfall(size: int) -> Shortfall | None:
-        if room is None or size <= room:
-            return None
-        return Shortfall(needed=size, available=room, limit=room)
-
-    return LineReader(io.BytesIO(data), shortfall)
+Streams = tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 
 
-def line(**message: object) -> bytes:
-    return json.dumps(message).encode() + b"\n"
+class SlowWire(io.BufferedWriter):
+    """A wire whose writes take a while, as to a client slow to read."""
+
+    def write(self, data: Any) -> int:
+        time.sleep(0.1)
+        return super().write(data)
 
 
-def test_lines_come_whole_and_the_input_ends_with_none():
-    first = line(jsonrpc="2.0", id=1, method="ping")
-    long_one = line(jsonrpc="2.0", id=2, method="tools/call", params={"content": "x" * (3 * MIB)})
-    lines = reader(first + long_one + b'{"last": "no newline"}')
-    assert lines.next() == first
-    assert lines.next() == long_one
-    assert lines.next() == b'{"last": "no newline"}'
-    assert lines.next() is None
+class Wire:
+    """Both pipes of a transport: what a client writes in, and what the transport wrote out."""
+
+    def __init__(self, slow: bool) -> None:
+        read_in, self._write_in = os.pipe()
+        self._read_out, write_out = os.pipe()
+        self.server_in: IO[bytes] = open(read_in, "rb")  # noqa: SIM115 (closed by close())
+        self.server_out: IO[bytes] = (SlowWire if slow else io.BufferedWriter)(io.FileIO(write_out, "wb"))
+
+    def send(self, line: bytes) -> None:
+        os.write(self._write_in, line + b"\n")
+
+    def end_input(self) -> None:
+        if self._write_in >= 0:
+            os.close(self._write_in)
+            self._write_in = -1
+
+    def close(self) -> None:
+        self.end_input()
+        for end in (self.server_in, self.server_out):
+            end.close()
+        os.close(self._read_out)
+
+    def written(self) -> list[dict[str, Any]]:
+        """Every line the transport wrote, once it has closed its end."""
+        self.server_out.close()
+        data = b""
+        while chunk := os.read(self._read_out, 1 << 16):
+            data += chunk
+        return [json.loads(line) for line in data.splitlines()]
 
 
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        (b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"id":99}}', 7),  # the Python SDK
-        (b'{"method":"tools/call","params":{"id":99},"jsonrpc":"2.0","id":"a\\"b"}', 'a"b'),  # TypeScript
-        (b'{"method":"tools/call","params":{"x":1},"id":-3,"jsonrpc":"2.0"}', -3),
-        (b'{"params":{"id":99},"id":5,"method":"tools/call"}', None),  # only in the middle: unknown
-        (b'{"method":"tools/call","params":{"id":99}}', None),  # a notification
-        (b'{"method":"x","params":{"a":{"id":99}}}', None),  # a nested id is never taken
-    ],
-)
-def test_a_request_id_is_found_at_either_end_never_inside_the_params(raw, expected):
-    assert request_id(raw[:40], raw[-40:]) == expected
+@contextmanager
+def wire(slow: bool = False) -> Iterator[Wire]:
+    pipes = Wire(slow)
+    try:
+        yield pipes
+    finally:
+        pipes.close()
 
 
-def test_a_line_over_the_size_limit_is_answered_with_its_id_and_reading_goes_on(monkeypatch):
-    monkeypatch.setattr(stdio, "MAX_MESSAGE_BYTES", 2 * MIB)
-    monkeypatch.setattr(stdio, "CHUNK_BYTES", 256 * 1024)
-    huge = line(jsonrpc="2.0", id=11, method="tools/call", params={"content": "y" * (3 * MIB)})
-    after = line(jsonrpc="2.0", id=12, method="ping")
-    lines = reader(huge + after)
-    refused = lines.next()
-    assert isinstance(refused, Refusal)
-    assert refused.answer.id == 11 and refused.answer.error.code == -32600
-    assert "Message too large: 3 MB, over the 2 MB" in refused.answer.error.message
-    assert lines.next() == after
+@asynccontextmanager
+async def transport(pipes: Wire) -> AsyncIterator[Streams]:
+    async with stdio_streams(pipes.server_in, pipes.server_out) as streams:
+        yield streams
 
 
-def test_a_line_that_would_not_fit_in_memory_is_refused_with_its_id_and_reading_goes_on(monkeypatch):
-    monkeypatch.setattr(stdio, "CHUNK_BYTES", 64 * 1024)
-    big = line(method="tools/call", params={"content": "z" * MIB}, jsonrpc="2.0", id="req-9")
-    small = line(jsonrpc="2.0", id=10, method="ping")
-    lines = reader(big + small, room=256 * 1024)
-    refused = lines.next()
-    assert isinstance(refused, Refusal)
-    assert refused.answer.id == "req-9" and refused.answer.error.code == -32603
-    assert "Out of memory" in refused.answer.error.message and "ulimit -v" in refused.answer.error.message
-    assert lines.next() == small
+def short_of_memory_over(size: int):
+    def shortfall(request_bytes: int) -> Shortfall | None:
+        return Shortfall(request_bytes, size, size) if request_bytes > size else None
+
+    return shortfall
+
+
+async def test_every_answer_the_server_sent_is_written_before_the_transport_closes():
+    with wire(slow=True) as pipes:
+        async with transport(pipes) as (_, write_stream):
+            for n in range(3):
+                notice = JSONRPCNotification(jsonrpc="2.0", method=f"notifications/n{n}")
+                await write_stream.send(SessionMessage(notice))
+            await write_stream.aclose()  # as the server does when it stops
+        assert [line["method"] for line in pipes.written()] == [f"notifications/n{n}" for n in range(3)]
+        pipes.end_input()
+
+
+async def test_refused_lines_are_answered_handed_to_the_server_or_dropped_by_what_they_are(monkeypatch):
+    monkeypatch.setattr(memory_budget, "shortfall", short_of_memory_over(1000))
+    filler = "x" * 2000
+    with wire() as pipes:
+        async with transport(pipes) as (read_stream, _):
+            pipes.send(
+                json.dumps(
+                    {"jsonrpc": "2.0", "method": "notifications/big", "params": {"f": filler}}
+                ).encode()
+            )
+            pipes.send(json.dumps({"jsonrpc": "2.0", "id": 41, "result": {"f": filler}}).encode())
+            pipes.send(
+                json.dumps(
+                    {"jsonrpc": "2.0", "id": 42, "method": "tools/call", "params": {"f": filler}}
+                ).encode()
+            )
+            pipes.send(b'{"jsonrpc":"2.0","id":43,"method":"ping"}')
+            async with asyncio.timeout(10):
+                to_server = [await read_stream.receive() for _ in range(2)]
+            pipes.end_input()
+        answered = pipes.written()
+    # The refused response reaches the server as an error for its own request 41; the small request
+    # goes through; the refused notification is dropped; the refused request is answered.
+    assert isinstance(to_server[0], SessionMessage) and isinstance(to_server[0].message, JSONRPCError)
+    assert to_server[0].message.id == 41 and "Out of memory" in to_server[0].message.error.message
+    assert isinstance(to_server[1], SessionMessage) and to_server[1].message.id == 43
+    assert [(a["id"], a["error"]["code"]) for a in answered] == [(42, -32603)]
+
+
+async def test_a_reader_thread_that_fails_fails_the_transport_instead_of_hanging(monkeypatch):
+    def broken(request_bytes: int) -> Shortfall | None:
+        raise RuntimeError("the memory check broke")
+
+    monkeypatch.setattr(memory_budget, "shortfall", broken)
+    with wire() as pipes:
+        with pytest.raises(ExceptionGroup) as failed:
+            async with transport(pipes) as (read_stream, _):
+                pipes.send(b'{"jsonrpc":"2.0","id":1,"method":"ping"}')
+                async with asyncio.timeout(10):
+                    await read_stream.receive()
+        assert failed.group_contains(RuntimeError, match="the memory check broke")
+        pipes.end_input()
+
+
+async def test_a_line_that_is_not_utf_8_is_read_with_replacement_characters():
+    with wire() as pipes:
+        async with transport(pipes) as (read_stream, _):
+            pipes.send(b'{"jsonrpc":"2.0","method":"notifications/x","params":{"text":"caf\xe9"}}')
+            async with asyncio.timeout(10):
+                received = await read_stream.receive()
+            pipes.end_input()
+    assert isinstance(received, SessionMessage)
+    assert received.message.params == {"text": "caf\ufffd"}

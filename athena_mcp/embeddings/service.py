@@ -4,10 +4,10 @@ The server must answer `initialize` and `tools/list` at once, so the model loads
 thread after start-up. Until it is ready (or while it is failing) callers get `None` and carry
 on without vectors: writes queue their vectors for later, searches run lexical-only and say so.
 
-A call that times out cannot be stopped: it keeps the embedder's one thread until the embedder
-returns. Until then every call would queue behind it and wait its whole timeout too, so calls go
-without vectors at once instead (`available` is false), and the first call after it returns uses
-the embedder again.
+A call whose caller stopped waiting (it timed out, or was cancelled) cannot be stopped: it keeps
+the embedder's one thread until the embedder returns. Until then every call would queue behind it
+and wait its whole timeout too, so calls go without vectors at once instead (`available` is false),
+and the first call after it returns uses the embedder again.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class EmbeddingService:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = query_cache_size
         self._loading: asyncio.Future[None] | None = None
-        self._timed_out: list[Future[np.ndarray]] = []  # calls past their timeout, maybe still running
-        self._down = False  # the last probe failed (check_up)
+        self._abandoned: list[Future[np.ndarray]] = []  # calls no one waits for, maybe still running
+        self.down = False  # the embedder failed a probe text (check_up), and has not answered one since
         self.state: State = "idle"
         self.failure: str | None = None
 
@@ -57,9 +57,9 @@ class EmbeddingService:
 
     @property
     def available(self) -> bool:
-        """Ready, and not held by a call that timed out and is still running."""
-        self._timed_out = [call for call in self._timed_out if not call.done()]
-        return self.ready and not self._timed_out
+        """Ready, and not held by an abandoned call that is still running."""
+        self._abandoned = [call for call in self._abandoned if not call.done()]
+        return self.ready and not self._abandoned
 
     def start_loading(self) -> None:
         """Begin loading in the background unless it is loading or loaded; retries after a failure."""
@@ -98,8 +98,8 @@ class EmbeddingService:
             return None
         if self.state == "ready":
             return (
-                f"the embedding model is not answering (a call is still running past its {self._timeout:g} s "
-                "timeout); results are lexical-only"
+                "the embedding model is not answering (an earlier call is still running past its "
+                f"{self._timeout:g} s timeout); results are lexical-only"
             )
         if self.state == "failed":
             # The failure itself (paths, URLs) stays in the server log.
@@ -113,12 +113,12 @@ class EmbeddingService:
         return await self._call(texts)
 
     async def embed_query(self, text: str) -> np.ndarray | None:
-        if not self.available:
-            return None
         cached = self._cache.get(text)
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
+        if not self.available:
+            return None
         vectors = await self._call([text])
         if vectors is None:
             return None
@@ -133,30 +133,36 @@ class EmbeddingService:
         if not self.ready:
             raise RuntimeError("the embedding model is not ready")
         if not self.available:
-            raise TimeoutError("the embedding model is still running a call that timed out")
+            raise TimeoutError("the embedding model is still running an earlier call that timed out")
         running = self._executor.submit(self._embedder.embed, texts)
         # The allowance grows with the batch: the setting is per batch of 64 texts.
         allowance = self._timeout * max(1.0, len(texts) / 64)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(running), allowance)
-        except TimeoutError:
-            # wait_for cancels the call; one already running goes on, and is done() once it returns.
-            self._timed_out.append(running)
-            raise
+        finally:
+            # Timed out or cancelled, the wrapper cancels the call: one already running goes on.
+            if not running.done():
+                self._abandoned.append(running)
 
     async def check_up(self, failure: Exception) -> None:
         """After `failure` of a call, raise EmbedderDown if the embedder fails a short probe text too,
         so that background work waits for it instead of putting off the texts it was given."""
+        if not await self.probe():
+            raise EmbedderDown(str(failure))
+
+    async def probe(self) -> bool:
+        """Whether the embedder embeds a short text now; keeps `down` (and logs its changes)."""
         try:
             await self.embed([PROBE_TEXT])
         except Exception as exc:
-            if not self._down:
-                log.warning("the embedder is down (%s); queued texts wait for it", failure)
-            self._down = True
-            raise EmbedderDown(str(failure)) from exc
-        if self._down:
+            if not self.down:
+                log.warning("the embedder is down (%s); queued texts wait for it", exc)
+            self.down = True
+            return False
+        if self.down:
             log.warning("the embedder is back")
-        self._down = False
+        self.down = False
+        return True
 
     async def _call(self, texts: list[str]) -> np.ndarray | None:
         try:

@@ -17,6 +17,7 @@ from athena_mcp.embeddings.service import EmbedderDown, EmbeddingService
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database
 from athena_mcp.store.procedures import MissingVectors
+from athena_mcp.worker.embedding_pass import PassSize, ready_for_a_pass
 
 log = logging.getLogger(__name__)
 
@@ -32,27 +33,31 @@ class ProcedureVectorWorker:
     def __init__(self, database: Database, embeddings: EmbeddingService, pass_size: int = PASS_SIZE) -> None:
         self._database = database
         self._embeddings = embeddings
-        self._pass_size = pass_size
+        self._pass = PassSize(pass_size)
         self._retry: dict[int, tuple[float, float]] = {}  # procedure id -> (retry at, last delay)
 
     async def run_once(self) -> int:
         """Fill in the missing vectors of one pass of procedures; returns how many procedures got them
         (0: nothing to do now)."""
-        if not self._embeddings.available:
+        if not await ready_for_a_pass(self._embeddings):
             return 0
         now = time.monotonic()
         waiting = [procedure_id for procedure_id, (at, _) in self._retry.items() if at > now]
-        pending = await procedures.missing_vectors(self._database, self._pass_size, waiting)
+        pending = await procedures.missing_vectors(self._database, self._pass.now, waiting)
         if not pending:
             return 0
         try:
             embedded = await self._embed(pending)
         except TimeoutError:
-            # Nothing is put off: the next pass finds the same procedures due.
-            log.warning("embedding %d procedures timed out; they wait for the embedder", len(pending))
-            return 0
+            log.warning("embedding %d procedures timed out", len(pending))
+            if len(pending) > 1:
+                self._pass.timed_out(len(pending))  # see worker/embedding_pass
+                return 0
+            embedded = []
         except EmbedderDown:
             return 0
+        if embedded:
+            self._pass.worked()
         for procedure_id in {p.procedure_id for p in pending} - {p.procedure_id for p, _ in embedded}:
             self._defer(procedure_id)
         async with self._database.transaction() as tx:

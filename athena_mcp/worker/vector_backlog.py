@@ -14,6 +14,7 @@ from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
 from athena_mcp.store.vectors import PendingVector
+from athena_mcp.worker.embedding_pass import PassSize, ready_for_a_pass
 from athena_mcp.worker.procedure_vectors import ProcedureVectorWorker
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class VectorBacklogWorker:
     def __init__(self, database: Database, embeddings: EmbeddingService, batch_size: int = PASS_SIZE) -> None:
         self._database = database
         self._embeddings = embeddings
-        self._batch_size = batch_size
+        self._pass = PassSize(batch_size)
         # Procedures keep their vectors in their own rows, with a backlog of their own.
         self._procedures = ProcedureVectorWorker(database, embeddings)
 
@@ -44,21 +45,26 @@ class VectorBacklogWorker:
         """Embed one pass of the memories' due backlog; returns how many vectors were stored.
 
         A text the embedder rejects is found by halving the batch and is deferred with back-off, so
-        it never holds up the rest. An embedder that times out or is down puts nothing off: the pass
-        ends, and the next one, a tick later, finds the same texts due.
+        it never holds up the rest. A timeout splits the next pass instead (worker/embedding_pass),
+        and an embedder that is down puts nothing off: the texts wait for it.
         """
-        if not self._embeddings.available:
+        if not await ready_for_a_pass(self._embeddings):
             return 0
-        pending = await vectors.backlog(self._database, self._batch_size)
+        pending = await vectors.backlog(self._database, self._pass.now)
         if not pending:
             return 0
         try:
             embedded, rejected = await self._embed(pending)
         except TimeoutError:
-            log.warning("embedding %d backlog texts timed out; they wait for the embedder", len(pending))
-            return 0
+            log.warning("embedding %d backlog texts timed out", len(pending))
+            if len(pending) > 1:
+                self._pass.timed_out(len(pending))
+                return 0
+            embedded, rejected = [], pending
         except EmbedderDown:
             return 0
+        if embedded:
+            self._pass.worked()
         async with self._database.transaction() as tx:
             if rejected:
                 await vectors.defer(tx, [p.memory_id for p in rejected])

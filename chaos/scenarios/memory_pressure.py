@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -48,9 +47,13 @@ def address_space(pid: int, field: str = "VmSize") -> int:
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-def cap(pid: int, soft: int) -> None:
+def cap(pid: int, soft: int | None) -> None:
+    """Cap the address space of process `pid` at `soft` bytes, or lift the cap (None)."""
+    import resource  # here, not at the top: chaos imports every scenario, and Windows has no resource
+
     # Only the soft limit, so that it can be lifted again without privileges.
-    resource.prlimit(pid, resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    limit = resource.RLIM_INFINITY if soft is None else soft
+    resource.prlimit(pid, resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 def batch(label: str, chars: int) -> Write:
@@ -104,6 +107,8 @@ def check_batches(db: Path, writes: list[Write], report: ScenarioReport) -> None
 
 async def start_too_small(config: RunConfig, report: ScenarioReport) -> None:
     """`athena-mcp` under a cap it cannot load in: one line on stderr, a non-zero exit, once."""
+    import resource
+
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -153,7 +158,7 @@ async def run(config: RunConfig) -> ScenarioReport:
         for n in range(rounds):
             await round_of_calls(server, report, f"none{n}.", writes)
         none = report.errors["out-of-memory"] - tight
-        cap(server.pid, resource.RLIM_INFINITY)
+        cap(server.pid, None)
         lifted = time.perf_counter()
         resumed = await attempt(server, batch("lifted", BIG_CHARS), report, CALL_TIMEOUT)
         writes.append(resumed)

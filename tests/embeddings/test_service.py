@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import numpy as np
@@ -71,6 +72,44 @@ async def test_while_a_timed_out_call_still_runs_later_calls_go_without_vectors_
                 await asyncio.sleep(0.01)
         assert await service.embed_query("a second query") is not None
         assert service.notice() is None
+    finally:
+        release.set()
+        service.close()
+
+
+async def test_a_cancelled_call_still_running_holds_the_embedder_as_a_timed_out_one_does(minilm):
+    release = threading.Event()
+    embedder = CountingEmbedder(minilm, hang=release)
+    service = EmbeddingService(embedder, timeout=30)
+    service.start_loading()
+    try:
+        waiting = asyncio.create_task(service.embed_query("a query the client gave up on"))
+        async with asyncio.timeout(10):
+            while not embedder.calls:
+                await asyncio.sleep(0.01)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        assert not service.available
+        assert await service.embed_documents(["a document"]) is None
+        assert len(embedder.calls) == 1
+    finally:
+        release.set()
+        service.close()
+
+
+async def test_a_cached_query_is_answered_while_the_embedder_is_held(minilm):
+    release = threading.Event()
+    embedder = CountingEmbedder(minilm)
+    service = EmbeddingService(embedder, timeout=0.2)
+    service.start_loading()
+    try:
+        cached = await service.embed_query("where are the backups?")
+        embedder.hang = release
+        assert await service.embed_query("something new") is None  # times out, holds the embedder
+        assert not service.available
+        again = await service.embed_query("where are the backups?")
+        assert again is not None and np.array_equal(again, cached)
     finally:
         release.set()
         service.close()

@@ -137,6 +137,12 @@ async def queue_memories(services: Services, count: int) -> None:
         await queue_for_embedding(tx, ids)
 
 
+async def drained(services: Services) -> bool:
+    """One backlog pass; whether the backlog is empty after it."""
+    await services.vector_backlog.run_once()
+    return await backlog_size(services.database) == 0
+
+
 @pytest.mark.parametrize("hang", [False, True], ids=["failing", "hanging"])
 async def test_while_the_embedder_is_down_nothing_is_put_off_and_the_backlog_drains_once_it_is_back(
     settings, minilm, hang
@@ -153,8 +159,26 @@ async def test_while_the_embedder_is_down_nothing_is_put_off_and_the_backlog_dra
             return services.embeddings.available
 
         await wait_for(available)
-        assert await services.vector_backlog.run_once() == 5
-        assert await backlog_size(services.database) == 0
+        await wait_for(lambda: drained(services))
+
+
+class SlowOnBigBatches(PickyModel):
+    """The real model, but a batch of more than two texts takes longer than the embedding timeout."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if len(texts) > 2:
+            time.sleep(0.5)
+        return self.inner.embed(texts)
+
+
+async def test_a_pass_that_times_out_is_split_until_it_fits_and_nothing_is_put_off(settings, minilm):
+    model = SlowOnBigBatches(minilm)
+    async with services_for(dataclasses.replace(settings, embedding_timeout=0.2), model) as services:
+        await queue_memories(services, 5)
+
+        await wait_for(lambda: drained(services))
+        rows = await services.database.fetchall("SELECT count(*) FROM memory_vectors")
+        assert rows[0][0] == 5
 
 
 async def test_reembed_fails_loudly_when_some_memories_cannot_be_embedded(tmp_path, minilm):
