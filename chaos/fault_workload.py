@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from athena_mcp.store.driver import sqlite_module
 from chaos.process import ChaosServer, ToolFailed
-from chaos.report import ScenarioReport
+from chaos.report import ScenarioReport, error_kind
 
 Outcome = Literal["acked", "failed", "unanswered"]
 # How many rows of each table a write puts there, by the text that identifies them.
@@ -96,22 +96,6 @@ async def attempt(server: ChaosServer, write: Write, report: ScenarioReport, sec
         write.outcome = "acked"
         report.acknowledged += 1
     return write
-
-
-def error_kind(text: str) -> str:
-    """The kind of a tool error the client saw; `bare` is a failure with no reason given."""
-    lowered = text.lower()
-    if ":" not in text.removeprefix("Error executing tool"):
-        return "bare"
-    for kind, marker in (
-        ("storage-fault", "storage failed"),
-        ("busy", "is busy"),
-        ("full", "cannot grow"),
-        ("out-of-memory", "out of memory"),
-    ):
-        if marker in lowered:
-            return kind
-    return "other"
 
 
 def verify_writes(db: Path, writes: list[Write], report: ScenarioReport) -> dict[str, int]:

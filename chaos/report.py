@@ -103,3 +103,21 @@ def write_json(path: Path, reports: list[ScenarioReport], meta: dict[str, Any]) 
         "scenarios": [report.to_json() for report in reports],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def error_kind(text: str) -> str:
+    """The kind of an error a client saw, from the server's message. `bare` is a failure that gave no
+    reason ("Error executing tool X", the SDK's answer to an unexpected exception); `other` is a
+    clear refusal of another kind."""
+    if ":" not in text.removeprefix("Error executing tool"):
+        return "bare"
+    lowered = text.lower()
+    for marker, kind in (
+        ("is busy", "busy"),
+        ("cannot grow", "disk full"),
+        ("storage failed", "storage fault"),
+        ("out of memory", "out of memory"),
+    ):
+        if marker in lowered:
+            return kind
+    return "other"

@@ -13,7 +13,7 @@ from typing import Any
 
 from chaos.observe import NAMESPACE, current, observe, relations
 from chaos.process import ChaosServer, ToolFailed
-from chaos.report import ScenarioReport
+from chaos.report import ScenarioReport, error_kind
 
 WEIGHTS = {
     "remember": 5,
@@ -44,20 +44,6 @@ class Entity:
     observations: set[str]
     absorbed_into: str | None = None
     pending: list[Op] = field(default_factory=list)  # unacknowledged adds and merges, not yet resolved
-
-
-def error_kind(text: str) -> str:
-    """A short name for a client-visible error, from the message the server gave."""
-    lowered = text.lower()
-    for needle, kind in (
-        ("busy", "busy"),
-        ("cannot grow", "disk full"),
-        ("storage failed", "storage fault"),
-        ("error executing tool", "internal error"),
-    ):
-        if needle in lowered:
-            return kind
-    return "tool error"
 
 
 class Workload:

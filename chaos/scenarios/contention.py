@@ -11,9 +11,9 @@ from typing import Any
 
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, ToolFailed, launch
-from chaos.report import ScenarioReport
+from chaos.report import ScenarioReport, error_kind
 from chaos.scenarios.base import RunConfig
-from chaos.workload import NAMESPACE, Workload, error_kind
+from chaos.workload import NAMESPACE, Workload
 
 SERVERS = 4
 FULL_ROUNDS = 60

@@ -153,11 +153,11 @@ async def run(config: RunConfig) -> ScenarioReport:
         cap(server.pid, at_rest + TIGHT_ROOM)
         for n in range(rounds):
             await round_of_calls(server, report, f"tight{n}.", writes)
-        tight = report.errors["out-of-memory"]
+        tight = report.errors["out of memory"]
         cap(server.pid, address_space(server.pid))
         for n in range(rounds):
             await round_of_calls(server, report, f"none{n}.", writes)
-        none = report.errors["out-of-memory"] - tight
+        none = report.errors["out of memory"] - tight
         cap(server.pid, None)
         lifted = time.perf_counter()
         resumed = await attempt(server, batch("lifted", BIG_CHARS), report, CALL_TIMEOUT)
@@ -173,7 +173,7 @@ async def run(config: RunConfig) -> ScenarioReport:
     )
     if not tight or not none:
         report.problem("a cap refused nothing: the scenario tested nothing")
-    if unclear := set(report.errors) - {"out-of-memory"}:
+    if unclear := set(report.errors) - {"out of memory"}:
         report.problem(f"errors other than a clear out-of-memory one: {dict(report.errors)} ({unclear})")
     await start_too_small(config, report)
     return report
