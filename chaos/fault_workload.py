@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from athena_mcp.store.driver import sqlite_module
+from chaos.integrity import read_only
 from chaos.process import ChaosServer, ToolFailed
 from chaos.report import ScenarioReport, error_kind
 
@@ -101,9 +101,8 @@ async def attempt(server: ChaosServer, write: Write, report: ScenarioReport, sec
 def verify_writes(db: Path, writes: list[Write], report: ScenarioReport) -> dict[str, int]:
     """Count losses and half-written writes in the file (no server may have it open); returns how
     many writes were found whole, by outcome, for the report's notes."""
-    connection = sqlite_module().connect(f"file:{db}?mode=ro", uri=True)
     whole: dict[str, int] = {"acked": 0, "failed": 0, "unanswered": 0}
-    try:
+    with read_only(db) as connection:
         for write in writes:
             found = [connection.execute(_COUNTS[table], (text,)).fetchone()[0] for table, text in write.rows]
             present = sum(1 for count in found if count > 0)
@@ -118,6 +117,4 @@ def verify_writes(db: Path, writes: list[Write], report: ScenarioReport) -> dict
             elif write.outcome == "acked":
                 report.lost += 1
                 report.problem(f"{write.tool} acknowledged but missing: {write.rows[0]}")
-    finally:
-        connection.close()
     return whole

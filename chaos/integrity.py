@@ -7,7 +7,10 @@ server's own reads are checked through MCP by each scenario.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from athena_mcp.store.driver import driver_errors, load_vector_extension, sqlite_module
 
@@ -28,6 +31,16 @@ CONSISTENCY = {
         WHERE e.status = 'merged' AND NOT EXISTS (
             SELECT 1 FROM graph_merges g WHERE g.absorbed_id = e.id AND g.unmerged_at IS NULL)""",
 }
+
+
+@contextlib.contextmanager
+def read_only(db: Path) -> Iterator[Any]:
+    """A read-only connection to the file for the block: for reading back what a run stored."""
+    connection = sqlite_module().connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def check_file(db: Path) -> list[str]:

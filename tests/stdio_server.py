@@ -1,13 +1,17 @@
-"""A minimal JSON-RPC client over a real `athena-mcp` stdio subprocess that the test fully controls
-(its pid, kill -9), speaking the same newline-delimited MCP messages an editor sends."""
+"""Real `athena-mcp` processes for tests: a minimal JSON-RPC client over a stdio subprocess that the
+test fully controls (its pid, kill -9), speaking the same newline-delimited MCP messages an editor
+sends, and a streamable HTTP server on a free loopback port."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +97,26 @@ class StdioServer:
         assert self._process is not None
         os.kill(self._process.pid, signal.SIGKILL)
         await self._process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def http_server(db: Path, port: int, *flags: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`athena-mcp` serving streamable HTTP on `port` (started, not yet listening); stopped after."""
+    process = await asyncio.create_subprocess_exec(
+        ATHENA_MCP,
+        *("--transport", "http", "--port", str(port), "--db", str(db), "--log-level", "WARNING", *flags),
+        stderr=asyncio.subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        async with asyncio.timeout(30):
+            await process.wait()

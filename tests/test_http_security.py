@@ -10,7 +10,6 @@ import contextlib
 import hmac
 import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from athena_mcp.errors import AthenaError
 from athena_mcp.http import http_app
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
-from tests.stdio_server import ATHENA_MCP
+from tests.stdio_server import ATHENA_MCP, free_port, http_server
 
 TOKEN = "s3cret-token-for-the-tests"
 INITIALIZE = json.dumps(
@@ -222,12 +221,6 @@ def test_http_limits_out_of_range_are_refused_naming_the_setting():
             Settings.load(flags, {})
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def listening_addresses(port: int) -> set[str]:
     """The local addresses of TCP sockets listening on `port`, from the kernel's table (Linux)."""
     found = set()
@@ -247,24 +240,9 @@ async def test_the_real_server_binds_loopback_by_default_and_serves_a_client_wit
     port = free_port()
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    process = await asyncio.create_subprocess_exec(
-        ATHENA_MCP,
-        *(
-            "--transport",
-            "http",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "a.db"),
-            "--log-level",
-            "WARNING",
-        ),
-        *("--http-token-file", str(token_file), "--http-max-body", "65536"),
-        stderr=asyncio.subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
     url = f"http://127.0.0.1:{port}/mcp"
-    try:
+    flags = ("--http-token-file", str(token_file), "--http-max-body", "65536")
+    async with http_server(tmp_path / "a.db", port, *flags):
         async with asyncio.timeout(60):
             while not listening_addresses(port):
                 await asyncio.sleep(0.05)
@@ -287,10 +265,6 @@ async def test_the_real_server_binds_loopback_by_default_and_serves_a_client_wit
             stored = await mcp_client.call_tool("remember", {"content": "Reached with a bearer token"})
             detail = await mcp_client.call_tool("get", {"id": stored.structured_content["id"]})
             assert detail.structured_content["content"] == "Reached with a bearer token"
-    finally:
-        process.terminate()
-        async with asyncio.timeout(30):
-            await process.wait()
 
 
 @pytest.mark.slow

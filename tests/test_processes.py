@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.stdio_server import ATHENA_MCP, StdioServer
+from tests.stdio_server import ATHENA_MCP, StdioServer, free_port, http_server
 
 pytestmark = pytest.mark.slow
 
@@ -161,24 +161,8 @@ def test_python_dash_m_runs_the_same_cli():
 
 
 async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: Path):
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        ATHENA_MCP,
-        "--transport",
-        "http",
-        "--port",
-        str(port),
-        "--db",
-        str(tmp_path / "a.db"),
-        "--log-level",
-        "WARNING",
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
+    port = free_port()
+    async with http_server(tmp_path / "a.db", port):
         async with asyncio.timeout(60):
             while True:
                 try:
@@ -193,10 +177,6 @@ async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: P
             assert [hit["id"] for hit in found.structured_content["results"]] == [
                 stored.structured_content["id"]
             ]
-    finally:
-        process.terminate()
-        async with asyncio.timeout(30):
-            await process.wait()
 
 
 async def test_a_start_up_refusal_is_one_clear_line_not_a_traceback(tmp_path: Path):

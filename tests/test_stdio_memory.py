@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from athena_mcp.store.driver import sqlite_module
+from chaos.integrity import read_only
+from chaos.scenarios.memory_pressure import BIG_CHARS, address_space, batch, cap
 from tests.stdio_server import StdioServer
-
-resource = pytest.importorskip("resource")  # not on Windows
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -24,34 +23,14 @@ pytestmark = [
 
 # Room left under the cap: a 10 MB request needs about 72 MB (memory_budget), a small one 32 MB.
 HEADROOM = 44 << 20
-BATCH = {
-    "events": [
-        {"content": f"Event {n}: " + "x" * 19_980, "session_id": "big", "event_type": "action"}
-        for n in range(500)
-    ]
-}
-
-
-def address_space(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmSize:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmSize for {pid}")
+BATCH = batch("big", BIG_CHARS).arguments  # 500 events of 20,000 characters: a 10 MB request
 
 
 def stored_events(db: Path) -> int:
-    connection = sqlite_module().connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    with read_only(db) as connection:
         sql = "SELECT count(*) FROM memories WHERE session_id = 'big'"
         count: int = connection.execute(sql).fetchone()[0]
         return count
-    finally:
-        connection.close()
-
-
-def cap(pid: int, soft: int) -> None:
-    # Only the soft limit: an unprivileged process may raise it again, up to the hard one.
-    resource.prlimit(pid, resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
 
 async def test_a_request_too_big_for_the_memory_left_is_refused_and_taken_once_the_limit_rises(tmp_path):
@@ -70,7 +49,7 @@ async def test_a_request_too_big_for_the_memory_left_is_refused_and_taken_once_t
         assert "result" in small or "Out of memory" in small["error"]["message"]
         assert stored_events(db) == 0
 
-        cap(server.pid, resource.RLIM_INFINITY)
+        cap(server.pid, None)
         stored = await server.call_tool("record_events", BATCH)
         assert len(stored["ids"]) == 500
         assert stored_events(db) == 500

@@ -11,10 +11,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from athena_mcp.store.driver import sqlite_module
 from chaos.fault_workload import Write, WriteFactory, attempt, verify_writes
 from chaos.faults import plan_in_force, set_plan, write_plan
-from chaos.integrity import check_file
+from chaos.integrity import check_file, read_only
 from chaos.process import ChaosServer, ServerOptions, ToolFailed, launch
 from chaos.report import ScenarioReport
 from chaos.scenarios.base import RunConfig
@@ -59,11 +58,8 @@ async def degraded_phase(
 
 
 def backlog(db: Path) -> int:
-    connection = sqlite_module().connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    with read_only(db) as connection:
         return int(connection.execute("SELECT count(*) FROM vector_backlog").fetchone()[0])
-    finally:
-        connection.close()
 
 
 async def run(config: RunConfig) -> ScenarioReport:

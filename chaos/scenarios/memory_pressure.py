@@ -16,9 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from athena_mcp.store.driver import sqlite_module
 from chaos.fault_workload import Write, attempt
-from chaos.integrity import check_file
+from chaos.integrity import check_file, read_only
 from chaos.process import CALL_TIMEOUT, ChaosServer, ServerOptions, launch
 from chaos.report import ScenarioReport
 from chaos.scenarios.base import RunConfig
@@ -86,11 +85,8 @@ async def round_of_calls(
 
 def check_batches(db: Path, writes: list[Write], report: ScenarioReport) -> None:
     """Each batch whole if acknowledged, absent if refused; never in part."""
-    connection = sqlite_module().connect(f"file:{db}?mode=ro", uri=True)
-    try:
+    with read_only(db) as connection:
         stored = dict(connection.execute("SELECT session_id, count(*) FROM memories GROUP BY session_id"))
-    finally:
-        connection.close()
     for write in writes:
         label = write.rows[0][1]
         count = stored.get(label, 0)
