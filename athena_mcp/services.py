@@ -100,7 +100,9 @@ async def open_services(
             graph_traversal=traversal,
             graph_paths=GraphPaths(database, traversal),
             communities=GraphCommunities(database),
-            vector_backlog=VectorBacklogWorker(database, embeddings),
+            vector_backlog=VectorBacklogWorker(
+                database, embeddings, first_load_retry=settings.backlog_interval
+            ),
             linker=EntityLinker(database),
             triggers=TriggerWorker(database, on_fired),
             usage=usage,
@@ -121,16 +123,15 @@ async def open_services(
         if background:
             embeddings.start_loading()
             mirror.start()
-            workers.append(
-                asyncio.create_task(services.vector_backlog.run_forever(settings.backlog_interval))
-            )
 
             def start(
                 interval: float, run_pass: Callable[[], Awaitable[object]], name: str, wait: bool
             ) -> None:
                 workers.append(asyncio.create_task(run_every(interval, run_pass, name, wait_first=wait)))
 
-            start(settings.backlog_interval, services.linker.run_until_caught_up, "entity linking", False)
+            backlogs = settings.backlog_interval
+            start(backlogs, services.vector_backlog.run_until_caught_up, "vector backlog", False)
+            start(backlogs, services.linker.run_until_caught_up, "entity linking", False)
             if settings.consolidation_interval > 0:
                 start(settings.consolidation_interval, services.consolidation.run_once, "consolidation", True)
             if "prospective" in settings.toolsets:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import socket
 import time
@@ -46,8 +45,6 @@ from athena_mcp.store import consolidation as store
 from athena_mcp.store.database import Database, Row
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.vector_mirror import VectorMirror
-
-log = logging.getLogger(__name__)
 
 CHUNK_SESSIONS = 400
 CHUNK_LOOSE_EVENTS = 2_000

@@ -10,7 +10,6 @@ graph moved on since their newest run; the server runs it in a loop.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -25,8 +24,6 @@ from athena_mcp.models import to_datetime, to_seconds, to_seconds_or_none
 from athena_mcp.store import communities as store
 from athena_mcp.store import graph, graph_traversal
 from athena_mcp.store.database import Database
-
-log = logging.getLogger(__name__)
 
 # Relations shown with a community, at most: those between the members shown.
 MAX_RELATIONS_SHOWN = 200

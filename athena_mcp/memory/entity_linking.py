@@ -31,9 +31,6 @@ class NameMatcher:
         # Every leading part of a name, so a walk stops as soon as no name can continue it.
         self._prefixes = {words[:size] for words in self._by_words for size in range(1, len(words) + 1)}
 
-    def __len__(self) -> int:
-        return sum(len(names) for names in self._by_words.values())
-
     def find(self, text: str) -> set[str]:
         folded = text.casefold()
         matches = list(_WORD.finditer(folded))

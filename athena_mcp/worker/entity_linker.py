@@ -11,13 +11,9 @@ memory, which is why it may run while the write lock is held.
 
 from __future__ import annotations
 
-import logging
-
 from athena_mcp.memory.entity_linking import NameMatcher, linked_names, name_words
 from athena_mcp.store import graph, mentions
 from athena_mcp.store.database import Database, Transaction
-
-log = logging.getLogger(__name__)
 
 # Memories linked per transaction, and names searched for per transaction.
 BATCH = 256
@@ -65,6 +61,9 @@ class EntityLinker:
         return len(batch) + len(scanned - known)
 
     async def _link_backlog(self) -> int:
+        # A read first, so that an idle pass never takes the write lock other processes wait on.
+        if not await mentions.backlog_size(self._database):
+            return 0
         async with self._database.transaction() as tx:
             pending = await mentions.pending_texts(tx, self._batch_size)
             matchers = {

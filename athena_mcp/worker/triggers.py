@@ -10,7 +10,6 @@ many processes run passes on one file, every occurrence fires exactly once.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -18,8 +17,6 @@ from athena_mcp.memory.cron import parse_cron
 from athena_mcp.models import to_datetime, to_seconds
 from athena_mcp.store import triggers
 from athena_mcp.store.database import Database, Row, Transaction
-
-log = logging.getLogger(__name__)
 
 # Triggers handled per transaction, and events examined per event trigger in one: keeps each write
 # transaction short when a backlog built up while no server ran.

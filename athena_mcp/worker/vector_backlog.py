@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -29,10 +28,19 @@ Embedded = list[tuple[PendingVector, np.ndarray]]
 
 
 class VectorBacklogWorker:
-    def __init__(self, database: Database, embeddings: EmbeddingService, batch_size: int = PASS_SIZE) -> None:
+    def __init__(
+        self,
+        database: Database,
+        embeddings: EmbeddingService,
+        batch_size: int = PASS_SIZE,
+        first_load_retry: float = 2.0,
+    ) -> None:
         self._database = database
         self._embeddings = embeddings
         self._pass = PassSize(batch_size)
+        # A model that failed to load is retried after this many seconds, doubling.
+        self._load_retry = first_load_retry
+        self._next_load = 0.0
         # Procedures keep their vectors in their own rows, with a backlog of their own.
         self._procedures = ProcedureVectorWorker(database, embeddings)
 
@@ -105,20 +113,12 @@ class VectorBacklogWorker:
         right, right_rejected = await self._embed(pending[half:], whole_pass=False)
         return left + right, left_rejected + right_rejected
 
-    async def run_forever(self, interval: float) -> None:
-        load_retry = interval
-        next_load = 0.0
-        while True:
-            try:
-                if self._embeddings.state == "failed" and time.monotonic() >= next_load:
-                    self._embeddings.start_loading()
-                    next_load = time.monotonic() + load_retry
-                    load_retry = min(load_retry * 2, MAX_LOAD_RETRY)
-                while await self.run_once():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A failed pass (disk full, database busy) is retried on the next tick.
-                log.exception("vector backlog pass failed")
-            await asyncio.sleep(interval)
+    async def run_until_caught_up(self) -> None:
+        """A tick of the background loop (worker/loop.run_every): passes until nothing is due, after
+        asking a model that failed to load to try again, at most every MAX_LOAD_RETRY seconds."""
+        if self._embeddings.state == "failed" and time.monotonic() >= self._next_load:
+            self._embeddings.start_loading()
+            self._next_load = time.monotonic() + self._load_retry
+            self._load_retry = min(self._load_retry * 2, MAX_LOAD_RETRY)
+        while await self.run_once():
+            pass
