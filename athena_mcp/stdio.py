@@ -169,14 +169,13 @@ class StdioTransport:
             while (item := await lines.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item  # the reader thread failed: the transport fails loudly, not silently
-                if isinstance(item, Refusal):
-                    await self._refuse(item, to_server)
-                    continue
-                message, answer = self._read(item)
-                if message is not None:
-                    await to_server.send(message)
-                elif answer is not None:
-                    await self.send(SessionMessage(answer))
+                read = item if isinstance(item, Refusal) else self._read(item)
+                if isinstance(read, Refusal):
+                    await self._refuse(read, to_server)
+                elif isinstance(read, JSONRPCError):
+                    await self.send(SessionMessage(read))
+                else:
+                    await to_server.send(read)
 
     def _read_all(self, lines: asyncio.Queue[Line], loop: asyncio.AbstractEventLoop) -> None:
         item: Line = b""
@@ -208,20 +207,17 @@ class StdioTransport:
             # ends with this error instead of waiting for an answer that will not come.
             await to_server.send(answer)
 
-    def _read(self, line: bytes) -> tuple[SessionMessage | None, JSONRPCError | None]:
-        """The message a line carries for the server, or the answer to send back instead."""
+    def _read(self, line: bytes) -> SessionMessage | JSONRPCError | Refusal:
+        """The message a line carries for the server; else the answer to a line that is not a
+        message, or a Refusal of one there was no memory to parse."""
         try:
-            return SessionMessage(parse(line)), None
+            return SessionMessage(parse(line))
         except ValueError as exc:  # pydantic's ValidationError among them
             answer = rejection(exc)
             log.info("unreadable message on stdin: %s", answer.error.message)
-            return None, answer
+            return answer
         except MemoryError:
-            refused = refusal(line[:PEEK_BYTES], line[-PEEK_BYTES:], self._reader.out_of_memory(len(line)))
-            log.warning("refused a %s: %s", refused.kind, refused.error.message)
-            if refused.kind != "request":
-                return None, None
-            return None, JSONRPCError(jsonrpc="2.0", id=refused.message_id, error=refused.error)
+            return refusal(line[:PEEK_BYTES], line[-PEEK_BYTES:], self._reader.out_of_memory(len(line)))
 
     async def pump_out(self, from_server: MemoryObjectReceiveStream[SessionMessage]) -> None:
         try:

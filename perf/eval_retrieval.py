@@ -109,8 +109,7 @@ async def ingest(services: Services, haystack: Haystack) -> None:
         result = await services.episodic.record(events[start : start + INGEST_BATCH])
         if result.vectors != "stored":
             raise RuntimeError("the embedder failed during ingestion; dense figures would be wrong")
-    while await services.linker.run_once():
-        pass
+    await services.linker.run_until_caught_up()
 
 
 async def rank(

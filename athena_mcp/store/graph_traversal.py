@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from athena_mcp.store.graph import CHUNK, Reader, marks
+from athena_mcp.store.graph import Reader, chunks, marks
 from athena_mcp.store.graph_time import entity_alive, fact_holds
 
 Direction = Literal["out", "in", "both"]
@@ -50,8 +50,7 @@ async def step(
     alive, alive_params = entity_alive("e", as_of)
     typed = f" AND r.relation_type IN ({marks(relation_types)})" if relation_types else ""
     found: list[Hop] = []
-    for start in range(0, len(frontier), CHUNK):
-        chunk = list(frontier[start : start + CHUNK])
+    for chunk in chunks(frontier):
         for near, far in walks:
             rows = await db.fetchall(
                 f"SELECT r.{near}, r.{far}, r.id, r.source_id, r.target_id, r.relation_type "

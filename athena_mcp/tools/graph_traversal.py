@@ -13,8 +13,14 @@ from athena_mcp.memory.graph_traversal import Neighbourhood, Subgraph
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.store.graph_traversal import Direction
 from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
-from athena_mcp.tools.fields import Timestamp
-from athena_mcp.tools.graph import MAX_SEARCH_CHARS, WITHOUT_NUL, EntityName, GraphNamespace, RelationType
+from athena_mcp.tools.graph import (
+    MAX_SEARCH_CHARS,
+    WITHOUT_NUL,
+    AsOf,
+    EntityName,
+    GraphNamespace,
+    RelationType,
+)
 
 MAX_DEPTH = 4
 MAX_PATH_DEPTH = 6
@@ -33,10 +39,6 @@ RelationTypes = Annotated[
 WalkDirection = Annotated[
     Direction,
     Field(description="out: along relations (from -> to); in: against them; both: either way"),
-]
-AsOf = Annotated[
-    Timestamp | None,
-    Field(description="Read the graph as it was at this time (ISO 8601); omit for now"),
 ]
 
 
