@@ -40,18 +40,7 @@ async def merge(
         (now, absorbed_id),
     )
     for original_id, content in observations:
-        held = await tx.fetchone(
-            "SELECT 1 FROM graph_observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL",
-            (survivor_id, content),
-        )
-        copy = None
-        if held is None:
-            copy = await tx.execute(
-                "INSERT INTO graph_observations (entity_id, content, memory_ids, valid_from, origin_id) "
-                "SELECT ?, content, memory_ids, ?, coalesce(origin_id, id) FROM graph_observations "
-                "WHERE id = ?",
-                (survivor_id, now, original_id),
-            )
+        copy = await _copy_observation(tx, int(original_id), content, survivor_id, now)
         await _record(tx, merge_id, "observation", int(original_id), copy)
     relations = await tx.fetchall(
         "UPDATE graph_relations SET valid_to = ? WHERE (source_id = ? OR target_id = ?) "
@@ -154,18 +143,7 @@ async def _restore_observation(tx: Transaction, line: int, now: float) -> bool:
     entity_id = await _standing(tx, int(first[0]))
     if entity_id is None:
         return False
-    held = await tx.fetchone(
-        "SELECT 1 FROM graph_observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL",
-        (entity_id, first[1]),
-    )
-    if held is not None:
-        return False
-    await tx.execute(
-        "INSERT INTO graph_observations (entity_id, content, memory_ids, valid_from, origin_id) "
-        "SELECT ?, content, memory_ids, ?, id FROM graph_observations WHERE id = ?",
-        (entity_id, now, line),
-    )
-    return True
+    return await _copy_observation(tx, line, first[1], entity_id, now) is not None
 
 
 async def _restore_relation(tx: Transaction, line: int, now: float) -> bool:
@@ -175,6 +153,25 @@ async def _restore_relation(tx: Transaction, line: int, now: float) -> bool:
     if source is None or target is None or source == target:
         return False
     return await _copy_relation(tx, line, source, target, now) is not None
+
+
+async def _copy_observation(
+    tx: Transaction, row_id: int, content: str, entity_id: int, now: float
+) -> int | None:
+    """A current copy of an observation on another entity, in the same line; None when that entity
+    holds the same content already."""
+    held = await tx.fetchone(
+        "SELECT 1 FROM graph_observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL",
+        (entity_id, content),
+    )
+    if held is not None:
+        return None
+    copy_id: int = await tx.execute(
+        "INSERT INTO graph_observations (entity_id, content, memory_ids, valid_from, origin_id) "
+        "SELECT ?, content, memory_ids, ?, coalesce(origin_id, id) FROM graph_observations WHERE id = ?",
+        (entity_id, now, row_id),
+    )
+    return copy_id
 
 
 async def _copy_relation(tx: Transaction, row_id: int, source: int, target: int, now: float) -> int | None:
