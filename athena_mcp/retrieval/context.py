@@ -16,6 +16,7 @@ neither lend nor borrow.
 from __future__ import annotations
 
 from athena_mcp.retrieval.fusion import FusedCandidate
+from athena_mcp.retrieval.loans import apply_loans
 from athena_mcp.store import memories
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
@@ -39,19 +40,14 @@ async def add_neighbour_context(
             amount = NEIGHBOUR_WEIGHTS[distance - 1] * pool[lender].fused
             if amount > lent.get(neighbour, (0.0, 0))[0]:
                 lent[neighbour] = (amount, lender)
-    # A candidate ranked below the pool can borrow too: it is found among all of them, never added twice.
-    known = {candidate.memory_id: candidate for candidate in candidates}
-    newcomers = [memory_id for memory_id in lent if memory_id not in known]
-    allowed = await memories.ids_matching(database, newcomers, memory_filter)
-    rescored = list(candidates)
-    for memory_id, (amount, lender) in lent.items():
-        if memory_id in known:
-            candidate = known[memory_id]
-        elif memory_id in allowed:
-            candidate = FusedCandidate(memory_id)
-            rescored.append(candidate)
-        else:
-            continue
-        candidate.fused += amount
-        candidate.context = (lender, amount)
-    return sorted(rescored, key=lambda c: (-c.fused, -c.memory_id))
+    # A candidate ranked below the pool can borrow too.
+    return await apply_loans(database, candidates, lent, memory_filter, _amount, _mark_context)
+
+
+def _amount(loan: tuple[float, int]) -> float:
+    return loan[0]
+
+
+def _mark_context(candidate: FusedCandidate, loan: tuple[float, int]) -> None:
+    amount, lender = loan
+    candidate.context = (lender, amount)

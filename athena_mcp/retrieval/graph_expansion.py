@@ -31,7 +31,8 @@ import math
 from dataclasses import dataclass
 
 from athena_mcp.retrieval.fusion import FusedCandidate, GraphLink
-from athena_mcp.store import memories, mentions
+from athena_mcp.retrieval.loans import apply_loans
+from athena_mcp.store import mentions
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 
@@ -75,19 +76,7 @@ async def add_graph_expansion(
                 for memory_id in {m for name in key.names for m in members.get(name, ())}:
                     if memory_id != seed.memory_id and amount > _contribution(lent.get(memory_id)):
                         lent[memory_id] = GraphLink(seed.memory_id, key.label, key.entity_id, amount)
-    known = {candidate.memory_id: candidate for candidate in candidates}
-    allowed = await memories.ids_matching(database, [m for m in lent if m not in known], memory_filter)
-    expanded = list(candidates)
-    for memory_id, link in lent.items():
-        candidate = known.get(memory_id)
-        if candidate is None:
-            if memory_id not in allowed:
-                continue
-            candidate = FusedCandidate(memory_id)
-            expanded.append(candidate)
-        candidate.fused += link.contribution
-        candidate.graph = link
-    return sorted(expanded, key=lambda c: (-c.fused, -c.memory_id))
+    return await apply_loans(database, candidates, lent, memory_filter, _contribution, _mark_graph)
 
 
 async def _keys(database: Database, namespace: str, names: set[str]) -> dict[str, _Key]:
@@ -120,3 +109,7 @@ async def _specificity(database: Database, namespace: str, keys: set[_Key]) -> d
 
 def _contribution(link: GraphLink | None) -> float:
     return 0.0 if link is None else link.contribution
+
+
+def _mark_graph(candidate: FusedCandidate, link: GraphLink) -> None:
+    candidate.graph = link
