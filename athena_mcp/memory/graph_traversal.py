@@ -131,9 +131,10 @@ class GraphTraversal:
         self, namespace: str, query: str, depth: int, as_of: float | None, limit: int
     ) -> Subgraph:
         hits, more = await self._hits(namespace, query, as_of, limit)
-        found = await walk(self._database, hits, depth, "both", (), as_of, limit)
+        found = await walk(self._database, list(hits), depth, "both", (), as_of, limit)
         ids = list(found.distances)
-        records = await entities_by_id(self._database, ids, as_of)
+        # The hits came with their observations; only the entities the walk reached are read.
+        records = hits | await entities_by_id(self._database, [i for i in ids if i not in hits], as_of)
         edges = await traversal.relations_among(self._database, ids, as_of, MAX_RELATIONS + 1)
         return Subgraph(
             entities=[
@@ -169,11 +170,12 @@ class GraphTraversal:
 
     async def _hits(
         self, namespace: str, query: str, as_of: float | None, limit: int
-    ) -> tuple[list[int], bool]:
-        """Ids of up to `limit` entities matching the query as search_nodes does, and whether more do."""
+    ) -> tuple[dict[int, EntityRecord], bool]:
+        """Up to `limit` entities matching the query as search_nodes does, by id in its order, and
+        whether more do."""
         found = await graph_search.find_entities(self._database, namespace, query, 0, limit + 1, as_of)
         more = len(found.entities) > limit or found.resume_after is not None
-        return [entity.id for entity in found.entities[:limit]], more
+        return {entity.id: entity for entity in found.entities[:limit]}, more
 
 
 async def entities_by_id(
