@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from athena_mcp.store import graph
 from athena_mcp.store.database import Transaction
 from athena_mcp.store.graph import Reader
 from athena_mcp.store.graph_time import entity_alive
@@ -32,9 +33,9 @@ async def stale_namespaces(db: Reader) -> list[str]:
     return [row[0] for row in rows]
 
 
-async def known_names(db: Reader, namespace: str, as_of: float | None = None) -> set[str]:
-    """The normalised names and aliases of the namespace's entities (alive at `as_of`, default now)."""
-    alive, params = entity_alive("e", as_of)
+async def known_names(db: Reader, namespace: str) -> set[str]:
+    """The normalised names and aliases of the namespace's entities alive now."""
+    alive, params = entity_alive("e", None)
     rows = await db.fetchall(
         f"SELECT e.norm_name FROM graph_entities e WHERE e.namespace = ? AND {alive} "
         f"UNION SELECT a.norm_alias FROM graph_aliases a JOIN graph_entities e ON e.id = a.entity_id "
@@ -141,20 +142,9 @@ async def names_mentioned(db: Reader, memory_ids: Sequence[int]) -> dict[int, tu
     return found
 
 
-async def entities_named(
-    db: Reader, namespace: str, names: Iterable[str], as_of: float | None = None
-) -> dict[str, NamedEntity]:
-    """normalised name -> the entity (alive at `as_of`) that has it as name or alias."""
-    wanted = json.dumps(sorted(set(names)))
-    alive, params = entity_alive("e", as_of)
-    rows = await db.fetchall(
-        f"SELECT e.norm_name, e.id FROM graph_entities e WHERE e.namespace = ? AND {alive} "
-        "AND e.norm_name IN (SELECT value FROM json_each(?)) "
-        "UNION SELECT a.norm_alias, e.id FROM graph_aliases a JOIN graph_entities e ON e.id = a.entity_id "
-        f"WHERE a.namespace = ? AND {alive} AND a.norm_alias IN (SELECT value FROM json_each(?))",
-        [namespace, *params, wanted, namespace, *params, wanted],
-    )
-    owners = {row[0]: int(row[1]) for row in rows}
+async def entities_named(db: Reader, namespace: str, names: Iterable[str]) -> dict[str, NamedEntity]:
+    """normalised name -> the entity alive now that has it as name or alias, with all its names."""
+    owners = await graph.resolve(db, namespace, names)
     ids = json.dumps(sorted(set(owners.values())))
     entity_rows = await db.fetchall(
         "SELECT id, name, norm_name FROM graph_entities WHERE id IN (SELECT value FROM json_each(?))", (ids,)
