@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from athena_mcp.store.driver import sqlite_module
+from chaos.integrity import check_file
 from tests.stdio_server import ATHENA_MCP, StdioServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -52,16 +52,6 @@ async def whole_graph(server: StdioServer) -> tuple[list[dict[str, Any]], list[d
         if page["next_cursor"] is None:
             return entities, relations
         arguments = {"limit": 100, "cursor": page["next_cursor"]}
-
-
-def check_file(db: Path) -> None:
-    """SQLite's own integrity check, and the search index's against the tables it is derived from."""
-    connection = sqlite_module().connect(str(db))
-    try:
-        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        connection.execute("INSERT INTO graph_fts (graph_fts) VALUES ('integrity-check')")
-    finally:
-        connection.close()
 
 
 async def test_an_editor_launched_server_serves_the_graph_tools(tmp_path: Path):
@@ -127,7 +117,7 @@ async def test_graph_writes_acknowledged_before_a_kill_9_survive_it(tmp_path: Pa
     server = await StdioServer(db, "--toolsets", "graph").start()
     await server.call_tool("create_entities", {"entities": [entity(name, f"seen {name}") for name in names]})
     await server.kill()
-    check_file(db)
+    assert check_file(db) == []
 
     server = await StdioServer(db, "--toolsets", "graph").start()
     assert (await whole_graph(server)) == ([entity(name, f"seen {name}") for name in names], [])
@@ -136,7 +126,7 @@ async def test_graph_writes_acknowledged_before_a_kill_9_survive_it(tmp_path: Pa
         "add_observations", {"observations": [{"entityName": "Node 0", "contents": ["head"]}]}
     )
     await server.kill()
-    check_file(db)
+    assert check_file(db) == []
 
     server = await StdioServer(db, "--toolsets", "graph").start()
     try:
@@ -197,7 +187,7 @@ async def test_two_servers_writing_the_graph_at_once_lose_nothing_and_duplicate_
     finally:
         for server in servers:
             await server.stop()
-    check_file(db)
+    assert check_file(db) == []
 
     own = {f"{side} {n}.{k}".casefold() for side in "AB" for n in range(ROUNDS) for k in range(3)}
     shared = {f"shared {n}.{k}" for n in range(ROUNDS) for k in range(2)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -16,15 +17,18 @@ from athena_mcp.stdio_lines import LineReader, Refusal, message_kind, request_id
 MIB = 1 << 20
 
 
-def reader(data: bytes, *, room: int | None = None) -> LineReader:
-    """A reader over `data`; with `room`, a request needing more bytes than that is short of memory."""
+def short_of_memory_over(room: int) -> Callable[[int], Shortfall | None]:
+    """A memory check for which a request needing more than `room` bytes does not fit."""
 
     def shortfall(size: int) -> Shortfall | None:
-        if room is None or size <= room:
-            return None
-        return Shortfall(needed=size, available=room, limit=room)
+        return Shortfall(needed=size, available=room, limit=room) if size > room else None
 
-    return LineReader(io.BytesIO(data), shortfall)
+    return shortfall
+
+
+def reader(data: bytes, *, room: int | None = None) -> LineReader:
+    """A reader over `data`; with `room`, a request needing more bytes than that is short of memory."""
+    return LineReader(io.BytesIO(data), short_of_memory_over(room) if room is not None else lambda size: None)
 
 
 def line(**message: object) -> bytes:

@@ -21,6 +21,7 @@ from mcp_types import JSONRPCError, JSONRPCNotification
 from athena_mcp import memory_budget
 from athena_mcp.memory_budget import Shortfall
 from athena_mcp.stdio import stdio_streams
+from tests.test_stdio_lines import short_of_memory_over
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -80,13 +81,6 @@ def wire(slow: bool = False) -> Iterator[Wire]:
 async def transport(pipes: Wire) -> AsyncIterator[Streams]:
     async with stdio_streams(pipes.server_in, pipes.server_out) as streams:
         yield streams
-
-
-def short_of_memory_over(size: int):
-    def shortfall(request_bytes: int) -> Shortfall | None:
-        return Shortfall(request_bytes, size, size) if request_bytes > size else None
-
-    return shortfall
 
 
 async def test_every_answer_the_server_sent_is_written_before_the_transport_closes():

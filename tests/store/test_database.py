@@ -9,6 +9,7 @@ import pytest
 from athena_mcp.errors import StoreFault, StoreFull, StoreUnavailable
 from athena_mcp.memory.semantic import FactDraft
 from athena_mcp.store.database import Database
+from athena_mcp.store.driver import driver_errors
 from athena_mcp.store.migrations import known_migrations, migrate, split_statements
 from tests.conftest import call, call_error, open_client, services_for
 
@@ -17,7 +18,22 @@ class InjectedFault(Exception):
     pass
 
 
-async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path):
+INSERT_MEMORY = (
+    "INSERT INTO memories (system, namespace, kind, content, content_hash, occurred_at, created_at, "
+    "updated_at) VALUES ('semantic', 'n', 'fact', 'x', 'h', 0, 0, 0)"
+)
+
+
+# A fault of our own passes through as it is; the driver's own I/O error becomes a clear StoreFault.
+@pytest.mark.parametrize(
+    "fault, raised, message",
+    [
+        (lambda: InjectedFault("disk I/O error"), InjectedFault, "disk I/O error"),
+        (lambda: driver_errors()[1]("disk I/O error"), StoreFault, r"disk I/O error.*Retry the call"),
+    ],
+    ids=["injected", "driver I/O error"],
+)
+async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path, fault, raised, message):
     async with Database.open(tmp_path / "a.db") as db:
         await migrate(db)
         seen = []
@@ -25,22 +41,21 @@ async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path):
         def fail_on_second_insert(sql: str) -> None:
             if sql.startswith("INSERT INTO memory_tags"):
                 seen.append(sql)
-                raise InjectedFault("disk I/O error")
+                raise fault()
 
         db.statement_hook = fail_on_second_insert
-        with pytest.raises(InjectedFault):
+        with pytest.raises(raised, match=message):
             async with db.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO memories (system, namespace, kind, content, content_hash, occurred_at, "
-                    "created_at, updated_at) VALUES ('semantic', 'n', 'fact', 'x', 'h', 0, 0, 0)"
-                )
+                await tx.execute(INSERT_MEMORY)
                 await tx.executemany("INSERT INTO memory_tags (memory_id, tag) VALUES (?, ?)", [(1, "t")])
         db.statement_hook = None
         assert seen
         assert (await db.fetchone("SELECT count(*) FROM memories"))[0] == 0
         async with db.transaction() as tx:  # the next write works
             await tx.execute("INSERT INTO store_meta (key, value) VALUES ('k', 'v')")
+            await tx.execute(INSERT_MEMORY)
         assert (await db.fetchone("SELECT value FROM store_meta WHERE key = 'k'"))[0] == "v"
+        assert (await db.fetchone("SELECT count(*) FROM memories"))[0] == 1
 
 
 async def test_a_write_hit_by_a_storage_fault_leaves_nothing_and_the_next_write_works(settings, minilm):

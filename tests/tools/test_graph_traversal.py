@@ -13,6 +13,7 @@ from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
 from tests.conftest import call, call_error, open_client
 from tests.tools.test_bad_input import assert_refused
+from tests.tools.test_graph import rel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,10 +25,6 @@ PEOPLE = [
     {"name": "Eve", "entityType": "person", "observations": []},
     {"name": "Zed", "entityType": "hermit", "observations": ["lives alone"]},
 ]
-
-
-def rel(source: str, target: str, relation_type: str) -> dict[str, str]:
-    return {"from": source, "to": target, "relationType": relation_type}
 
 
 # Eve -knows-> Alice -knows-> Bob -works_with-> Carol -manages-> Dave; Zed stands apart.
