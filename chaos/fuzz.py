@@ -31,6 +31,7 @@ from mcp_types import CallToolResult
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
+from chaos.process import error_text
 from chaos.schema_strategies import Case, Schema, named_fields, tool_calls
 from chaos.stdio_fuzz import run_stdio_fuzz
 
@@ -99,10 +100,6 @@ def draw_cases(schemas: dict[str, Schema], per_tool: int, run_seed: int) -> list
 
         collect()
     return drawn
-
-
-def error_text(result: CallToolResult) -> str:
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 class Judge:

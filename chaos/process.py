@@ -16,10 +16,15 @@ from typing import Any
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
 # A call that takes longer than this is a hang, reported as such, never waited on for ever.
 CALL_TIMEOUT = 60.0
+
+
+def error_text(result: CallToolResult) -> str:
+    """The text of a tool's answer, as the client shows it."""
+    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 class ToolFailed(Exception):
@@ -63,7 +68,7 @@ class ChaosServer:
                 raise
             raise ToolFailed(tool, exc.message) from exc
         if result.is_error:
-            raise ToolFailed(tool, " ".join(getattr(block, "text", "") for block in result.content))
+            raise ToolFailed(tool, error_text(result))
         return result.structured_content or {}
 
     def kill(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -11,13 +12,13 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp_types import CallToolResult
 
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.server import build_server
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
+from chaos.process import error_text
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +63,12 @@ async def call_error(client: Client, tool: str, **arguments: Any) -> str:
     return error_text(result)
 
 
-def error_text(result: CallToolResult) -> str:
-    return " ".join(getattr(block, "text", "") for block in result.content)
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
-    """Poll an async condition until it holds; fails the test after `timeout` seconds."""
+async def wait_for(predicate: Callable[[], bool | Awaitable[bool]], timeout: float = 20.0) -> None:
+    """Poll a condition (a plain or an async one) until it holds; fails the test after `timeout` s."""
     async with asyncio.timeout(timeout):
-        while not await predicate():
+        while not await _holds(predicate()):
             await asyncio.sleep(0.02)
+
+
+async def _holds(value: bool | Awaitable[bool]) -> bool:
+    return await value if inspect.isawaitable(value) else bool(value)

@@ -11,6 +11,7 @@ import numpy as np
 
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.store.vectors import EmbeddingIdentity
+from tests.conftest import wait_for
 
 
 class CountingEmbedder:
@@ -77,9 +78,7 @@ async def test_while_a_timed_out_call_still_runs_later_calls_go_without_vectors_
         assert await service.embed_documents(["a document"]) is None
         assert embedder.calls == [["the first query"]]  # nothing queued behind the hung call
         embedder.release()
-        async with asyncio.timeout(10):
-            while not service.available:
-                await asyncio.sleep(0.01)
+        await wait_for(lambda: service.available, timeout=10)
         assert await service.embed_query("a second query") is not None
         assert service.notice() is None
 
@@ -87,9 +86,7 @@ async def test_while_a_timed_out_call_still_runs_later_calls_go_without_vectors_
 async def test_a_cancelled_call_still_running_holds_the_embedder_as_a_timed_out_one_does(minilm):
     with serving(minilm, timeout=30) as (service, embedder):
         waiting = asyncio.create_task(service.embed_query("a query the client gave up on"))
-        async with asyncio.timeout(10):
-            while not embedder.calls:
-                await asyncio.sleep(0.01)
+        await wait_for(lambda: bool(embedder.calls), timeout=10)
         waiting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await waiting

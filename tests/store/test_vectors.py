@@ -154,11 +154,7 @@ async def test_while_the_embedder_is_down_nothing_is_put_off_and_the_backlog_dra
         rows = await services.database.fetchall("SELECT attempts, retry_at FROM vector_backlog")
         assert [tuple(row) for row in rows] == [(0, 0)] * 5  # no back-off: the texts are not at fault
         model.up.set()
-
-        async def available() -> bool:
-            return services.embeddings.available
-
-        await wait_for(available)
+        await wait_for(lambda: services.embeddings.available)
         await wait_for(lambda: drained(services))
 
 
