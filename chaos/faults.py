@@ -36,6 +36,7 @@ from typing import Any
 from athena_mcp.store.driver import driver_errors
 from chaos.embedder import EmbedderFault
 
+MISSING = (-1,)  # the stamp of a plan file that does not exist: no faults
 PLAN_WAIT = 30.0  # seconds a server may take to apply a new plan (it polls every 50 ms)
 
 INLINE = "CHAOS_FAULTS"
@@ -143,17 +144,14 @@ class PlanSource:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
-            stamp, text = (-1,), ""
+            stamp = MISSING
         else:
             # The inode too: write_plan replaces the file, and two plans may share a size and mtime.
             stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-            if stamp == self._stamp:
-                return None
-            text = self.path.read_text()
         if stamp == self._stamp:
             return None
         self._stamp = stamp
-        return parse_plan(text)
+        return parse_plan("" if stamp == MISSING else self.path.read_text())
 
 
 def applied_marker(path: Path) -> Path:

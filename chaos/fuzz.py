@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
 from jsonschema import Draft202012Validator
 from mcp import Client
 from mcp_types import CallToolResult
@@ -32,7 +31,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
 from chaos.process import error_text
-from chaos.schema_strategies import Case, Schema, named_fields, tool_calls
+from chaos.schema_strategies import Case, Schema, draw, named_fields, tool_calls
 from chaos.stdio_fuzz import run_stdio_fuzz
 
 # What must never reach a client: a stack trace, the driver's names, SQL.
@@ -84,21 +83,7 @@ def draw_cases(schemas: dict[str, Schema], per_tool: int, run_seed: int) -> list
     """`per_tool` generated calls of every tool (fewer where the schema has fewer distinct calls)."""
     drawn: list[Case] = []
     for tool, schema in sorted(schemas.items()):
-        calls = tool_calls(tool, schema)
-
-        @seed(run_seed)
-        @settings(
-            max_examples=per_tool,
-            database=None,
-            deadline=None,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(calls)
-        def collect(case: Case) -> None:
-            drawn.append(case)
-
-        collect()
+        drawn += draw(tool_calls(tool, schema), per_tool, run_seed)
     return drawn
 
 

@@ -10,11 +10,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 Schema = dict[str, Any]
+T = TypeVar("T")
 
 # Text that must be stored and searched as plain text, never parsed as SQL or FTS5 syntax.
 HOSTILE_TEXT = (
@@ -330,3 +332,23 @@ def named_fields(schema: Schema) -> Sequence[str]:
 
     walk(schema)
     return sorted(names)
+
+
+def draw(strategy: st.SearchStrategy[T], count: int, run_seed: int) -> list[T]:
+    """`count` examples of `strategy` (fewer if it has fewer distinct ones), the same for one seed."""
+    drawn: list[T] = []
+
+    @seed(run_seed)
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(example: T) -> None:
+        drawn.append(example)
+
+    collect()
+    return drawn

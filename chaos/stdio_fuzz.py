@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from chaos.schema_strategies import HOSTILE_TEXT, json_values
+from chaos.schema_strategies import HOSTILE_TEXT, draw, json_values
 
 PROTOCOL_VERSION = "2025-11-25"
 METHODS = ("initialize", "ping", "tools/list", "tools/call", "resources/read", "resources/list", "no/such")
@@ -56,22 +55,7 @@ JUNK_LINES = st.one_of(
 
 
 def draw_lines(count: int, run_seed: int) -> list[bytes]:
-    lines: list[bytes] = []
-
-    @seed(run_seed)
-    @settings(
-        max_examples=count,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(JUNK_LINES)
-    def collect(line: bytes) -> None:
-        lines.append(line.replace(b"\n", b" ").replace(b"\r", b" "))
-
-    collect()
-    return lines
+    return [line.replace(b"\n", b" ").replace(b"\r", b" ") for line in draw(JUNK_LINES, count, run_seed)]
 
 
 @dataclass

@@ -64,11 +64,12 @@ def batch(label: str, chars: int) -> Write:
     return Write("record_events", {"events": events}, [("session", label)])
 
 
-async def read(server: ChaosServer, report: ScenarioReport, tool: str, arguments: dict[str, object]) -> None:
-    """A read that must be answered, by a result or a clear error."""
-    write = await attempt(server, Write(tool, arguments, []), report, CALL_TIMEOUT / 2)
-    if write.outcome == "unanswered":
-        report.problem(f"{tool} went unanswered under the cap")
+async def answered(server: ChaosServer, report: ScenarioReport, call: Write) -> Write:
+    """A call that must be answered, by a result or a clear error."""
+    await attempt(server, call, report, CALL_TIMEOUT / 2)
+    if call.outcome == "unanswered":
+        report.problem(f"{call.tool} went unanswered under the cap")
+    return call
 
 
 async def round_of_calls(
@@ -76,11 +77,9 @@ async def round_of_calls(
 ) -> None:
     """The largest write, a small write, and the largest reads, each answered or clearly refused."""
     for write in (batch(f"{label}big", BIG_CHARS), batch(f"{label}small", SMALL_CHARS)):
-        writes.append(await attempt(server, write, report, CALL_TIMEOUT / 2))
-        if write.outcome == "unanswered":
-            report.problem(f"{write.tool} went unanswered under the cap")
+        writes.append(await answered(server, report, write))
     for tool, arguments in LARGE_READS:
-        await read(server, report, tool, arguments)
+        await answered(server, report, Write(tool, arguments, []))
 
 
 def check_batches(db: Path, writes: list[Write], report: ScenarioReport) -> None:
