@@ -171,11 +171,6 @@ def write_plan(path: Path, plan: dict[str, Any]) -> None:
 async def set_plan(path: Path, plan: dict[str, Any]) -> None:
     """Write `plan` for the server watching `path` and wait until it is in force."""
     write_plan(path, plan)
-    await plan_in_force(path)
-
-
-async def plan_in_force(path: Path) -> None:
-    """Wait until a server has applied the plan last written to `path` (at start-up, or since)."""
     async with asyncio.timeout(PLAN_WAIT):
         # The marker is another process's file: polling is the only way to hear of it.
         while not applied_marker(path).exists():  # noqa: ASYNC110

@@ -18,6 +18,8 @@ from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult
 
+from chaos import faults
+
 # A call that takes longer than this is a hang, reported as such, never waited on for ever.
 CALL_TIMEOUT = 60.0
 
@@ -45,16 +47,29 @@ class ServerOptions:
     env: dict[str, str] = field(default_factory=dict)
     # The first call, which must succeed: it reads the store, so the server is back when it answers.
     probe: tuple[str, dict[str, Any]] = ("consolidation_status", {})
+    # A fault plan (chaos.faults), in force from start-up; the server then takes new ones (set_plan).
+    plan: dict[str, Any] | None = None
+
+    @property
+    def plan_file(self) -> Path:
+        return self.workdir / f"{self.name}.plan.json"
 
 
 class ChaosServer:
-    """One launched server: `call` its tools, `kill` it with SIGKILL."""
+    """One launched server: `call` its tools, `set_plan` its faults, `kill` it with SIGKILL."""
 
-    def __init__(self, client: Client, pid: int, started: float) -> None:
+    def __init__(self, client: Client, pid: int, started: float, plan_file: Path | None) -> None:
         self.client = client
         self.pid = pid
         # Seconds from launch to the first successful call (the handshake and one read).
         self.recovery_seconds = time.perf_counter() - started
+        self._plan_file = plan_file
+
+    async def set_plan(self, plan: dict[str, Any]) -> None:
+        """Replace the server's fault plan, and wait until it is in force."""
+        if self._plan_file is None:
+            raise RuntimeError("launched without a fault plan (ServerOptions.plan)")
+        await faults.set_plan(self._plan_file, plan)
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         """The tool's structured result; raises ToolFailed when the tool reports an error, or when the
@@ -81,12 +96,17 @@ async def launch(options: ServerOptions) -> AsyncIterator[ChaosServer]:
     """Start a server on `options.db` and connect to it; closing stops it (it may be dead already)."""
     pid_file = options.workdir / f"{options.name}.pid"
     pid_file.unlink(missing_ok=True)
+    plan_env = {}
+    if options.plan is not None:
+        # In force before the first answer: the server applies it as its services open.
+        faults.write_plan(options.plan_file, options.plan)
+        plan_env = {faults.FILE: str(options.plan_file)}
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "chaos.server", "--db", str(options.db), "--log-level", "WARNING", *options.flags],
         # The client passes on only a few variables by default: keep PYTHONPATH, so the child runs
         # the code under test.
-        env={**os.environ, "CHAOS_PID_FILE": str(pid_file), **options.env},
+        env={**os.environ, "CHAOS_PID_FILE": str(pid_file), **plan_env, **options.env},
     )
     started = time.perf_counter()
     # A real file: the child writes its stderr straight into it.
@@ -99,7 +119,8 @@ async def launch(options: ServerOptions) -> AsyncIterator[ChaosServer]:
                 probe = await client.call_tool(*options.probe)
                 if probe.is_error:
                     raise ToolFailed(options.probe[0], str(probe.content))
-            server = ChaosServer(client, int(pid_file.read_text()), started)
+            plan_file = options.plan_file if options.plan is not None else None
+            server = ChaosServer(client, int(pid_file.read_text()), started, plan_file)
             try:
                 yield server
             finally:

@@ -8,7 +8,6 @@ space returns the same server must accept writes again, without a restart.
 
 from __future__ import annotations
 
-from chaos.faults import FILE, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, launch
 from chaos.report import ScenarioReport
@@ -29,14 +28,12 @@ async def send(server: ChaosServer, workload: Workload, count: int, report: Scen
 async def run(config: RunConfig) -> ScenarioReport:
     report = ScenarioReport("disk_full")
     before, while_full, after = QUICK if config.quick else (BEFORE, WHILE_FULL, AFTER)
-    plan = config.workdir / "plan.json"
-    write_plan(plan, {})
-    options = ServerOptions(db=config.workdir / "full.db", workdir=config.workdir, env={FILE: str(plan)})
+    options = ServerOptions(db=config.workdir / "full.db", workdir=config.workdir, plan={})
     workload = Workload(config.rng(), "d")
     async with launch(options) as server:
         report.recovery_seconds.append(server.recovery_seconds)
         await send(server, workload, before, report)
-        await set_plan(plan, {"max_page_count": NO_GROWTH})
+        await server.set_plan({"max_page_count": NO_GROWTH})
         full_from = len(workload.ops)
         await send(server, workload, while_full, report)
         during = workload.ops[full_from:]
@@ -48,7 +45,7 @@ async def run(config: RunConfig) -> ScenarioReport:
         unclear = set(report.errors) - {"disk full"}
         if unclear:
             report.problem(f"writes failed with errors that do not name a full disk: {sorted(unclear)}")
-        await set_plan(plan, {})
+        await server.set_plan({})
         resumed_from = len(workload.ops)
         await send(server, workload, after, report)
         resumed = workload.ops[resumed_from:]

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from chaos.fault_workload import Write, WriteFactory, attempt, verify_writes
-from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file, read_only
 from chaos.process import ChaosServer, ServerOptions, ToolFailed, launch
 from chaos.report import ScenarioReport
@@ -66,23 +65,17 @@ async def run(config: RunConfig) -> ScenarioReport:
     report = ScenarioReport("embedder")
     rounds = config.cycles or (3 if config.quick else 25)
     db = config.workdir / "athena.db"
-    plan = config.workdir / "plan.json"
-    write_plan(plan, {})
     options = ServerOptions(
         db=db,
         workdir=config.workdir,
-        env={
-            "CHAOS_FAULTS_FILE": str(plan),
-            "ATHENA_EMBEDDING_TIMEOUT": str(EMBEDDING_TIMEOUT),
-            "ATHENA_BACKLOG_INTERVAL": "0.2",
-        },
+        plan={},
+        env={"ATHENA_EMBEDDING_TIMEOUT": str(EMBEDDING_TIMEOUT), "ATHENA_BACKLOG_INTERVAL": "0.2"},
     )
     factory = WriteFactory(config.rng(), "emb")
     writes: list[Write] = []
     async with launch(options) as server:
-        await plan_in_force(plan)
         for mode in ("fail", "hang"):
-            await set_plan(plan, {"embedder": {"mode": mode, "seconds": 600}})
+            await server.set_plan({"embedder": {"mode": mode, "seconds": 600}})
             done, slowest = await degraded_phase(server, factory, report, rounds, mode)
             writes += done
             report.notes.append(
@@ -92,7 +85,7 @@ async def run(config: RunConfig) -> ScenarioReport:
             if slowest > EMBEDDING_TIMEOUT + SLACK:
                 report.problem(f"embedder {mode}: a call took {slowest:.2f} s")
         pending = await server.call("remember", {"content": writes[0].rows[0][1]}) if writes else {}
-        await set_plan(plan, {})
+        await server.set_plan({})
         lifted = time.perf_counter()
         async with asyncio.timeout(DRAIN_LIMIT):
             while backlog(db):  # noqa: ASYNC110 (the server's worker, seen through the file)

@@ -12,7 +12,6 @@ import statistics
 import time
 
 from chaos.fault_workload import Write, WriteFactory, attempt, verify_writes
-from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ChaosServer, ServerOptions, launch
 from chaos.report import ScenarioReport
@@ -86,16 +85,13 @@ async def run(config: RunConfig) -> ScenarioReport:
     report = ScenarioReport("slow_storage")
     rounds = config.cycles or (1 if config.quick else 5)
     db = config.workdir / "athena.db"
-    plan = config.workdir / "plan.json"
-    write_plan(plan, {})
-    options = ServerOptions(db=db, workdir=config.workdir, env={"CHAOS_FAULTS_FILE": str(plan)})
+    options = ServerOptions(db=db, workdir=config.workdir, plan={})
     factory = WriteFactory(config.rng(), "slow")
     writes: list[Write] = []
     async with launch(options) as server:
-        await plan_in_force(plan)
         first = await server.call("remember", {"content": "The staging database lives on host db-2"})
         _, baseline, _ = await responsiveness(server, factory, report, 1, first["id"])
-        await set_plan(plan, {"driver": [{"match": "INSERT", "delay": INSERT_DELAY}]})
+        await server.set_plan({"driver": [{"match": "INSERT", "delay": INSERT_DELAY}]})
         reads: list[float] = []
         spans = []
         for round_ in range(rounds):
@@ -106,7 +102,7 @@ async def run(config: RunConfig) -> ScenarioReport:
             cancelled, next_write = await cancelled_write(server, report, f"cancel-{round_}")
             writes.append(cancelled)
             report.recovery_seconds.append(next_write)
-        await set_plan(plan, {})
+        await server.set_plan({})
         # Longer than the cancelled writes would have taken: had they gone on, they would be stored.
         await asyncio.sleep(LONG_BATCH * INSERT_DELAY - CANCEL_AFTER)
     report.integrity_failures += check_file(db)

@@ -13,7 +13,6 @@ import random
 import time
 
 from chaos.fault_workload import WriteFactory, attempt, verify_writes
-from chaos.faults import plan_in_force, set_plan, write_plan
 from chaos.integrity import check_file
 from chaos.process import ServerOptions, ToolFailed, launch
 from chaos.report import ScenarioReport
@@ -51,20 +50,13 @@ async def run(config: RunConfig) -> ScenarioReport:
     writes_wanted = config.cycles or (40 if config.quick else 400)
     plan = fault_plan(rng, writes_wanted, max(4, writes_wanted // 4))
     db = config.workdir / "athena.db"
-    plan_file = config.workdir / "plan.json"
-    write_plan(plan_file, plan)
-    options = ServerOptions(
-        db=db,
-        workdir=config.workdir,
-        env={"CHAOS_FAULTS_FILE": str(plan_file), "ATHENA_BACKLOG_INTERVAL": "0.2"},
-    )
+    options = ServerOptions(db=db, workdir=config.workdir, plan=plan, env={"ATHENA_BACKLOG_INTERVAL": "0.2"})
     factory = WriteFactory(rng, "io")
     writes = []
     recovery: list[float] = []
     failing_since: float | None = None
     reads_failed = reads = 0
     async with launch(options) as server:
-        await plan_in_force(plan_file)
         for n in range(writes_wanted):
             write = await attempt(server, factory.next(), report, CALL_TIMEOUT)
             factory.settled(write)
@@ -83,7 +75,7 @@ async def run(config: RunConfig) -> ScenarioReport:
                     reads_failed += 1
         # Background work runs statements too, so some faults may not have fired yet: lift them,
         # and then a last write on the same server must work.
-        await set_plan(plan_file, {})
+        await server.set_plan({})
         last = await attempt(server, factory.next(), report, CALL_TIMEOUT)
         writes.append(last)
         if last.outcome != "acked":
