@@ -28,7 +28,7 @@ from athena_mcp.errors import AthenaError
 from athena_mcp.http import http_app
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
-from tests.stdio_server import ATHENA_MCP, free_port, http_server
+from tests.stdio_server import ATHENA_MCP, PROTOCOL_VERSION, free_port, http_server
 
 TOKEN = "s3cret-token-for-the-tests"
 INITIALIZE = json.dumps(
@@ -37,7 +37,7 @@ INITIALIZE = json.dumps(
         "id": 1,
         "method": "initialize",
         "params": {
-            "protocolVersion": "2025-11-25",
+            "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {},
             "clientInfo": {"name": "test", "version": "1"},
         },
