@@ -23,7 +23,7 @@ from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
-from athena_mcp.settings import Settings
+from athena_mcp.settings import Settings, offers
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vector_mirror import VectorMirror
@@ -134,9 +134,9 @@ async def open_services(
             start(backlogs, services.linker.run_until_caught_up, "entity linking", False)
             if settings.consolidation_interval > 0:
                 start(settings.consolidation_interval, services.consolidation.run_once, "consolidation", True)
-            if "prospective" in settings.toolsets:
+            if offers(settings, "prospective"):
                 start(settings.trigger_interval, services.triggers.run_once, "trigger pass", False)
-            if "graph" in settings.toolsets and settings.community_interval > 0:
+            if offers(settings, "graph") and settings.community_interval > 0:
                 start(settings.community_interval, services.communities.run_once, "community detection", True)
         try:
             yield services

@@ -15,7 +15,8 @@ from typing import Any
 
 import platformdirs
 
-TOOLSETS = ("semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
+TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
+ALL_TOOLSETS = "all"
 TRANSPORTS = ("stdio", "http")
 EMBEDDERS = ("minilm", "http")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -70,7 +71,12 @@ class Settings:
     http_burst: int = _setting(
         60, "HTTP requests a client address may make at once before --http-rate applies."
     )
-    toolsets: tuple[str, ...] = _setting(TOOLSETS, "Comma-separated toolsets to expose.")
+    toolsets: tuple[str, ...] = _setting(
+        ("core",),
+        "Comma-separated toolsets every session starts with: core (the default dozen tools, and a "
+        "memory_status tool that turns the others on per session), semantic, episodic, consolidation, "
+        "procedural, prospective, graph, or all.",
+    )
     log_level: str = _setting("INFO", "Log level; logs go to stderr.", choices=LOG_LEVELS)
     embedder: str = _setting(
         "minilm",
@@ -133,11 +139,13 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.toolsets) - set(TOOLSETS))
+        unknown = sorted(set(self.toolsets) - {*TOOLSETS, ALL_TOOLSETS})
         if unknown or not self.toolsets:
             raise ValueError(
-                f"toolsets: unknown {unknown or 'empty list'}; choose from {', '.join(TOOLSETS)}"
+                f"toolsets: unknown {unknown or 'empty list'}; choose from {', '.join(TOOLSETS)} or all"
             )
+        if ALL_TOOLSETS in self.toolsets:
+            object.__setattr__(self, "toolsets", TOOLSETS)
         if self.embedder == "http" and (not self.embedding_model or self.embedding_dim <= 0):
             raise ValueError(
                 "embedder http needs --embedding-model and --embedding-dim (ATHENA_EMBEDDING_MODEL, "
@@ -212,3 +220,8 @@ def _boolean(raw: Any) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError("use true or false")
+
+
+def offers(settings: Settings, toolset: str) -> bool:
+    """Whether a session can use `toolset`: it is on, or core is (core turns the others on)."""
+    return toolset in settings.toolsets or "core" in settings.toolsets

@@ -27,6 +27,7 @@ from typing import IO
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.server import NotificationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.message import SessionMessage
 from mcp_types import (
@@ -267,4 +268,7 @@ async def run_stdio(server: MCPServer) -> None:
     lowlevel = server._lowlevel_server
     with claimed_wire() as (wire_in, wire_out):
         async with stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            # Sessions turn toolsets on (memory_status), and clients on handshake-era protocol
+            # versions learn of it only if the server says it announces tools/list changes.
+            options = lowlevel.create_initialization_options(NotificationOptions(tools_changed=True))
+            await lowlevel.run(read_stream, write_stream, options)

@@ -171,7 +171,9 @@ async def seed_store(client: Client) -> None:
 
 @contextlib.asynccontextmanager
 async def fuzz_client(db: Path, embedder: Embedder | None) -> AsyncIterator[Client]:
-    server = build_server(Settings(db=db, log_level="ERROR", backlog_interval=0.05), embedder)
+    server = build_server(
+        Settings(db=db, log_level="ERROR", backlog_interval=0.05, toolsets=("all",)), embedder
+    )
     async with Client(server) as client:
         yield client
 

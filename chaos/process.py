@@ -106,7 +106,14 @@ async def launch(options: ServerOptions) -> AsyncIterator[ChaosServer]:
         args=["-m", "chaos.server", "--db", str(options.db), "--log-level", "WARNING", *options.flags],
         # The client passes on only a few variables by default: keep PYTHONPATH, so the child runs
         # the code under test.
-        env={**os.environ, "CHAOS_PID_FILE": str(pid_file), **plan_env, **options.env},
+        # The harness drives every tool, not only the default dozen.
+        env={
+            **os.environ,
+            "ATHENA_TOOLSETS": "all",
+            "CHAOS_PID_FILE": str(pid_file),
+            **plan_env,
+            **options.env,
+        },
     )
     started = time.perf_counter()
     # A real file: the child writes its stderr straight into it.

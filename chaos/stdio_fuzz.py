@@ -102,7 +102,7 @@ async def run_stdio_fuzz(db: Path, count: int, run_seed: int = 0) -> StdioReport
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        env=dict(os.environ),
+        env={**os.environ, "ATHENA_TOOLSETS": "all"},
         limit=2**24,
     )
     assert process.stdin is not None and process.stdout is not None

@@ -312,7 +312,7 @@ def take_events(config: BenchConfig, count: int) -> list[corpus.Event]:
 async def bench_size(
     config: BenchConfig, embedder: Embedder, cached: CachedEmbedder, size: int, workdir: Path
 ) -> Report:
-    settings = Settings(db=workdir / f"store-{size}.db")
+    settings = Settings(db=workdir / f"store-{size}.db", toolsets=("all",))
     events = take_events(config, size)
     await asyncio.to_thread(cached.warm, [event["content"] for event in events])
     build = await ingest(settings, TimedEmbedder(cached), events, max(config.batch_sizes))
@@ -370,7 +370,9 @@ async def bench_ingest(config: BenchConfig, embedder: TimedEmbedder, workdir: Pa
     results: Report = {}
     for batch in config.batch_sizes:
         runs = [
-            await ingest(Settings(db=workdir / f"ingest-{batch}-{run}.db"), embedder, events, batch)
+            await ingest(
+                Settings(db=workdir / f"ingest-{batch}-{run}.db", toolsets=("all",)), embedder, events, batch
+            )
             for run in range(config.repeats)
         ]
         results[str(batch)] = median_of_runs(

@@ -218,7 +218,7 @@ class LoopStall:
 async def run(config: Config) -> Report:
     data = graph_data.generate(config.entities, config.relations, config.seed)
     with tempfile.TemporaryDirectory(prefix="athena-bench-graph-") as workdir:
-        settings = Settings(db=Path(workdir) / "graph.db", consolidation_interval=0)
+        settings = Settings(db=Path(workdir) / "graph.db", consolidation_interval=0, toolsets=("all",))
         built = await build(settings, data)
         calls = workload(data, config, datetime.now(UTC).isoformat())
         runs: dict[str, list[dict[str, float]]] = {label: [] for label in calls}

@@ -141,7 +141,7 @@ async def bench_consolidation(config: Config, cached: CachedEmbedder, size: int,
     events = agent_events(config.eval_dir, size)
     cached.warm([event["content"] for event in events])
     store = workdir / f"consolidation-{size}.db"
-    settings = Settings(db=store, consolidation_interval=0)
+    settings = Settings(db=store, consolidation_interval=0, toolsets=("all",))
     async with open_services(settings, cached, background=False) as services:
         await services.embeddings.wait_ready()
         for offset in range(0, len(events), 500):
@@ -180,7 +180,7 @@ def procedure_texts(eval_dir: Path, count: int) -> Iterator[tuple[str, list[str]
 
 
 async def bench_items(config: Config, embedder: Embedder, cached: CachedEmbedder, workdir: Path) -> Report:
-    settings = Settings(db=workdir / "items.db", consolidation_interval=0)
+    settings = Settings(db=workdir / "items.db", consolidation_interval=0, toolsets=("all",))
     # Fresh questions for every run: the server caches query vectors, so a repeated question would
     # not pay for its embedding. The cached figure asks each run's questions a second time.
     questions = corpus.questions(config.eval_dir)[: config.queries * config.repeats]

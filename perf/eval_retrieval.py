@@ -201,7 +201,7 @@ async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder)
         "runs": {},
     }
     with tempfile.TemporaryDirectory(prefix="athena-eval-") as workdir:
-        settings = Settings(db=Path(workdir) / "eval.db")
+        settings = Settings(db=Path(workdir) / "eval.db", toolsets=("all",))
         async with open_services(settings, embedder, background=False) as services:
             if not await services.embeddings.wait_ready():
                 raise RuntimeError(f"the embedding model did not load: {services.embeddings.failure}")

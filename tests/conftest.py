@@ -31,7 +31,8 @@ def minilm() -> MiniLMEmbedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db=tmp_path / "athena.db", backlog_interval=0.05)
+    # Every tool: most tests exercise a toolset's own tools; tests of the default surface say so.
+    return Settings(db=tmp_path / "athena.db", backlog_interval=0.05, toolsets=("all",))
 
 
 @contextlib.asynccontextmanager

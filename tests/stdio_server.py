@@ -25,6 +25,7 @@ class StdioServer:
         self._args = ["--db", str(db), "--log-level", "WARNING", *extra_args]
         self._process: asyncio.subprocess.Process | None = None
         self._next_id = 0
+        self.notifications: list[dict[str, Any]] = []  # what the server sent unasked, in order
 
     @property
     def pid(self) -> int:
@@ -38,7 +39,7 @@ class StdioServer:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "ATHENA_BACKLOG_INTERVAL": "0.2"},
+            env={**os.environ, "ATHENA_TOOLSETS": "all", "ATHENA_BACKLOG_INTERVAL": "0.2"},
             limit=ANSWER_BYTES,
         )
         result = await self.request(
@@ -80,6 +81,8 @@ class StdioServer:
                 message: dict[str, Any] = json.loads(line)
                 if message.get("id") == request_id:
                     return message
+                if "method" in message and "id" not in message:
+                    self.notifications.append(message)
 
     async def _send(self, message: dict[str, Any]) -> None:
         assert self._process is not None and self._process.stdin is not None
@@ -112,7 +115,7 @@ async def http_server(db: Path, port: int, *flags: str) -> AsyncIterator[asyncio
         ATHENA_MCP,
         *("--transport", "http", "--port", str(port), "--db", str(db), "--log-level", "WARNING", *flags),
         stderr=asyncio.subprocess.DEVNULL,
-        env=dict(os.environ),
+        env={**os.environ, "ATHENA_TOOLSETS": "all"},
     )
     try:
         yield process

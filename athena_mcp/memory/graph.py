@@ -17,12 +17,14 @@ from collections.abc import Iterable, Sequence
 from athena_mcp.errors import InvalidInput, NotFound
 from athena_mcp.memory import graph_search
 from athena_mcp.memory.cursors import decode_phase_cursor, encode_cursor
+from athena_mcp.memory.entity_linking import NameMatcher
 from athena_mcp.memory.graph_models import (
     AddedObservations,
     CreatedEntities,
     CreatedRelations,
     Deleted,
     Entity,
+    GraphAdded,
     KnowledgeGraph,
     NewEntity,
     NewRelation,
@@ -31,7 +33,7 @@ from athena_mcp.memory.graph_models import (
     Relation,
     RelationKey,
 )
-from athena_mcp.store import graph, graph_reads
+from athena_mcp.store import graph, graph_reads, mentions
 from athena_mcp.store.database import Database, Transaction
 
 # Relations shown with the entities of a search or open_nodes answer, at most (relations_truncated
@@ -44,46 +46,49 @@ class GraphMemory:
         self._database = database
 
     async def create_entities(self, namespace: str, entities: Sequence[NewEntity]) -> CreatedEntities:
-        created: list[Entity] = []
         async with self._database.transaction() as tx:
             now = time.time()
             await require_sources(tx, namespace, (s for e in entities for s in e.sources))
             await graph.bump_revision(tx, namespace)
-            taken = await graph.resolve(tx, namespace, (e.name for e in entities))
-            for entity in entities:
-                key = graph.normalise(entity.name)
-                if key in taken:
-                    await graph.add_sources(tx, "graph_entities", taken[key], entity.sources)
-                    continue
-                entity_id = await graph.insert_entity(
-                    tx, namespace, entity.name, entity.entity_type, entity.sources, now
-                )
-                taken[key] = entity_id
-                added = await graph.add_observations(tx, entity_id, entity.observations, entity.sources, now)
-                created.append(Entity(name=entity.name, entityType=entity.entity_type, observations=added))
-            await graph.refresh_search(tx, taken.values())
+            created, _ = await _insert_entities(tx, namespace, entities, now, observe_existing=False)
         return CreatedEntities(entities=created)
 
     async def create_relations(self, namespace: str, relations: Sequence[NewRelation]) -> CreatedRelations:
-        created: list[Relation] = []
-        ended = 0
         async with self._database.transaction() as tx:
             now = time.time()
             await require_sources(tx, namespace, (s for r in relations for s in r.sources))
             await graph.bump_revision(tx, namespace)
-            ids = await require_ends(
-                tx, namespace, [r.key for r in relations], "relations", "No relation was saved"
-            )
-            for relation in relations:
-                key = relation.key
-                source, target = ids[graph.normalise(key.source)], ids[graph.normalise(key.target)]
-                if relation.exclusive:
-                    ended += await graph.end_other_targets(tx, source, key.relation_type, target, now)
-                if await graph.insert_relation(
-                    tx, namespace, (source, target), key.relation_type, relation.weight, relation.sources, now
-                ):
-                    created.append(relation_view(key))
-        return CreatedRelations(relations=created, ended=ended)
+            return await _insert_relations(tx, namespace, relations, "relations", now)
+
+    async def add(
+        self, namespace: str, entities: Sequence[NewEntity], relations: Sequence[NewRelation]
+    ) -> GraphAdded:
+        """Entities (new ones created, known ones given the new observations), then relations among
+        any entities, in one transaction: all of it is saved or none."""
+        async with self._database.transaction() as tx:
+            now = time.time()
+            sources = [*(s for e in entities for s in e.sources), *(s for r in relations for s in r.sources)]
+            await require_sources(tx, namespace, sources)
+            await graph.bump_revision(tx, namespace)
+            created, observed = await _insert_entities(tx, namespace, entities, now, observe_existing=True)
+            linked = await _insert_relations(tx, namespace, relations, "relations", now)
+        return GraphAdded(
+            entities=created, observations=observed, relations=linked.relations, ended=linked.ended
+        )
+
+    async def about(
+        self, namespace: str, query: str, memory_ids: Sequence[int], limit: int
+    ) -> KnowledgeGraph:
+        """The entities a question names, then those its memories mention (best memory first), with
+        their relations: what recall shows of the graph."""
+        matcher = NameMatcher(await mentions.known_names(self._database, namespace))
+        names = sorted(matcher.find(query))
+        mentioned = await mentions.names_mentioned(self._database, memory_ids)
+        names += [name for memory_id in memory_ids for name in mentioned.get(memory_id, ("", []))[1]]
+        ids = await graph.resolve(self._database, namespace, dict.fromkeys(names))
+        wanted = list(dict.fromkeys(ids[name] for name in names if name in ids))[:limit]
+        records = {e.id: e for e in await graph_reads.entities(self._database, wanted)}
+        return await self._with_relations([records[i] for i in wanted if i in records], None, None)
 
     async def add_observations(
         self, namespace: str, batches: Sequence[ObservationBatch]
@@ -240,6 +245,50 @@ class GraphMemory:
         result = knowledge_graph(entities, relations[:MAX_RELATIONS_SHOWN], next_cursor)
         result.relations_truncated = len(relations) > MAX_RELATIONS_SHOWN
         return result
+
+
+async def _insert_entities(
+    tx: Transaction, namespace: str, entities: Sequence[NewEntity], now: float, *, observe_existing: bool
+) -> tuple[list[Entity], list[AddedObservations]]:
+    """Create the entities whose names are new; a known name gets its sources, and with
+    `observe_existing` its new observations too (create_entities, like the reference, skips them)."""
+    created: list[Entity] = []
+    observed: list[AddedObservations] = []
+    taken = await graph.resolve(tx, namespace, (e.name for e in entities))
+    for entity in entities:
+        key = graph.normalise(entity.name)
+        if key in taken:
+            await graph.add_sources(tx, "graph_entities", taken[key], entity.sources)
+            if observe_existing and entity.observations:
+                added = await graph.add_observations(tx, taken[key], entity.observations, entity.sources, now)
+                observed.append(AddedObservations(entityName=entity.name, addedObservations=added))
+            continue
+        entity_id = await graph.insert_entity(
+            tx, namespace, entity.name, entity.entity_type, entity.sources, now
+        )
+        taken[key] = entity_id
+        added = await graph.add_observations(tx, entity_id, entity.observations, entity.sources, now)
+        created.append(Entity(name=entity.name, entityType=entity.entity_type, observations=added))
+    await graph.refresh_search(tx, taken.values())
+    return created, observed
+
+
+async def _insert_relations(
+    tx: Transaction, namespace: str, relations: Sequence[NewRelation], field: str, now: float
+) -> CreatedRelations:
+    created: list[Relation] = []
+    ended = 0
+    ids = await require_ends(tx, namespace, [r.key for r in relations], field, "No relation was saved")
+    for relation in relations:
+        key = relation.key
+        source, target = ids[graph.normalise(key.source)], ids[graph.normalise(key.target)]
+        if relation.exclusive:
+            ended += await graph.end_other_targets(tx, source, key.relation_type, target, now)
+        if await graph.insert_relation(
+            tx, namespace, (source, target), key.relation_type, relation.weight, relation.sources, now
+        ):
+            created.append(relation_view(key))
+    return CreatedRelations(relations=created, ended=ended)
 
 
 async def require_ends(

@@ -47,6 +47,13 @@ class ObservationsAdded(BaseModel):
     results: list[AddedObservations]
 
 
+class GraphAdded(BaseModel):
+    entities: list[Entity] = Field(description="Entities created")
+    observations: list[AddedObservations] = Field(description="New observations of entities that existed")
+    relations: list[Relation] = Field(description="Relations created; ones that already held are left out")
+    ended: int = Field(description="Relations ended by an exclusive new one (kept as history)")
+
+
 class Deleted(BaseModel):
     success: bool
     message: str

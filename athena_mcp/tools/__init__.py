@@ -1,1 +1,1 @@
-"""MCP tools, one module per toolset; each exposes `register(server)` and only adapts calls to services."""
+"""MCP tools, one module per toolset; each lists its tools (`tools()`) and only adapts calls to services."""

@@ -1,39 +1,72 @@
-"""Refuse tool arguments that no parameter takes.
+"""Check a tool call's arguments before the tool runs, and say what is wrong as the server would.
 
-Pydantic would silently drop them, and for a memory server a silently dropped `namespaces` (meant
-as `namespace`) or `tag` (meant as `tags`) means a search of the wrong memories that looks right.
+Unknown arguments are refused: pydantic would silently drop them, and for a memory server a
+silently dropped `namespaces` (meant as `namespace`) or `tag` (meant as `tags`) means a search of
+the wrong memories that looks right. Invalid values are reported one line per field: the field's
+path, what was wrong, and what to send; never pydantic's own text with its documentation links.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent
+from mcp.server.mcpserver.tools import Tool
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+# pydantic names the arm of a union it tried inside an error's location ("str", "list[...]",
+# "function-after[...]"); the caller knows the argument, not our types.
+_TYPE_WORDS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "tuple", "set"})
 
 
-def refuse_unknown_arguments(server: MCPServer) -> None:
-    """Install the check as server middleware; it runs before the SDK validates the call."""
-    parameters: dict[str, frozenset[str]] = {}
-
-    async def middleware(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        params = ctx.params or {}
-        arguments = params.get("arguments")
-        if ctx.method != "tools/call" or not isinstance(arguments, dict):
-            return await call_next(ctx)
-        if not parameters:
-            for tool in await server.list_tools():
-                parameters[tool.name] = frozenset(tool.input_schema.get("properties", {}))
-        name = params.get("name")
-        known = parameters.get(name) if isinstance(name, str) else None
-        unknown = sorted(set(arguments) - known) if known is not None else []
-        if not unknown:
-            return await call_next(ctx)
-        message = (
-            f"Error executing tool {name}: {', '.join(map(repr, unknown))}: not an argument of {name}; "
-            f"it takes {', '.join(sorted(known or ()))}."
+def argument_problem(tool: Tool, arguments: dict[str, Any]) -> str | None:
+    """Why these arguments cannot be used with `tool`, or None when they can."""
+    known = set(tool.parameters.get("properties", {}))
+    unknown = sorted(set(arguments) - known)
+    if unknown:
+        return (
+            f"{', '.join(map(repr, unknown))}: not an argument of {tool.name}; "
+            f"it takes {', '.join(sorted(known))}."
         )
-        return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+    try:
+        tool.fn_metadata.validate_arguments(arguments)
+    except ValidationError as exc:
+        return "; ".join(_describe(exc.errors(include_url=False)))
+    return None
 
-    server.middleware.append(middleware)
+
+def _describe(errors: list[ErrorDetails]) -> list[str]:
+    """One line per field; the several arms of a union that all failed are said once, joined by 'or'."""
+    by_field: dict[str, list[str]] = {}
+    for error in errors:
+        problems = by_field.setdefault(_path(error["loc"]), [])
+        message = _message(error)
+        if message not in problems:
+            problems.append(message)
+    return [f"{field}: {' or '.join(problems)}" for field, problems in by_field.items()]
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in location:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif not _is_type_label(part):
+            parts.append(f".{part}" if parts else part)
+    return "".join(parts) or "arguments"
+
+
+def _is_type_label(part: str) -> bool:
+    return part in _TYPE_WORDS or "[" in part or "-" in part
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field here; leave it out"
+    # pydantic says what a valid value is ("should have at most 20000 characters", "should be
+    # 'success', 'failure' or 'partial'"); a custom check says what was wrong ("must contain text").
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message[:1].lower() + message[1:]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, ParamSpec, TypeVar, cast
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
@@ -50,6 +51,15 @@ def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise ToolError(OUT_OF_MEMORY) from exc
 
     return wrapper
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a toolset lists it: the function (its signature is the input schema, its docstring the
+    description) and its MCP hints."""
+
+    fn: Callable[..., Awaitable[Any]]
+    hints: ToolAnnotations
 
 
 def tool_hints(*, read_only: bool, destructive: bool = False, idempotent: bool = False) -> ToolAnnotations:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from athena_mcp.memory.communities import CommunityDetail, CommunityList, Detection
 from athena_mcp.memory.cursors import MAX_ID
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import Cursor, Namespace, Timestamp
 
 MAX_PAGE = 100
@@ -20,12 +19,14 @@ GraphNamespace = Annotated[
 ]
 
 
-def register(server: MCPServer) -> None:
-    # Detection writes derived data only, and a repeat on an unchanged graph returns the same run.
-    server.add_tool(detect_communities, annotations=tool_hints(read_only=False, idempotent=True))
+def tools() -> tuple[ToolSpec, ...]:
     reads = tool_hints(read_only=True, idempotent=True)
-    server.add_tool(list_communities, annotations=reads)
-    server.add_tool(get_community, annotations=reads)
+    return (
+        # Detection writes derived data only, and a repeat on an unchanged graph returns the same run.
+        ToolSpec(detect_communities, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(list_communities, reads),
+        ToolSpec(get_community, reads),
+    )
 
 
 @tool_errors

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from athena_mcp.memory.episodic import RecordResult, TimelinePage
@@ -12,7 +11,7 @@ from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
-from athena_mcp.tools.common import ServicesDep, namespaces_of, time_range, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     MAX_BATCH_EVENTS,
     Content,
@@ -51,11 +50,13 @@ class EventInput(BaseModel):
     source: Source | None = None
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(record_event, annotations=tool_hints(read_only=False))
-    server.add_tool(record_events, annotations=tool_hints(read_only=False))
-    server.add_tool(recall_events, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(timeline, annotations=tool_hints(read_only=True, idempotent=True))
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        ToolSpec(record_event, tool_hints(read_only=False)),
+        ToolSpec(record_events, tool_hints(read_only=False)),
+        ToolSpec(recall_events, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(timeline, tool_hints(read_only=True, idempotent=True)),
+    )
 
 
 def _new_event(event: EventInput, namespace: str) -> NewMemory:

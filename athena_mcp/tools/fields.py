@@ -75,7 +75,7 @@ def _depth(value: Any) -> int:
 
 Content = Annotated[
     str,
-    Field(min_length=1, max_length=MAX_CONTENT_CHARS, description="The text to store, stored verbatim"),
+    Field(min_length=1, max_length=MAX_CONTENT_CHARS, description="Stored verbatim"),
     AfterValidator(has_text),
 ]
 Query = Annotated[
@@ -89,7 +89,7 @@ Namespace = Annotated[
         min_length=1,
         max_length=128,
         pattern=_NAME_PATTERN,
-        description="Memory space, e.g. a project or user; memories never cross namespaces",
+        description="Memory space, e.g. a project or user",
     ),
 ]
 Namespaces = Namespace | Annotated[list[Namespace], Field(min_length=1, max_length=MAX_NAMESPACES)]
@@ -98,20 +98,20 @@ Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS, description="Labels for f
 Kind = Annotated[str, Field(min_length=1, max_length=32, pattern=_KIND_PATTERN)]
 Kinds = Annotated[list[Kind], Field(max_length=MAX_KINDS)]
 Importance = Annotated[
-    float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="0 trivial … 1 critical; default 0.5")
+    float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="0 trivial … 1 critical")
 ]
-Source = Annotated[str, Field(max_length=512, description="Where this came from (URL, file, person)")]
+Source = Annotated[str, Field(max_length=512, description="URL, file or person it came from")]
 SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
-MemoryId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A memory id returned by a previous call")]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Most results to return (1-{MAX_LIMIT})")]
+MemoryId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most results")]
 MaxTokens = Annotated[
     int,
-    Field(ge=50, le=100_000, description="Stop adding results once they would exceed about this many tokens"),
+    Field(ge=50, le=100_000, description="Stop before the answer would exceed about this many tokens"),
 ]
 Timestamp = Annotated[
     datetime,
     BeforeValidator(_short_text),
-    Field(description="ISO 8601; without a zone it is taken as UTC", json_schema_extra={"maxLength": 64}),
+    Field(description="ISO 8601, UTC if no zone", json_schema_extra={"maxLength": 64}),
     AfterValidator(_representable_in_utc),
 ]
 Reason = Annotated[str, Field(max_length=1_000)]

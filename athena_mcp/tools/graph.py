@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import AfterValidator, BaseModel, Field
 
 from athena_mcp.memory.graph_models import (
@@ -21,7 +20,7 @@ from athena_mcp.memory.graph_models import (
     RelationKey,
 )
 from athena_mcp.models import to_seconds_or_none
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import MAX_CONTENT_CHARS, Cursor, MemoryId, Namespace, Timestamp, has_text
 
 MAX_BATCH = 500
@@ -63,7 +62,7 @@ SourceMemoryIds = Annotated[
     list[MemoryId],
     Field(
         max_length=MAX_SOURCES,
-        description="Ids of the memories or events that said this (provenance); optional",
+        description="Memories that said this (provenance)",
     ),
 ]
 AsOf = Annotated[
@@ -100,15 +99,10 @@ class RelationKeyInput(BaseModel):
 
 
 class RelationInput(RelationKeyInput):
-    weight: Annotated[
-        float, Field(gt=0, le=1e6, allow_inf_nan=False, description="Strength of the relation (default 1)")
-    ] = 1.0
+    weight: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False, description="Strength")] = 1.0
     exclusive: Annotated[
         bool,
-        Field(
-            description="True when the source can hold only one relation of this type (e.g. lives_in): "
-            "current ones to other targets are ended, kept as history"
-        ),
+        Field(description="The source holds one of this type (e.g. lives_in): others end"),
     ] = False
     source_memory_ids: SourceMemoryIds = []
 
@@ -144,20 +138,22 @@ PageSize = Annotated[
 ]
 
 
-def register(server: MCPServer) -> None:
+def tools() -> tuple[ToolSpec, ...]:
     # Creating twice skips what exists, so a repeat changes nothing; deletions end facts (kept as history).
     writes = tool_hints(read_only=False, idempotent=True)
     deletes = tool_hints(read_only=False, destructive=True, idempotent=True)
     reads = tool_hints(read_only=True, idempotent=True)
-    server.add_tool(create_entities, annotations=writes)
-    server.add_tool(create_relations, annotations=writes)
-    server.add_tool(add_observations, annotations=writes)
-    server.add_tool(delete_entities, annotations=deletes)
-    server.add_tool(delete_observations, annotations=deletes)
-    server.add_tool(delete_relations, annotations=deletes)
-    server.add_tool(read_graph, annotations=reads)
-    server.add_tool(search_nodes, annotations=reads)
-    server.add_tool(open_nodes, annotations=reads)
+    return (
+        ToolSpec(create_entities, writes),
+        ToolSpec(create_relations, writes),
+        ToolSpec(add_observations, writes),
+        ToolSpec(delete_entities, deletes),
+        ToolSpec(delete_observations, deletes),
+        ToolSpec(delete_relations, deletes),
+        ToolSpec(read_graph, reads),
+        ToolSpec(search_nodes, reads),
+        ToolSpec(open_nodes, reads),
+    )
 
 
 @tool_errors

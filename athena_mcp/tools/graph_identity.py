@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from athena_mcp.memory.graph_models import Aliases, EntityRecordView, Merged, Unmerged
 from athena_mcp.models import to_seconds_or_none
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.graph import AsOf, EntityName, GraphNamespace
 
 MAX_ALIASES = 50
@@ -18,15 +17,15 @@ MAX_FACTS = 500
 AliasList = Annotated[list[EntityName], Field(min_length=1, max_length=MAX_ALIASES)]
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(get_entity, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(add_aliases, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(
-        remove_aliases, annotations=tool_hints(read_only=False, destructive=True, idempotent=True)
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        ToolSpec(get_entity, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(add_aliases, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(remove_aliases, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        # Each merge is a new, separately undoable step; undoing one twice is refused.
+        ToolSpec(merge_entities, tool_hints(read_only=False, destructive=True)),
+        ToolSpec(unmerge_entities, tool_hints(read_only=False, destructive=True)),
     )
-    # Each merge is a new, separately undoable step; undoing one twice is refused.
-    server.add_tool(merge_entities, annotations=tool_hints(read_only=False, destructive=True))
-    server.add_tool(unmerge_entities, annotations=tool_hints(read_only=False, destructive=True))
 
 
 @tool_errors

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from athena_mcp.memory.graph_paths import GraphPath
 from athena_mcp.memory.graph_traversal import Neighbourhood, Subgraph
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.store.graph_traversal import Direction
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.graph import (
     MAX_SEARCH_CHARS,
     WITHOUT_NUL,
@@ -42,11 +41,13 @@ WalkDirection = Annotated[
 ]
 
 
-def register(server: MCPServer) -> None:
+def tools() -> tuple[ToolSpec, ...]:
     reads = tool_hints(read_only=True, idempotent=True)
-    server.add_tool(find_neighbours, annotations=reads)
-    server.add_tool(find_path, annotations=reads)
-    server.add_tool(explore_graph, annotations=reads)
+    return (
+        ToolSpec(find_neighbours, reads),
+        ToolSpec(find_path, reads),
+        ToolSpec(explore_graph, reads),
+    )
 
 
 @tool_errors

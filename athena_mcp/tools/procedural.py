@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from athena_mcp.memory.procedural import (
@@ -19,7 +18,7 @@ from athena_mcp.memory.procedural import (
 from athena_mcp.models import RunOutcome
 from athena_mcp.retrieval.procedure_search import ProcedureSearch, ProcedureSearchResult
 from athena_mcp.store.procedures import NewProcedure, ProcedureQuery
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     Cursor,
     Limit,
@@ -38,40 +37,34 @@ MAX_PRECONDITIONS = 20
 MAX_EVENT_IDS = 200
 MAX_RUNS_SHOWN = 100
 
-ProcedureName = Annotated[
-    Title, Field(description="A short name, unique in its namespace (letter case ignored)")
-]
-Goal = Annotated[ShortText, Field(description="What the procedure achieves and when to use it")]
-Step = Annotated[ShortText, Field(description="One action, specific enough to follow")]
-Steps = Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS, description="The steps, in order")]
+ProcedureName = Annotated[Title, Field(description="Short, unique in the namespace")]
+Goal = Annotated[ShortText, Field(description="What it achieves, when to use it")]
+Step = ShortText
+Steps = Annotated[list[Step], Field(min_length=1, max_length=MAX_STEPS, description="In order")]
 Preconditions = Annotated[
     list[ShortText], Field(max_length=MAX_PRECONDITIONS, description="What must hold before starting")
 ]
 ExpectedOutcome = Annotated[ShortText, Field(description="What success looks like")]
 ProcedureId = Annotated[
     int,
-    Field(ge=1, le=2**63 - 1, description="A procedure id returned by a previous call"),
+    Field(ge=1, le=2**63 - 1, description="A procedure id"),
 ]
-EventIds = Annotated[
-    list[MemoryId], Field(max_length=MAX_EVENT_IDS, description="Ids of recorded events that show it")
-]
-Duration = Annotated[
-    float, Field(ge=0, le=31_536_000, allow_inf_nan=False, description="How long the run took, in seconds")
-]
-Notes = Annotated[ShortText, Field(description="What happened: what went wrong, what to do differently")]
+EventIds = Annotated[list[MemoryId], Field(max_length=MAX_EVENT_IDS, description="Events that show it")]
+Duration = Annotated[float, Field(ge=0, le=31_536_000, allow_inf_nan=False, description="Seconds")]
+Notes = Annotated[ShortText, Field(description="What went wrong, what to do differently")]
 Runs = Annotated[int, Field(ge=0, le=MAX_RUNS_SHOWN, description="How many of its latest runs to include")]
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(save_procedure, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(find_procedures, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(get_procedure, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(record_execution, annotations=tool_hints(read_only=False))
-    server.add_tool(list_procedures, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(
-        retire_procedure, annotations=tool_hints(read_only=False, destructive=True, idempotent=True)
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        ToolSpec(save_procedure, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(find_procedures, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(get_procedure, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(record_execution, tool_hints(read_only=False)),
+        ToolSpec(list_procedures, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(retire_procedure, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        ToolSpec(restore_procedure, tool_hints(read_only=False, idempotent=True)),
     )
-    server.add_tool(restore_procedure, annotations=tool_hints(read_only=False, idempotent=True))
 
 
 @tool_errors
@@ -84,11 +77,10 @@ async def save_procedure(
     expected_outcome: ExpectedOutcome | None = None,
     tags: Tags | None = None,
     namespace: Namespace = "default",
-    session_id: Annotated[SessionId, Field(description="The session it was worked out in")] | None = None,
+    session_id: Annotated[SessionId, Field(description="Where it was worked out")] | None = None,
     event_ids: EventIds | None = None,
 ) -> SaveResult:
-    """Save a reusable workflow (a goal and ordered steps) so that later sessions can find and follow
-    it; after each use, report how it went with record_execution."""
+    """Save a workflow worth repeating (a goal and ordered steps) for later sessions to follow."""
     return await services.procedural.save(
         NewProcedure(
             namespace=namespace,
@@ -136,11 +128,10 @@ async def record_execution(
     outcome: RunOutcome,
     duration: Duration | None = None,
     notes: Notes | None = None,
-    session_id: Annotated[SessionId, Field(description="The session it ran in; counted once")] | None = None,
+    session_id: Annotated[SessionId, Field(description="Counted once")] | None = None,
     event_ids: EventIds | None = None,
 ) -> ExecutionResult:
-    """Report one run of a procedure (success, failure or partial, with its duration and notes); this
-    updates its statistics and confidence, and a session already reported is not counted twice."""
+    """After following a procedure, report how it went; its success rate and confidence follow."""
     return await services.procedural.record_execution(
         id,
         Execution(

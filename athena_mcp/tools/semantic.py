@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from athena_mcp.errors import InvalidInput
+from athena_mcp.memory.graph_models import KnowledgeGraph
 from athena_mcp.memory.semantic import (
     FactDraft,
     MemoryDetail,
@@ -16,12 +16,17 @@ from athena_mcp.memory.semantic import (
     StatusResult,
     UpdateResult,
 )
-from athena_mcp.models import SearchResult, to_seconds_or_none
+from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
+from athena_mcp.retrieval.procedure_search import ProcedureHit, ProcedureSearch
 from athena_mcp.retrieval.search import SearchRequest
+from athena_mcp.services import Services
+from athena_mcp.store import namespaces as namespaces_store
 from athena_mcp.store.filters import SYSTEMS, MemoryFilter
-from athena_mcp.tools.common import ServicesDep, namespaces_of, time_range, tool_errors, tool_hints
+from athena_mcp.store.memories import NewMemory
+from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     Content,
+    Context,
     Cursor,
     Importance,
     Kind,
@@ -33,40 +38,85 @@ from athena_mcp.tools.fields import (
     Namespaces,
     Query,
     Reason,
+    SessionId,
     Source,
     Tags,
     Timestamp,
 )
 
+SearchedSystem = Literal["semantic", "episodic", "procedural", "graph"]
 MemoryTypes = Annotated[
-    list[Literal["semantic", "episodic"]],
-    Field(min_length=1, max_length=2, description="semantic: facts and notes; episodic: events"),
+    list[SearchedSystem],
+    Field(
+        min_length=1,
+        max_length=4,
+        description="semantic (facts), episodic (events), procedural, graph; default the first two",
+    ),
 ]
+# Procedures and entities a recall adds beside its memories, at most.
+MAX_SIDE_RESULTS = 5
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(remember, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(recall, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(get, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(update, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(forget, annotations=tool_hints(read_only=False, destructive=True, idempotent=True))
-    server.add_tool(restore, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(list_memories, annotations=tool_hints(read_only=True, idempotent=True))
+class RecallResult(SearchResult):
+    procedures: list[ProcedureHit] = Field(default_factory=list, description="With memory_types procedural")
+    graph: KnowledgeGraph | None = Field(None, description="With memory_types graph")
+
+
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        ToolSpec(remember, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(recall, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(get, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(update, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(forget, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        ToolSpec(restore, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(list_memories, tool_hints(read_only=True, idempotent=True)),
+    )
 
 
 @tool_errors
 async def remember(
     services: ServicesDep,
     content: Content,
-    kind: Kind = "fact",
+    kind: Annotated[
+        Kind,
+        Field(description="fact, preference, ...; for events action, decision, error, ..."),
+    ] = "fact",
     tags: Tags | None = None,
     importance: Importance = 0.5,
     namespace: Namespace = "default",
     source: Source | None = None,
     timestamp: Timestamp | None = None,
+    memory_type: Annotated[
+        Literal["semantic", "episodic"], Field(description="episodic: something that happened")
+    ] = "semantic",
+    session_id: SessionId | None = None,
+    outcome: Outcome | None = None,
+    context: Context | None = None,
 ) -> RememberResult:
-    """Store a fact, preference or note for later recall. An identical fact returns the existing id;
-    a very similar one is stored but listed in `similar` so you can `update` it instead."""
+    """Store a fact, preference or decision, or (memory_type episodic) an event with its session and
+    outcome; a near-duplicate is listed in `similar` to `update` instead."""
+    if memory_type == "episodic":
+        event = NewMemory(
+            system="episodic",
+            namespace=namespace,
+            kind=kind if kind != "fact" else "observation",
+            content=content,
+            tags=tuple(tags or ()),
+            importance=importance,
+            source=source,
+            session_id=session_id,
+            outcome=outcome,
+            context=context,
+            occurred_at=to_seconds_or_none(timestamp),
+        )
+        recorded = await services.episodic.record([event])
+        return RememberResult(id=recorded.ids[0], status="stored", vector=recorded.vectors)
+    if session_id is not None or outcome is not None or context is not None:
+        raise InvalidInput(
+            "session_id, outcome and context belong to events: pass memory_type 'episodic', or leave "
+            "them out for a fact."
+        )
     return await services.semantic.remember(
         FactDraft(
             content=content,
@@ -94,34 +144,67 @@ async def recall(
     max_tokens: MaxTokens | None = None,
     explain: bool = False,
     expand_graph: Annotated[
-        bool | None,
-        Field(
-            description="Also bring in memories that mention the entities the best results mention "
-            "(null: the server's setting)"
-        ),
+        bool | None, Field(description="Add memories sharing entities with the best")
     ] = None,
-) -> SearchResult:
-    """Search memories (facts and events) by meaning and keywords, best first. Filters (kind, tags that
-    must all be present, time range since/until) apply inside the search; explain=true shows each signal
-    and, for a result found through the graph, which result and entity brought it in."""
+    session_id: SessionId | None = None,
+    detail: Annotated[bool, Field(description="All fields of each hit in the text")] = False,
+) -> RecallResult:
+    """Search memory by meaning and keywords, best first: facts and events, and on request procedures
+    and graph entities. Use before answering from scratch."""
     start, end = time_range(since, until)
-    return await services.search.search(
-        SearchRequest(
-            query=query,
-            memory_filter=MemoryFilter(
-                namespaces=namespaces_of(namespace),
-                systems=tuple(memory_types or SYSTEMS),
-                kinds=tuple(kind or ()),
-                tags=tuple(tags or ()),
-                since=start,
-                until=end,
-            ),
-            limit=limit,
-            explain=explain,
-            max_tokens=max_tokens,
-            expand_graph=services.settings.graph_expansion if expand_graph is None else expand_graph,
+    systems = tuple(memory_types or SYSTEMS)
+    namespaces = namespaces_of(namespace)
+    memory_systems = tuple(system for system in SYSTEMS if system in systems)
+    found = SearchResult(results=[], mode="hybrid")
+    if memory_systems:
+        found = await services.search.search(
+            SearchRequest(
+                query=query,
+                memory_filter=MemoryFilter(
+                    namespaces=namespaces,
+                    systems=memory_systems,
+                    kinds=tuple(kind or ()),
+                    tags=tuple(tags or ()),
+                    session_id=session_id,
+                    since=start,
+                    until=end,
+                ),
+                limit=limit,
+                explain=explain,
+                max_tokens=max_tokens,
+                expand_graph=services.settings.graph_expansion if expand_graph is None else expand_graph,
+            )
         )
-    )
+    result = RecallResult(**dict(found))
+    if "procedural" in systems:
+        result.procedures = await _procedures(services, query, namespaces, explain)
+    if "graph" in systems:
+        hits = [hit.id for hit in found.results]
+        result.graph = await services.graph.about(namespaces[0], query, hits, MAX_SIDE_RESULTS)
+    if not result.results and not result.procedures and not (result.graph and result.graph.entities):
+        empty = await empty_namespace_notice(services, namespaces)
+        if empty is not None:
+            result.notice = empty if result.notice is None else f"{result.notice}. {empty}"
+    return result
+
+
+async def _procedures(
+    services: Services, query: str, namespaces: tuple[str, ...], explain: bool
+) -> list[ProcedureHit]:
+    hits: list[ProcedureHit] = []
+    for namespace in namespaces:
+        search = ProcedureSearch(query=query, namespace=namespace, limit=MAX_SIDE_RESULTS, explain=explain)
+        hits += (await services.procedural.find(search)).results
+    return sorted(hits, key=lambda hit: -hit.score)[:MAX_SIDE_RESULTS]
+
+
+async def empty_namespace_notice(services: Services, searched: tuple[str, ...]) -> str | None:
+    """When the namespaces searched hold nothing but others do, say which: the likeliest slip."""
+    held = {n.namespace: n.counts for n in await namespaces_store.counts(services.database)}
+    if not held or any(name in held for name in searched):
+        return None
+    others = ", ".join(f"{name} ({sum(counts.values())})" for name, counts in list(held.items())[:8])
+    return f"Namespace {', '.join(searched)} holds nothing; these hold memories: {others}."
 
 
 @tool_errors

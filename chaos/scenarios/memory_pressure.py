@@ -113,7 +113,7 @@ async def start_too_small(config: RunConfig, report: ScenarioReport) -> None:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
-        env=dict(os.environ),
+        env={**os.environ, "ATHENA_TOOLSETS": "all"},
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (TOO_SMALL, TOO_SMALL)),
     )
     async with asyncio.timeout(CALL_TIMEOUT):

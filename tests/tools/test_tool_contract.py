@@ -18,6 +18,20 @@ pytestmark = pytest.mark.timeout(60)
 
 # Each toolset and its tools; a toolset added to the server is added here.
 TOOLSET_TOOLS = {
+    "core": {
+        "remember",
+        "recall",
+        "update",
+        "forget",
+        "save_procedure",
+        "record_execution",
+        "create_task",
+        "update_task",
+        "due",
+        "add_to_graph",
+        "consolidate",
+        "memory_status",
+    },
     "semantic": {"remember", "recall", "get", "update", "forget", "restore", "list_memories"},
     "episodic": {"record_event", "record_events", "recall_events", "timeline"},
     "prospective": {

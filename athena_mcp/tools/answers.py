@@ -1,0 +1,158 @@
+"""Each tool's answer as text for the model, built from its structured content (see render.py)."""
+
+from __future__ import annotations
+
+from mcp.server.context import HandlerResult
+
+from athena_mcp.tools.render import (
+    Answer,
+    Renderer,
+    compact_json,
+    entity_line,
+    graph_lines,
+    memory_line,
+    more,
+    notices,
+    procedure_line,
+    relation_line,
+    task_line,
+    when,
+)
+
+
+def _recall(answer: Answer, detail: bool) -> str:
+    lines = notices(answer)
+    lines += [memory_line(hit, detail=detail) for hit in answer["results"]]
+    lines += [procedure_line(procedure) for procedure in answer.get("procedures") or ()]
+    if answer.get("graph"):
+        lines += graph_lines(answer["graph"])
+    return "\n".join(lines) or "Nothing matched."
+
+
+def _memories(key: str, empty: str) -> Renderer:
+    def render(answer: Answer) -> str:
+        lines = [memory_line(memory) for memory in answer[key]] + more(answer)
+        return "\n".join(lines) or empty
+
+    return render
+
+
+def _remember(answer: Answer) -> str:
+    line = f"duplicate of [{answer['id']}]" if answer["status"] == "duplicate" else f"stored [{answer['id']}]"
+    return "\n".join([line + _pending(answer.get("vector")), *_similar(answer)])
+
+
+def _update(answer: Answer) -> str:
+    return "\n".join([f"[{answer['id']}] {answer['status']}, version {answer['version']}", *_similar(answer)])
+
+
+def _similar(answer: Answer) -> list[str]:
+    return [f"similar [{s['id']}] {s['similarity']:.2f}: {s['content']}" for s in answer.get("similar") or ()]
+
+
+def _pending(vector: str | None) -> str:
+    return " (vector pending: found by keywords until it is computed)" if vector == "pending" else ""
+
+
+def _recorded(answer: Answer) -> str:
+    return f"recorded {', '.join(f'[{i}]' for i in answer['ids'])}" + _pending(answer.get("vectors"))
+
+
+def _status(answer: Answer) -> str:
+    return f"[{answer['id']}] {answer['status']}" + ("" if answer.get("changed", True) else " (already)")
+
+
+def _get(answer: Answer) -> str:
+    lines = [memory_line(answer, detail=True)]
+    lines += [
+        f"  v{old['version']} until {when(old['superseded_at'])}: {old['content']}"
+        for old in answer.get("history") or ()
+    ]
+    return "\n".join(lines)
+
+
+def _procedures(answer: Answer) -> str:
+    lines = notices(answer) + [procedure_line(p) for p in answer.get("results") or answer.get("items") or ()]
+    return "\n".join(lines + more(answer)) or "No procedure matched."
+
+
+def _due(answer: Answer) -> str:
+    lines = []
+    for fired in answer["fired"]:
+        what = fired.get("reminder") or (fired["task"]["title"] if fired.get("task") else fired["kind"])
+        lines.append(f"fired {fired['firing_id']} at {when(fired['fired_at'])}: {what}")
+    lines += [task_line(task) for task in answer["tasks"]]
+    if answer.get("truncated"):
+        lines.append("(more: handle these, then ask again)")
+    return "\n".join(lines) or "Nothing is due."
+
+
+def _tasks(answer: Answer) -> str:
+    return "\n".join([task_line(task) for task in answer["tasks"]] + more(answer)) or "No task matched."
+
+
+def _added(answer: Answer) -> str:
+    lines = [f"created {entity_line(entity)}" for entity in answer["entities"]]
+    lines += [
+        f"{a['entityName']} +{len(a['addedObservations'])} observations" for a in answer["observations"]
+    ]
+    lines += [f"related {relation_line(relation)}" for relation in answer["relations"]]
+    if answer.get("ended"):
+        lines.append(f"ended {answer['ended']} relations an exclusive one replaced")
+    return "\n".join(lines) or "Nothing new: all of it was already known."
+
+
+def _status_of_memory(answer: Answer) -> str:
+    lines = [
+        f"{n['namespace']}: " + ", ".join(f"{count} {what}" for what, count in n["counts"].items())
+        for n in answer["namespaces"]
+    ] or ["No memories yet."]
+    lines += [f"toolset {t['name']} ({'on' if t['on'] else 'off'}): {t['about']}" for t in answer["toolsets"]]
+    if answer["enabled"]:
+        lines.append(f"turned on: {', '.join(answer['enabled'])} (tools/list now shows their tools)")
+    return "\n".join(lines)
+
+
+def _graph(answer: Answer) -> str:
+    return "\n".join(graph_lines(answer) + more(answer)) or "No entity matched."
+
+
+# Searches, whose `detail` argument asks for every field of each hit in the text too.
+SEARCHES = ("recall", "recall_events")
+RENDERERS: dict[str, Renderer] = {
+    "remember": _remember,
+    "update": _update,
+    "forget": _status,
+    "restore": _status,
+    "get": _get,
+    "list_memories": _memories("items", "No memories."),
+    "timeline": _memories("events", "No events."),
+    "record_event": _recorded,
+    "record_events": _recorded,
+    "find_procedures": _procedures,
+    "list_procedures": _procedures,
+    "get_procedure": lambda answer: procedure_line(answer),
+    "save_procedure": compact_json,
+    "due": _due,
+    "list_tasks": _tasks,
+    "create_task": task_line,
+    "update_task": task_line,
+    "add_to_graph": _added,
+    "memory_status": _status_of_memory,
+    "read_graph": _graph,
+    "search_nodes": _graph,
+    "open_nodes": _graph,
+    "explore_graph": _graph,
+}
+
+
+def render_answer(tool: str, result: HandlerResult, *, detail: bool = False) -> HandlerResult:
+    """A tools/call answer (its wire form) with its text block rendered for a model from its
+    structured content; errors pass as they are."""
+    if not isinstance(result, dict) or result.get("isError"):
+        return result
+    answer = result.get("structuredContent")
+    if not isinstance(answer, dict):
+        return result
+    text = _recall(answer, detail) if tool in SEARCHES else RENDERERS.get(tool, compact_json)(answer)
+    return {**result, "content": [{"type": "text", "text": text}]}
