@@ -56,7 +56,7 @@ COMPACTION_PAGE = 5_000
 class ConsolidationPolicy:
     """When events are taken in and when they are compacted (from Settings)."""
 
-    settle_seconds: float  # a session is consolidated once its last event is this old
+    settle_seconds: float  # a session is consolidated once its last event is this old, or it has an outcome
     compaction_age_days: float
     retention_days: float
     flashbulb_importance: float
@@ -92,7 +92,17 @@ class RunReport(BaseModel):
         default=0, description="Compacted events deleted at the end of their retention period"
     )
     waiting_for_vectors: int = Field(default=0, description="Settled events left for later: no vector yet")
+    settling: int = Field(
+        default=0,
+        description="Sessions left for later: their last event is younger than the settle time and none "
+        "recorded an outcome",
+    )
     proposals: list[str] = Field(default_factory=list, description="What a dry run would create")
+
+    @property
+    def proposed(self) -> int:
+        """New facts and procedures this run stored, or a dry run would store."""
+        return self.facts_created + self.procedures_proposed
 
 
 class ConsolidationWorker:
@@ -114,7 +124,8 @@ class ConsolidationWorker:
 
     async def plan(self, namespace: str | None, settle_seconds: float | None = None) -> Plan:
         """What the next chunk would consolidate into, written nowhere (dry runs, System 2)."""
-        return await self._plan(await self._next_chunk(namespace, self._settled_before(settle_seconds)))
+        settled_before = time.time() - self._settle_seconds(settle_seconds)
+        return await self._plan(await self._next_chunk(namespace, settled_before))
 
     async def run_once(
         self,
@@ -125,19 +136,24 @@ class ConsolidationWorker:
         dry_run: bool = False,
         verdicts: Mapping[str, Verdict] | None = None,
     ) -> RunReport:
-        """Consolidate every settled event (of one namespace, or all), then compact and purge."""
-        settled_before = self._settled_before(settle_seconds)
+        """Consolidate every settled event (of one namespace, or all), then compact and purge; the
+        report's notice says what was left for later and why."""
+        settle = self._settle_seconds(settle_seconds)
+        settled_before = time.time() - settle
         if dry_run:
             chunk = await self._next_chunk(namespace, settled_before)
             plan = await self._plan(chunk)
-            return RunReport.model_validate(
+            dry = RunReport.model_validate(
                 {
                     "status": "dry_run",
                     "waiting_for_vectors": chunk.waiting,
+                    "settling": await store.settling(self._database, namespace, settled_before),
                     "proposals": _describe(plan),
                     **counts(plan),
                 }
             )
+            dry.notice = _left_for_later(dry, settle)
+            return dry
         async with self._run_lock:
             now = time.time()
             async with self._database.transaction() as tx:
@@ -162,10 +178,19 @@ class ConsolidationWorker:
             async with self._database.transaction() as tx:
                 await store.finish_run(tx, run_id, "done", dict(report), None)
                 await store.release_lease(tx, self.holder)
-            return RunReport.model_validate({"run_id": run_id, "status": "done", **report})
+            done = RunReport.model_validate(
+                {
+                    "run_id": run_id,
+                    "status": "done",
+                    "settling": await store.settling(self._database, namespace, settled_before),
+                    **report,
+                }
+            )
+            done.notice = _left_for_later(done, settle)
+            return done
 
-    def _settled_before(self, settle_seconds: float | None) -> float:
-        return time.time() - (self.policy.settle_seconds if settle_seconds is None else settle_seconds)
+    def _settle_seconds(self, settle_seconds: float | None) -> float:
+        return self.policy.settle_seconds if settle_seconds is None else settle_seconds
 
     async def _consolidate(
         self, run_id: int, namespace: str | None, settled_before: float, verdicts: Mapping[str, Verdict]
@@ -320,6 +345,28 @@ def _holder_gone(holder: str) -> bool:
     except (PermissionError, ValueError):
         return False
     return False
+
+
+def _left_for_later(report: RunReport, settle_seconds: float) -> str | None:
+    """Why events were left for later (sessions still settling, events without a vector), or that
+    there was nothing to take in; None when the run took events in and left none behind."""
+    reasons = []
+    if report.settling:
+        reasons.append(
+            f"Sessions still settling: {report.settling} (the last event of each is younger than "
+            f"{settle_seconds:g} s and none recorded an outcome); record the outcome, or pass "
+            "settle_seconds=0, to take them in now."
+        )
+    if report.waiting_for_vectors:
+        reasons.append(
+            f"Events waiting for vectors: {report.waiting_for_vectors} (the embedding backlog); "
+            "consolidate again once it has caught up."
+        )
+    if report.events:
+        return " ".join(reasons) or None
+    if reasons:
+        return " ".join(["Nothing taken in.", *reasons])
+    return "Nothing to take in: every event is consolidated already."
 
 
 def _describe(plan: Plan) -> list[str]:

@@ -38,7 +38,8 @@ from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.tasks import NewTask, TaskFilter
 from athena_mcp.store.triggers import NewTrigger
 
-# Which trigger kind each kind-specific field belongs to, and what each kind needs at least one of.
+# Which trigger kind each kind-specific field belongs to, and what each kind needs at least one of
+# (the fields that imply the kind when a draft names none).
 _FIELD_KIND = {
     "at": "at",
     "after_seconds": "after",
@@ -47,7 +48,7 @@ _FIELD_KIND = {
     "text_contains": "event",
     "repeat": "event",
 }
-_KIND_NEEDS = {
+_KIND_NEEDS: dict[TriggerKind, tuple[str, ...]] = {
     "at": ("at",),
     "after": ("after_seconds",),
     "cron": ("cron",),
@@ -94,7 +95,7 @@ class TaskQuery:
 @dataclass(frozen=True)
 class TriggerDraft:
     namespace: str
-    kind: TriggerKind
+    kind: TriggerKind | None = None  # None: worked out from the one kind whose fields are given
     task_id: int | None = None
     reminder: str | None = None
     at: float | None = None
@@ -110,7 +111,7 @@ class ProspectiveMemory:
         self._database = database
 
     async def create_task(self, draft: TaskDraft, now: float) -> Task:
-        _refuse_earlier("due", draft.due_at, now, "the time now")
+        # A due time in the past is allowed: the task is recorded as overdue and shows in `due`.
         async with self._database.transaction() as tx:
             if draft.goal_id is not None:
                 await _require(tx, "goals", draft.namespace, [draft.goal_id], "goal_id")
@@ -147,7 +148,6 @@ class ProspectiveMemory:
             if changes.priority is not None:
                 columns["priority"] = PRIORITIES.index(changes.priority)
             if changes.due_at is not None:
-                _refuse_earlier("due", changes.due_at, to_seconds(current.created_at), "the task was created")
                 columns["due_at"] = changes.due_at
             if changes.goal_id is not None:
                 await _require(tx, "goals", namespace, [changes.goal_id], "goal_id")
@@ -191,7 +191,6 @@ class ProspectiveMemory:
     async def create_goal(
         self, namespace: str, title: str, notes: str | None, due_at: float | None, now: float
     ) -> Goal:
-        _refuse_earlier("due", due_at, now, "the time now")
         async with self._database.transaction() as tx:
             goal_id = await tasks.insert_goal(tx, namespace, title, notes, due_at, now)
             goal = await tasks.get_goal(tx, namespace, goal_id)
@@ -302,12 +301,13 @@ class ProspectiveMemory:
 
 def _new_trigger(draft: TriggerDraft, now: float) -> NewTrigger:
     """Check that the draft has the fields of its kind and no others, and work out when it fires."""
-    for field, kind in _FIELD_KIND.items():
-        if getattr(draft, field) not in (None, False) and kind != draft.kind:
-            raise InvalidInput(f"{field}: only for {kind} triggers; this one is kind {draft.kind}.")
-    needs = _KIND_NEEDS[draft.kind]
+    kind = draft.kind or _implied_kind(draft)
+    for field, field_kind in _FIELD_KIND.items():
+        if getattr(draft, field) not in (None, False) and field_kind != kind:
+            raise InvalidInput(f"{field}: only for {field_kind} triggers; this one is kind {kind}.")
+    needs = _KIND_NEEDS[kind]
     if all(getattr(draft, field) is None for field in needs):
-        raise InvalidInput(f"{' or '.join(needs)}: required for a trigger of kind {draft.kind}.")
+        raise InvalidInput(f"{' or '.join(needs)}: required for a trigger of kind {kind}.")
     if draft.task_id is None and draft.reminder is None:
         raise InvalidInput("task_id or reminder: say what to remind of (a task, a reminder text, or both).")
     fire_at = None
@@ -321,7 +321,7 @@ def _new_trigger(draft: TriggerDraft, now: float) -> NewTrigger:
         next_fire_at = to_seconds(parse_cron(draft.cron).next_after(to_datetime(now)))
     return NewTrigger(
         namespace=draft.namespace,
-        kind=draft.kind,
+        kind=kind,
         task_id=draft.task_id,
         reminder=draft.reminder,
         fire_at=fire_at,
@@ -330,6 +330,27 @@ def _new_trigger(draft: TriggerDraft, now: float) -> NewTrigger:
         text_contains=draft.text_contains,
         repeat=draft.repeat,
         next_fire_at=next_fire_at,
+    )
+
+
+def _implied_kind(draft: TriggerDraft) -> TriggerKind:
+    """The kind of a draft that names none: the one kind whose fields it gives."""
+    given = {
+        kind: [field for field in fields if getattr(draft, field) is not None]
+        for kind, fields in _KIND_NEEDS.items()
+    }
+    kinds = [kind for kind, fields in given.items() if fields]
+    if len(kinds) == 1:
+        return kinds[0]
+    if not kinds:
+        raise InvalidInput(
+            "at, after_seconds, cron, event_type or text_contains: give one to say when the trigger fires "
+            "(a time, a delay, a UTC schedule, or a matching event); its kind follows from it."
+        )
+    fields = ", ".join(field for kind in kinds for field in given[kind])
+    raise InvalidInput(
+        f"{fields}: these belong to different kinds of trigger ({', '.join(kinds)}); give the fields of "
+        "one kind only."
     )
 
 

@@ -22,6 +22,9 @@ _UNCONSOLIDATED = (
     "AND NOT EXISTS (SELECT 1 FROM consolidated_events c WHERE c.memory_id = m.id)"
 )
 
+# Of a group of events: the last is older than the bound, or one recorded how the session ended.
+_SETTLED = "(max(m.occurred_at) < ? OR count(m.outcome) > 0)"
+
 
 def _namespace_clause(namespace: str | None) -> tuple[str, list[Any]]:
     return ("", []) if namespace is None else (" AND m.namespace = ?", [namespace])
@@ -30,14 +33,15 @@ def _namespace_clause(namespace: str | None) -> tuple[str, list[Any]]:
 async def pending_events(
     db: Database, namespace: str | None, settled_before: float, max_sessions: int, max_loose: int
 ) -> list[Row]:
-    """Unconsolidated events of up to `max_sessions` whole sessions whose last event is older than
-    `settled_before` (a session still being written waits), oldest session first, and up to
-    `max_loose` settled events that belong to no session."""
+    """Unconsolidated events of up to `max_sessions` whole settled sessions, oldest session first, and
+    up to `max_loose` settled events that belong to no session. Settled: the last event is older than
+    `settled_before` (a session still being written waits), or one of them recorded an outcome (the
+    session is finished)."""
     where, params = _namespace_clause(namespace)
     sessions = await db.fetchall(
         f"WITH pending AS (SELECT m.namespace, m.session_id FROM memories m WHERE {_UNCONSOLIDATED} "
         f"AND m.session_id IS NOT NULL{where} GROUP BY m.namespace, m.session_id "
-        "HAVING max(m.occurred_at) < ? ORDER BY max(m.occurred_at), m.session_id LIMIT ?) "
+        f"HAVING {_SETTLED} ORDER BY max(m.occurred_at), m.session_id LIMIT ?) "
         # The session index, not the namespace one SQLite prefers: 0.03 s instead of 0.7 s a chunk at 10k.
         f"SELECT {_EVENT_COLUMNS} FROM pending p JOIN memories m INDEXED BY memories_by_session "
         "ON m.session_id = p.session_id AND m.namespace = p.namespace "
@@ -47,10 +51,23 @@ async def pending_events(
     )
     loose = await db.fetchall(
         f"SELECT {_EVENT_COLUMNS} FROM memories m WHERE {_UNCONSOLIDATED} AND m.session_id IS NULL{where} "
-        "AND m.occurred_at < ? ORDER BY m.occurred_at, m.id LIMIT ?",
+        "AND (m.occurred_at < ? OR m.outcome IS NOT NULL) ORDER BY m.occurred_at, m.id LIMIT ?",
         [*params, settled_before, max_loose],
     )
     return [*sessions, *loose]
+
+
+async def settling(db: Database, namespace: str | None, settled_before: float) -> int:
+    """Sessions (an event without a session counts as one) with unconsolidated events that are not
+    settled yet: the ones `pending_events` leaves for later."""
+    where, params = _namespace_clause(namespace)
+    row = await db.fetchone(
+        f"SELECT count(*) FROM (SELECT 1 FROM memories m WHERE {_UNCONSOLIDATED}{where} "
+        "GROUP BY m.namespace, m.session_id, CASE WHEN m.session_id IS NULL THEN m.id END "
+        f"HAVING NOT ({_SETTLED}))",
+        [*params, settled_before],
+    )
+    return int(row[0]) if row else 0
 
 
 async def backlog(db: Database, namespace: str | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, MCPServer, Resolve, Sample
+from mcp.server.mcpserver import Context, Resolve, Sample
 from mcp_types import CreateMessageResult
 from pydantic import Field
 
@@ -13,7 +13,7 @@ from athena_mcp.consolidation import status as records
 from athena_mcp.consolidation.review import REVIEW_MAX_TOKENS, SYSTEM_PROMPT, review_messages, verdicts_from
 from athena_mcp.consolidation.status import CompactionPage, ConsolidationStatus, UndoResult, UsageResult
 from athena_mcp.consolidation.worker import RunReport
-from athena_mcp.tools.common import ServicesDep, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import MAX_BATCH_EVENTS, Cursor, Limit, MemoryId, Namespace
 
 SettleSeconds = Annotated[
@@ -22,19 +22,21 @@ SettleSeconds = Annotated[
         ge=0,
         le=365 * 86_400,
         allow_inf_nan=False,
-        description="Take in sessions whose last event is at least this old (seconds); 0 takes in every "
-        "event now; default: the server's --consolidation-settle",
+        description="Take in sessions quiet this long (seconds; 0: all now); a session with an outcome "
+        "is taken in at once",
     ),
 ]
 
 
-def register(server: MCPServer) -> None:
-    # Destructive: a run compacts old events and deletes those whose retention period is over.
-    server.add_tool(consolidate, annotations=tool_hints(read_only=False, destructive=True, idempotent=True))
-    server.add_tool(consolidation_status, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(list_compactions, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(undo_compaction, annotations=tool_hints(read_only=False, idempotent=True))
-    server.add_tool(rate_memory, annotations=tool_hints(read_only=False))
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        # Destructive: a run compacts old events and deletes those whose retention period is over.
+        ToolSpec(consolidate, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        ToolSpec(consolidation_status, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(list_compactions, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(undo_compaction, tool_hints(read_only=False, idempotent=True)),
+        ToolSpec(rate_memory, tool_hints(read_only=False)),
+    )
 
 
 async def _ask_for_review(
@@ -64,10 +66,7 @@ async def consolidate(
     settle_seconds: SettleSeconds | None = None,
     ask_model: Annotated[
         bool,
-        Field(
-            description="Let your model review uncertain proposals through MCP sampling (when your "
-            "client supports it); false keeps them unvalidated without asking"
-        ),
+        Field(description="Let your model review uncertain proposals (MCP sampling)"),
     ] = True,
 ) -> RunReport:
     """Turn settled events into facts, learned procedures, graph candidates and session digests now,
@@ -81,13 +80,16 @@ async def consolidate(
         dry_run=dry_run,
         verdicts=verdicts,
     )
-    if review is None and not dry_run and report.status == "done":
-        report.notice = (
+    unreviewed = None
+    if report.status == "done" and report.proposed and review is None:
+        unreviewed = (
             "New proposals are unvalidated: no review was asked for, or this client does not offer "
             "MCP sampling."
         )
-    elif verdicts == {} and report.status == "done":
-        report.notice = "The client's model gave no readable review; new proposals stay unvalidated."
+    elif report.status == "done" and report.proposed and verdicts == {}:
+        unreviewed = "The client's model gave no readable review; new proposals stay unvalidated."
+    # The worker's notice says what was left for later; this one adds what became of the review.
+    report.notice = " ".join(note for note in (report.notice, unreviewed) if note) or None
     return report
 
 

@@ -33,7 +33,7 @@ from athena_mcp.prospective_models import (
     TriggerStatusResult,
 )
 from athena_mcp.services import Services
-from athena_mcp.tools.common import ServicesDep, services_of, tool_errors, tool_hints
+from athena_mcp.tools.common import ServicesDep, ToolSpec, services_of, tool_errors, tool_hints
 from athena_mcp.tools.fields import (
     MAX_LIMIT,
     Content,
@@ -88,23 +88,26 @@ Cron = Annotated[
 _NAMESPACE = TypeAdapter(Namespace)
 
 
-def register(server: MCPServer) -> None:
-    server.add_tool(create_task, annotations=tool_hints(read_only=False))
-    # Replaces fields without keeping their previous values.
-    server.add_tool(update_task, annotations=tool_hints(read_only=False, destructive=True, idempotent=True))
-    server.add_tool(list_tasks, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(create_goal, annotations=tool_hints(read_only=False))
-    server.add_tool(list_goals, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(create_trigger, annotations=tool_hints(read_only=False))
-    server.add_tool(list_triggers, annotations=tool_hints(read_only=True, idempotent=True))
-    # A cancelled trigger cannot be resumed.
-    server.add_tool(
-        cancel_trigger, annotations=tool_hints(read_only=False, destructive=True, idempotent=True)
+def tools() -> tuple[ToolSpec, ...]:
+    return (
+        ToolSpec(create_task, tool_hints(read_only=False)),
+        # Replaces fields without keeping their previous values.
+        ToolSpec(update_task, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        ToolSpec(list_tasks, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(create_goal, tool_hints(read_only=False)),
+        ToolSpec(list_goals, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(create_trigger, tool_hints(read_only=False)),
+        ToolSpec(list_triggers, tool_hints(read_only=True, idempotent=True)),
+        # A cancelled trigger cannot be resumed.
+        ToolSpec(cancel_trigger, tool_hints(read_only=False, destructive=True, idempotent=True)),
+        # Read-only although it runs a trigger pass first: that pass records only what the background
+        # worker would record on its next tick anyway, so calling due changes nothing the caller controls.
+        ToolSpec(due, tool_hints(read_only=True, idempotent=True)),
+        ToolSpec(dismiss, tool_hints(read_only=False, idempotent=True)),
     )
-    # Read-only although it runs a trigger pass first: that pass records only what the background
-    # worker would record on its next tick anyway, so calling due changes nothing the caller controls.
-    server.add_tool(due, annotations=tool_hints(read_only=True, idempotent=True))
-    server.add_tool(dismiss, annotations=tool_hints(read_only=False, idempotent=True))
+
+
+def register_resources(server: MCPServer) -> None:
     server.resource(
         str(DUE_URI),
         name="due",
@@ -243,7 +246,11 @@ async def list_goals(
 @tool_errors
 async def create_trigger(
     services: ServicesDep,
-    kind: TriggerKind,
+    kind: Annotated[
+        TriggerKind,
+        Field(description="Implied by at, after_seconds, cron or event_type/text_contains when omitted"),
+    ]
+    | None = None,
     task_id: TaskId | None = None,
     reminder: ShortText | None = None,
     at: Timestamp | None = None,

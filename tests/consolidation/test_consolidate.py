@@ -20,6 +20,7 @@ from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
 from athena_mcp.store import procedures
 from tests.conftest import call, call_error, open_client, services_for
+from tests.embeddings.test_loading import GatedEmbedder
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -71,7 +72,9 @@ def release_session(session_id: str, steps: list[str], outcome: str, day: int) -
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     # No background consolidation: each test decides when a run happens.
-    return Settings(db=tmp_path / "athena.db", backlog_interval=0.05, consolidation_interval=0)
+    return Settings(
+        toolsets=("all",), db=tmp_path / "athena.db", backlog_interval=0.05, consolidation_interval=0
+    )
 
 
 async def learned(settings: Settings, minilm: MiniLMEmbedder) -> list[Any]:
@@ -143,6 +146,55 @@ async def test_unsettled_sessions_wait(settings, minilm):
         report = await call(client, "consolidate", settle_seconds=3600)
         assert report["events"] == 0
         assert (await call(client, "consolidation_status"))["backlog"] == 1
+
+
+async def test_a_session_that_recorded_its_outcome_is_taken_in_without_waiting_to_settle(settings, minilm):
+    # The default settle time (600 s): only the recorded outcome lets the finished work in now.
+    finished = [
+        {"content": "Reproduced the flaky login test", "event_type": "action", "session_id": "fix"},
+        {"content": "Pinned the clock in the login test", "event_type": "action", "session_id": "fix"},
+        {"content": "The login test passes 50 times in a row", "session_id": "fix", "outcome": "success"},
+        {"content": "Rotated the API keys", "event_type": "action", "outcome": "success"},
+    ]
+    async with open_client(settings, minilm) as client:
+        taken = (await call(client, "record_events", events=finished))["ids"]
+        await call(client, "record_event", content="Still tracing the memory leak", session_id="live")
+
+        dry = await call(client, "consolidate", dry_run=True)
+        assert (dry["events"], dry["settling"]) == (len(taken), 1), dry
+        report = await call(client, "consolidate")
+        assert (report["events"], report["settling"], report["proposals"]) == (len(taken), 1, []), report
+        assert report["procedures_proposed"] == report["facts_created"] == 0
+        # Nothing was proposed, so nothing is said to be unvalidated; what waits, and why, is.
+        assert "unvalidated" not in report["notice"]
+        assert "Sessions still settling: 1" in report["notice"] and "600 s" in report["notice"]
+
+        again = await call(client, "consolidate")
+        assert again["events"] == 0 and again["notice"].startswith("Nothing taken in."), again
+        assert "none recorded an outcome" in again["notice"] and "settle_seconds=0" in again["notice"]
+        last = await call(client, "consolidate", settle_seconds=0)
+        assert last["events"] == 1 and last["settling"] == 0 and last["notice"] is None, last
+        nothing = await call(client, "consolidate")
+        assert nothing["notice"] == "Nothing to take in: every event is consolidated already."
+
+
+async def test_a_run_says_when_settled_events_wait_for_their_vectors(settings, minilm):
+    embedder = GatedEmbedder(minilm)
+    async with open_client(settings, embedder) as client:
+        try:
+            recorded = await call(
+                client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)
+            )
+            assert recorded["vectors"] == "pending"
+            report = await call(client, "consolidate", settle_seconds=0)
+            assert (report["status"], report["events"]) == ("done", 0)
+            assert report["waiting_for_vectors"] == len(recorded["ids"])
+            assert (
+                report["notice"].startswith("Nothing taken in.") and "waiting for vectors" in report["notice"]
+            )
+            assert "unvalidated" not in report["notice"]
+        finally:
+            embedder.gate.set()
 
 
 async def test_a_fact_recurring_across_sessions_is_stored_once_with_its_provenance(settings, minilm):
@@ -262,7 +314,11 @@ async def test_old_low_value_events_are_compacted_listed_and_restorable_but_flas
     tmp_path, minilm, monkeypatch
 ):
     settings = Settings(
-        db=tmp_path / "athena.db", consolidation_interval=0, compaction_age_days=30, flashbulb_importance=0.9
+        toolsets=("all",),
+        db=tmp_path / "athena.db",
+        consolidation_interval=0,
+        compaction_age_days=30,
+        flashbulb_importance=0.9,
     )
     old = datetime.now(UTC) - timedelta(days=200)
     events = [

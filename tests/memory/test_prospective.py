@@ -109,22 +109,27 @@ async def test_a_dependency_that_would_close_a_cycle_is_refused_naming_the_chain
 
 async def test_impossible_dates_are_refused_saying_what_time_it_is(services):
     p = services.prospective
+    # A reminder set in the past would never remind: it is refused, where a late task is not.
     with pytest.raises(
-        InvalidInput, match=r"due: 2030-01-01T11:00:30Z is before the time now \(2030-01-01T12:00:30Z\)"
+        InvalidInput,
+        match=r"at: 2030-01-01T11:59:30Z is before the time now \(2030-01-01T12:00:30Z\); .*after_seconds",
     ):
-        await p.create_task(TaskDraft("default", "late already", due_at=T0 - HOUR), T0)
-    task = await add(services, "t")
-    with pytest.raises(InvalidInput, match=r"due: .* is before the task was created"):
-        await p.update_task("default", task, TaskChanges(due_at=T0 - 1), T0 + HOUR)
-    with pytest.raises(InvalidInput, match=r"due: .* is before the time now"):
-        await p.create_goal("default", "g", None, T0 - 1, T0)
-    with pytest.raises(InvalidInput, match=r"at: .* is before the time now .*after_seconds for a delay"):
         await p.create_trigger(TriggerDraft("default", "at", reminder="r", at=T0 - 60), T0)
     with pytest.raises(InvalidInput, match=r"cron: .* never fires"):
         await p.create_trigger(TriggerDraft("default", "cron", reminder="r", cron="0 9 30 2 *"), T0)
-    # Moving a due time into the past, after the task was created, is a correction, not an error.
-    moved = await p.update_task("default", task, TaskChanges(due_at=T0 + 60), T0 + HOUR)
-    assert moved.due == to_datetime(T0 + 60) and moved.overdue
+
+
+async def test_a_due_time_in_the_past_is_recorded_and_the_task_is_overdue(services):
+    p = services.prospective
+    late = await p.create_task(TaskDraft("default", "late already", due_at=T0 - HOUR), T0)
+    assert late.due == to_datetime(T0 - HOUR) and late.overdue
+    goal = await p.create_goal("default", "g", None, T0 - 1, T0)
+    assert goal.due == to_datetime(T0 - 1)
+    # Even before the task was created: it was due then, and is overdue now.
+    task = await add(services, "t")
+    moved = await p.update_task("default", task, TaskChanges(due_at=T0 - 2 * HOUR), T0 + HOUR)
+    assert moved.due == to_datetime(T0 - 2 * HOUR) and moved.overdue
+    assert [t.id for t in (await p.due("default", T0 + HOUR, 0, 10)).tasks] == [moved.id, late.id]
 
 
 @pytest.mark.parametrize(

@@ -122,6 +122,47 @@ async def test_overdue_tasks_show_in_due_and_in_list_tasks(settings, minilm):
         assert [t["id"] for t in ahead["tasks"]] == [late.id, soon.id]
 
 
+async def test_a_task_or_goal_due_in_the_past_is_recorded_as_overdue(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        goal = await call(client, "create_goal", title="Close the books", due="2001-01-01T00:00:00Z")
+        late = await call(
+            client, "create_task", title="File the expenses", due="2001-01-01T00:00:00Z", goal_id=goal["id"]
+        )
+        assert goal["due"] == late["due"] == "2001-01-01T00:00:00Z" and late["overdue"]
+        later = await call(client, "create_task", title="Renew the passport", due="2099-01-01T00:00:00Z")
+        moved = await call(client, "update_task", id=later["id"], due="2001-06-01T00:00:00Z")
+        assert moved["overdue"]
+        assert [t["id"] for t in (await call(client, "due"))["tasks"]] == [late["id"], later["id"]]
+
+
+async def test_a_trigger_without_a_kind_takes_the_one_its_fields_imply(settings, minilm):
+    async with open_client(settings, minilm) as client:
+        implied = [
+            await call(client, "create_trigger", reminder="r", **fields)
+            for fields in (
+                {"at": "2099-01-01T00:00:00Z"},
+                {"after_seconds": 60},
+                {"cron": "0 9 * * mon"},
+                {"event_type": "error"},
+                {"text_contains": "paged", "repeat": True},
+            )
+        ]
+        assert [t["kind"] for t in implied] == ["at", "after", "cron", "event", "event"]
+        assert implied[0]["next_fire_at"] == "2099-01-01T00:00:00Z" and implied[4]["repeat"]
+        explicit = await call(client, "create_trigger", kind="at", at="2099-01-01T00:00:00Z", reminder="r")
+        assert explicit["kind"] == "at"
+
+        nothing = await call_error(client, "create_trigger", reminder="r")
+        assert_refused(nothing, settings, "at, after_seconds, cron, event_type or text_contains")
+        mixed = await call_error(client, "create_trigger", reminder="r", cron="0 9 * * *", text_contains="x")
+        assert_refused(mixed, settings, "cron, text_contains", "different kinds")
+        only_repeat = await call_error(client, "create_trigger", reminder="r", repeat=True)
+        assert_refused(only_repeat, settings, "event_type or text_contains")
+        named = await call_error(client, "create_trigger", kind="at", cron="0 9 * * *", reminder="r")
+        assert_refused(named, settings, "cron: only for cron triggers")
+        assert len((await call(client, "list_triggers"))["triggers"]) == 6
+
+
 async def test_a_listening_client_hears_when_a_trigger_fires_and_reads_the_due_resource(settings, minilm):
     uri = due_uri("ops")
     async with open_client(settings, minilm) as client:
@@ -179,8 +220,6 @@ async def test_an_unknown_id_is_refused_naming_the_argument(settings, minilm, to
 @pytest.mark.parametrize(
     ("tool", "arguments", "fragments"),
     [
-        ("create_task", {"title": "x", "due": "2001-01-01T00:00:00Z"}, ("due", "before the time now")),
-        ("create_goal", {"title": "x", "due": "2001-01-01T00:00:00Z"}, ("due", "before the time now")),
         (
             "create_trigger",
             {"kind": "at", "at": "2001-01-01T00:00:00Z", "reminder": "r"},
