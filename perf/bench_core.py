@@ -237,7 +237,8 @@ async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) 
     """Peak RSS in MB of a real stdio server process on `store` after it answers `queries` and
     records one batch of long events; None where /proc is not available."""
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "athena_mcp", "--db", str(store), "--log-level", "ERROR"]
+        command=sys.executable,
+        args=["-m", "athena_mcp", "--db", str(store), "--toolsets", "all", "--log-level", "ERROR"],
     )
     events = take_events(config, max(config.sizes) + max(config.batch_sizes))[-max(config.batch_sizes) :]
     before = child_pids()

@@ -84,7 +84,7 @@ async def test_a_request_without_the_token_or_with_a_wrong_one_is_refused_401(se
         return constant_time(a, b)
 
     monkeypatch.setattr(http.hmac, "compare_digest", compare_digest)
-    settings = Settings(db=settings.db, http_token=TOKEN)
+    settings = Settings(toolsets=("all",), db=settings.db, http_token=TOKEN)
     async with running(settings, minilm) as app, client(app) as c:
         for headers in ({}, {"Authorization": "Bearer wrong-token-of-some-length"}, {"Authorization": TOKEN}):
             refused = await initialize(c, **headers)
@@ -101,7 +101,7 @@ async def test_on_loopback_the_token_is_optional(settings, minilm):
 
 
 async def test_a_foreign_browser_origin_is_refused_403_and_local_ones_pass(settings, minilm):
-    settings = Settings(db=settings.db, http_allowed_origins=("https://app.example.com",))
+    settings = Settings(toolsets=("all",), db=settings.db, http_allowed_origins=("https://app.example.com",))
     async with running(settings, minilm) as app, client(app) as c:
         for origin in ("http://evil.example", "http://localhost.evil.example:8765", "null"):
             refused = await initialize(c, Origin=origin)
@@ -113,7 +113,7 @@ async def test_a_foreign_browser_origin_is_refused_403_and_local_ones_pass(setti
 
 
 async def test_a_host_header_not_naming_this_server_is_refused_against_dns_rebinding(settings, minilm):
-    settings = Settings(db=settings.db, http_allowed_hosts=("memory.example.com",))
+    settings = Settings(toolsets=("all",), db=settings.db, http_allowed_hosts=("memory.example.com",))
     async with running(settings, minilm) as app:
         async with client(app, host="rebound.example:8765") as c:
             assert (await initialize(c)).status_code == 421
@@ -123,7 +123,7 @@ async def test_a_host_header_not_naming_this_server_is_refused_against_dns_rebin
 
 
 async def test_an_oversize_body_is_refused_413_with_or_without_content_length(settings, minilm):
-    settings = Settings(db=settings.db, http_max_body=4096)
+    settings = Settings(toolsets=("all",), db=settings.db, http_max_body=4096)
     async with running(settings, minilm) as app, client(app) as c:
         declared = await c.post("/mcp", content=b" " * 4097, headers=MCP_HEADERS)
         assert declared.status_code == 413 and "too large" in declared.text
@@ -144,7 +144,7 @@ async def test_a_body_that_would_not_fit_in_memory_is_refused_503_unread(setting
         return (memory_budget.address_space_used() or 0) + (40 << 20)
 
     monkeypatch.setattr(memory_budget, "address_space_limit", limit)
-    settings = Settings(db=settings.db, http_max_body=8 << 20)
+    settings = Settings(toolsets=("all",), db=settings.db, http_max_body=8 << 20)
     async with running(settings, minilm) as app, client(app) as c:
         big = await c.post("/mcp", content=b" " * (4 << 20), headers=MCP_HEADERS)
         assert big.status_code == 503 and big.headers["retry-after"] == "5"
@@ -154,7 +154,7 @@ async def test_a_body_that_would_not_fit_in_memory_is_refused_503_unread(setting
 
 async def test_a_client_over_its_rate_gets_429_with_retry_after_then_recovers(settings, minilm):
     clock = Clock()
-    settings = Settings(db=settings.db, http_token=TOKEN, http_rate=0.5, http_burst=3)
+    settings = Settings(toolsets=("all",), db=settings.db, http_token=TOKEN, http_rate=0.5, http_burst=3)
     async with running(settings, minilm, clock) as app, client(app, "10.0.0.1") as greedy:
         # Token guesses count as well: the limit comes before the token check.
         for _ in range(2):
@@ -177,7 +177,7 @@ async def test_a_client_over_its_rate_gets_429_with_retry_after_then_recovers(se
 
 async def test_the_rate_limit_remembers_a_bounded_number_of_clients(settings, minilm):
     clock = Clock()
-    async with running(Settings(db=settings.db, http_rate=0), minilm) as unlimited:
+    async with running(Settings(toolsets=("all",), db=settings.db, http_rate=0), minilm) as unlimited:
         app = http.RateLimit(unlimited, rate=0.5, burst=1, clock=clock, max_clients=2)
         async with client(app, "10.0.0.1") as first:
             assert (await initialize(first)).status_code == 200

@@ -91,7 +91,7 @@ async def raw(tmp_path: Path) -> AsyncIterator[RawStdio]:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
-        env=dict(os.environ),
+        env={**os.environ, "ATHENA_TOOLSETS": "all"},
         limit=2**26,
     )
     try:

@@ -47,8 +47,6 @@ def _lean(node: Any, *, output: bool) -> Any:
         del lean["default"]
     if lean.get("additionalProperties") is True:
         del lean["additionalProperties"]
-    if lean.get("format") == "date-time":
-        lean.pop("maxLength", None)
     if isinstance(lean.get("anyOf"), list):
         _hoist_description(lean)
     return _fold_null(lean, drop_null=not output)
@@ -60,9 +58,7 @@ def _is_noise(key: str, value: Any, *, output: bool) -> bool:
     if key == "title" or (output and key == "description"):
         return isinstance(value, str)
     return (
-        key == "pattern"
-        or (key == "maximum" and value == _INT64_MAX)
-        or (key == "minLength" and value == 1)
+        key == "pattern" or (key == "maximum" and value == _INT64_MAX) or (key == "minLength" and value == 1)
     )
 
 

@@ -155,7 +155,7 @@ async def recall(
     systems = tuple(memory_types or SYSTEMS)
     namespaces = namespaces_of(namespace)
     memory_systems = tuple(system for system in SYSTEMS if system in systems)
-    found = SearchResult(results=[], mode="hybrid")
+    found = SearchResult(results=[], mode="hybrid", notice=None, truncated=False)
     if memory_systems:
         found = await services.search.search(
             SearchRequest(
@@ -179,8 +179,7 @@ async def recall(
     if "procedural" in systems:
         result.procedures = await _procedures(services, query, namespaces, explain)
     if "graph" in systems:
-        hits = [hit.id for hit in found.results]
-        result.graph = await services.graph.about(namespaces[0], query, hits, MAX_SIDE_RESULTS)
+        result.graph = await _graph(services, query, namespaces, [hit.id for hit in found.results])
     if not result.results and not result.procedures and not (result.graph and result.graph.entities):
         empty = await empty_namespace_notice(services, namespaces)
         if empty is not None:
@@ -196,6 +195,22 @@ async def _procedures(
         search = ProcedureSearch(query=query, namespace=namespace, limit=MAX_SIDE_RESULTS, explain=explain)
         hits += (await services.procedural.find(search)).results
     return sorted(hits, key=lambda hit: -hit.score)[:MAX_SIDE_RESULTS]
+
+
+async def _graph(
+    services: Services, query: str, namespaces: tuple[str, ...], memory_ids: list[int]
+) -> KnowledgeGraph:
+    """The entities of each namespace searched that the query names or the found memories mention."""
+    graph = KnowledgeGraph(entities=[], relations=[])
+    for namespace in namespaces:
+        room = MAX_SIDE_RESULTS - len(graph.entities)
+        if room <= 0:
+            break
+        found = await services.graph.about(namespace, query, memory_ids, room)
+        graph.entities += found.entities
+        graph.relations += found.relations
+        graph.relations_truncated |= found.relations_truncated
+    return graph
 
 
 async def empty_namespace_notice(services: Services, searched: tuple[str, ...]) -> str | None:

@@ -70,7 +70,8 @@ TOOLSETS: dict[str, Toolset] = {
     "semantic": Toolset(
         "facts by id: get with history, restore, list_memories",
         semantic.tools,
-        "- `get` a memory with its history, `restore` a forgotten one, `list_memories` to browse.",
+        "- `recall` before answering from scratch; `remember` facts and decisions, `update` or `forget` "
+        "what changed; `get` one with its history, `restore` a forgotten one, `list_memories` to browse.",
     ),
     "episodic": Toolset(
         "events: record_event(s), recall_events, timeline",
@@ -148,10 +149,7 @@ def _build(spec: ToolSpec) -> Tool:
 def instructions(toolsets: Iterable[str]) -> str:
     """What the model is told at initialize: only about tools that the chosen toolsets serve."""
     names = tuple(toolsets)
-    lines = [PREAMBLE]
-    if CORE in names:
-        lines.append(TOOLSETS[CORE].advice)
-    else:
-        lines.extend(TOOLSETS[name].advice for name in names)
-    lines.append(NAMESPACES)
-    return "\n".join(lines)
+    # Every toolset at once would be too long to read on every start; core's advice covers the
+    # common path and names memory_status, which lists the rest.
+    shown = (CORE,) if set(names) == set(ALL) else names
+    return "\n".join([PREAMBLE, *(TOOLSETS[name].advice for name in shown), NAMESPACES])

@@ -97,6 +97,7 @@ def test_an_unreachable_endpoint_is_reported_not_raised_raw():
 async def test_the_server_uses_the_http_endpoint_when_configured(tmp_path, minilm):
     with embeddings_endpoint(minilm) as (url, requests):
         settings = Settings(
+            toolsets=("all",),
             db=tmp_path / "a.db",
             embedder="http",
             embedding_url=url,

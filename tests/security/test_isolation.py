@@ -27,7 +27,9 @@ MARKERS = {"a": "zanzibar", "b": "ulaanbaatar"}
 @pytest.fixture
 def settings(tmp_path: Any) -> Settings:
     # No background consolidation: the test decides when a run happens.
-    return Settings(db=tmp_path / "athena.db", backlog_interval=0.05, consolidation_interval=0)
+    return Settings(
+        toolsets=("all",), db=tmp_path / "athena.db", backlog_interval=0.05, consolidation_interval=0
+    )
 
 
 async def fill(client: Client, namespace: str) -> dict[str, Any]:

@@ -69,7 +69,7 @@ LIMITS = [
     ("create_trigger", {"kind": "after", "after_seconds": 316_224_001}, ("after_seconds", "316224000")),
     ("create_trigger", {"kind": "cron", "cron": "* " * 51}, ("cron", "100")),
     ("due", {"lookahead_minutes": 10_081}, ("lookahead_minutes", "10080")),
-    ("dismiss", {"firing_ids": list(range(1, 502))}, ("firing_ids", "500")),
+    ("dismiss", {"firing_ids": list(range(1, 502))}, ("firing_ids", "100")),
     ("consolidate", {"settle_seconds": "Infinity"}, ("settle_seconds", "finite")),
     ("undo_compaction", {"ids": list(range(1, 502))}, ("ids", "500")),
 ]

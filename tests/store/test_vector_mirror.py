@@ -148,7 +148,7 @@ async def test_a_copy_behind_the_pruned_feed_loads_afresh(
 
 
 async def test_a_reset_index_is_reloaded(tmp_path, minilm: MiniLMEmbedder):
-    settings = Settings(db=tmp_path / "a.db")
+    settings = Settings(toolsets=("all",), db=tmp_path / "a.db")
     async with services_for(settings, minilm) as mine, services_for(settings, minilm) as theirs:
         await fill(mine)
         await mine.vectors.load()

@@ -58,11 +58,18 @@ async def test_the_store_records_its_model_and_refuses_another(settings, minilm)
 
 async def test_reembed_recomputes_every_vector_with_the_new_model(tmp_path, minilm):
     db = tmp_path / "a.db"
-    async with open_client(Settings(db=db), minilm) as client:
+    async with open_client(Settings(toolsets=("all",), db=db), minilm) as client:
         await call(client, "remember", content="The cache lives in Redis")
         await call(client, "record_event", content="Flushed the Redis cache")
     with embeddings_endpoint(minilm, dimension_cut=None) as (url, _):
-        new = Settings(db=db, embedder="http", embedding_url=url, embedding_model="other", embedding_dim=384)
+        new = Settings(
+            toolsets=("all",),
+            db=db,
+            embedder="http",
+            embedding_url=url,
+            embedding_model="other",
+            embedding_dim=384,
+        )
         await reembed(new)
         async with open_services(new, background=False) as services:
             expected = EmbeddingIdentity("openai-compatible:other", 384)
@@ -179,10 +186,17 @@ async def test_a_pass_that_times_out_is_split_until_it_fits_and_nothing_is_put_o
 
 async def test_reembed_fails_loudly_when_some_memories_cannot_be_embedded(tmp_path, minilm):
     db = tmp_path / "a.db"
-    async with open_client(Settings(db=db), minilm) as client:
+    async with open_client(Settings(toolsets=("all",), db=db), minilm) as client:
         await call(client, "record_event", content="a poison pill")
     with embeddings_endpoint(minilm, refuse="poison") as (url, _):
-        settings = Settings(db=db, embedder="http", embedding_url=url, embedding_model="x", embedding_dim=384)
+        settings = Settings(
+            toolsets=("all",),
+            db=db,
+            embedder="http",
+            embedding_url=url,
+            embedding_model="x",
+            embedding_dim=384,
+        )
         with pytest.raises(AthenaError, match="1 memories could not be embedded"):
             await reembed(settings)
 

@@ -93,7 +93,7 @@ WRONG_TYPES = [
     ("recall", {"query": ["q"]}, ("query",)),
     ("recall", {"query": "q", "namespace": 5}, ("namespace",)),
     ("recall", {"query": "q", "explain": "maybe"}, ("explain",)),
-    ("recall", {"query": "q", "memory_types": ["procedural"]}, ("memory_types",)),
+    ("recall", {"query": "q", "memory_types": ["facts"]}, ("memory_types",)),
     ("recall", {"query": "q", "since": "yesterday"}, ("since",)),
     ("get", {"id": "abc"}, ("id",)),
     ("get", {"id": 1.5}, ("id",)),
@@ -435,7 +435,7 @@ async def test_record_events_with_one_bad_event_records_none_of_them(
         message = await refusal(client, "record_events", {"events": events})
         page = await call(client, "timeline")
         in_session = await call(client, "timeline", session_id="s1")
-    assert_refused(message, settings, fragment, f"events.{position}")
+    assert_refused(message, settings, fragment, f"events[{position}]")
     assert page["events"] == [] and in_session["events"] == []
 
 

@@ -147,4 +147,4 @@ async def test_communities_stay_in_their_namespace_and_bad_input_is_refused(sett
 
 def test_the_community_interval_setting_refuses_a_negative_value(tmp_path):
     with pytest.raises(ValueError, match="community_interval"):
-        Settings(db=tmp_path / "athena.db", community_interval=-1)
+        Settings(toolsets=("all",), db=tmp_path / "athena.db", community_interval=-1)
