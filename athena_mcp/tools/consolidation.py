@@ -69,9 +69,8 @@ async def consolidate(
         Field(description="Let your model review uncertain proposals (MCP sampling)"),
     ] = True,
 ) -> RunReport:
-    """Turn settled events into facts, learned procedures, graph candidates and session digests now,
-    with provenance back to the events, then compact old low-value events (dry_run only shows what it
-    would consolidate)."""
+    """After finishing a task: turn its events into facts, procedures, graph candidates and a session
+    digest now, then compact old low-value events; dry_run only previews."""
     verdicts = None if review is None else verdicts_from(review)
     report = await services.consolidation.run_once(
         trigger="request",

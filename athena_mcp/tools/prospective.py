@@ -52,17 +52,17 @@ MAX_DEPENDENCIES = 50
 MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600
 MAX_LOOKAHEAD_MINUTES = 7 * 24 * 60
 
-TaskId = Annotated[int, Field(ge=1, le=MAX_ID, description="A task id from create_task or list_tasks")]
-GoalId = Annotated[int, Field(ge=1, le=MAX_ID, description="A goal id from create_goal or list_goals")]
+TaskId = Annotated[int, Field(ge=1, le=MAX_ID, description="A task id")]
+GoalId = Annotated[int, Field(ge=1, le=MAX_ID, description="A goal id")]
 TriggerId = Annotated[
     int, Field(ge=1, le=MAX_ID, description="A trigger id from create_trigger or list_triggers")
 ]
 FiringId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Dependencies = Annotated[
     list[TaskId],
-    Field(max_length=MAX_DEPENDENCIES, description="Tasks this one waits for (same namespace)"),
+    Field(max_length=MAX_DEPENDENCIES, description="Tasks it waits for"),
 ]
-Notes = Annotated[Content, Field(description="Details: context, links, what done looks like")]
+Notes = Annotated[Content, Field(description="Context, links, what done looks like")]
 TaskStatuses = Annotated[
     list[TaskStatus],
     Field(
@@ -145,8 +145,7 @@ async def create_task(
     depends_on: Dependencies | None = None,
     namespace: Namespace = "default",
 ) -> Task:
-    """Add a task you mean to do, optionally with a due time, a priority, the goal it serves and the tasks
-    it waits for. Every call adds a new task."""
+    """Add a task you mean to do, with an optional due time, priority, goal and dependencies."""
     return await services.prospective.create_task(
         TaskDraft(
             namespace=namespace,
@@ -176,8 +175,8 @@ async def update_task(
     clear: Clearable | None = None,
     namespace: Namespace = "default",
 ) -> Task:
-    """Change a task: record progress with status (done or cancelled also ends its reminders) or replace
-    other fields; depends_on replaces the whole list, clear empties due, goal_id or notes."""
+    """Record a task's progress (status done or cancelled ends its reminders) or change its fields;
+    `clear` empties some."""
     changes = TaskChanges(
         title=title,
         notes=notes,
@@ -316,8 +315,7 @@ async def due(
     ] = 0,
     limit: Limit = 20,
 ) -> DueResult:
-    """What needs acting on now: reminders that fired and open tasks past their due time (or due within
-    lookahead_minutes); check it when a session starts, and dismiss fired items once handled."""
+    """What needs acting on now: fired reminders and overdue tasks. Check it when a session starts."""
     return await _current_due(services, namespace, lookahead_minutes, limit)
 
 
