@@ -125,7 +125,7 @@ class Settings:
     consolidation_settle: float = _setting(
         600.0,
         "Seconds a session must be quiet (no new event) before consolidation takes it in; a session "
-        "that recorded an outcome is taken in at once.",
+        "whose last event carries an outcome is taken in at once.",
     )
     compaction_age_days: float = _setting(
         30.0, "Days after which consolidated low-value events may be compacted into their session digest."

@@ -94,8 +94,8 @@ class RunReport(BaseModel):
     waiting_for_vectors: int = Field(default=0, description="Settled events left for later: no vector yet")
     settling: int = Field(
         default=0,
-        description="Sessions left for later: their last event is younger than the settle time and none "
-        "recorded an outcome",
+        description="Sessions left for later: their last event is younger than the settle time and "
+        "carries no outcome",
     )
     proposals: list[str] = Field(default_factory=list, description="What a dry run would create")
 
@@ -354,7 +354,7 @@ def _left_for_later(report: RunReport, settle_seconds: float) -> str | None:
     if report.settling:
         reasons.append(
             f"Sessions still settling: {report.settling} (the last event of each is younger than "
-            f"{settle_seconds:g} s and none recorded an outcome); record the outcome, or pass "
+            f"{settle_seconds:g} s and carries no outcome); record the outcome, or pass "
             "settle_seconds=0, to take them in now."
         )
     if report.waiting_for_vectors:

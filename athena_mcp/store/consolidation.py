@@ -22,8 +22,12 @@ _UNCONSOLIDATED = (
     "AND NOT EXISTS (SELECT 1 FROM consolidated_events c WHERE c.memory_id = m.id)"
 )
 
-# Of a group of events: the last is older than the bound, or one recorded how the session ended.
-_SETTLED = "(max(m.occurred_at) < ? OR count(m.outcome) > 0)"
+# Of a group of events: the last is older than the bound, or the last recorded how the session ended
+# (an outcome on an earlier step, such as a failed test run, does not end the session).
+_SETTLED = (
+    "(max(m.occurred_at) < ? "
+    "OR max(m.occurred_at) = max(CASE WHEN m.outcome IS NOT NULL THEN m.occurred_at END))"
+)
 
 
 def _namespace_clause(namespace: str | None) -> tuple[str, list[Any]]:
@@ -35,8 +39,8 @@ async def pending_events(
 ) -> list[Row]:
     """Unconsolidated events of up to `max_sessions` whole settled sessions, oldest session first, and
     up to `max_loose` settled events that belong to no session. Settled: the last event is older than
-    `settled_before` (a session still being written waits), or one of them recorded an outcome (the
-    session is finished)."""
+    `settled_before` (a session still being written waits), or its latest event recorded an outcome
+    (the session is finished)."""
     where, params = _namespace_clause(namespace)
     sessions = await db.fetchall(
         f"WITH pending AS (SELECT m.namespace, m.session_id FROM memories m WHERE {_UNCONSOLIDATED} "
