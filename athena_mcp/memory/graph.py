@@ -84,7 +84,11 @@ class GraphMemory:
         matcher = NameMatcher(await mentions.known_names(self._database, namespace))
         names = sorted(matcher.find(query))
         mentioned = await mentions.names_mentioned(self._database, memory_ids)
-        names += [name for memory_id in memory_ids for name in mentioned.get(memory_id, ("", []))[1]]
+        for memory_id in memory_ids:
+            held_in, names_of_memory = mentioned.get(memory_id, (namespace, []))
+            # A memory of another namespace searched in the same call must not bring in this one's entities.
+            if held_in == namespace:
+                names += names_of_memory
         ids = await graph.resolve(self._database, namespace, dict.fromkeys(names))
         wanted = list(dict.fromkeys(ids[name] for name in names if name in ids))[:limit]
         records = {e.id: e for e in await graph_reads.entities(self._database, wanted)}

@@ -76,6 +76,31 @@ def _procedures(answer: Answer) -> str:
     return "\n".join(lines + more(answer)) or "No procedure matched."
 
 
+def _procedure(answer: Answer) -> str:
+    """get_procedure: the whole procedure, its standing and its latest runs."""
+    lines = [procedure_line(answer), f"  {answer['status']}, {answer['origin']}, {answer['validation']}"]
+    if answer.get("preconditions"):
+        lines.append(f"  before: {'; '.join(answer['preconditions'])}")
+    if answer.get("expected_outcome"):
+        lines.append(f"  success looks like: {answer['expected_outcome']}")
+    for run in answer.get("recent_runs") or ():
+        notes = f": {run['notes']}" if run.get("notes") else ""
+        lines.append(f"  run {when(run['recorded_at'])} {run['outcome']}{notes}")
+    return "\n".join(lines)
+
+
+def _explored(answer: Answer) -> str:
+    """explore_graph: each entity with how far from a hit it lies, then the relations among them."""
+    lines = [
+        ("hit " if entity["hit"] else f"+{entity['distance']} ") + entity_line(entity)
+        for entity in answer["entities"]
+    ]
+    lines += [relation_line(relation) for relation in answer["relations"]]
+    if answer.get("truncated"):
+        lines.append("(cut short by the limit)")
+    return "\n".join(lines) or "No entity matched."
+
+
 def _due(answer: Answer) -> str:
     lines = []
     for fired in answer["fired"]:
@@ -117,7 +142,7 @@ def _graph(answer: Answer) -> str:
     return "\n".join(graph_lines(answer) + more(answer)) or "No entity matched."
 
 
-# Searches, whose `detail` argument asks for every field of each hit in the text too.
+# Searches: recall's `detail` argument asks for every field of each hit in the text too.
 SEARCHES = ("recall", "recall_events")
 RENDERERS: dict[str, Renderer] = {
     "remember": _remember,
@@ -131,7 +156,7 @@ RENDERERS: dict[str, Renderer] = {
     "record_events": _recorded,
     "find_procedures": _procedures,
     "list_procedures": _procedures,
-    "get_procedure": lambda answer: procedure_line(answer),
+    "get_procedure": _procedure,
     "save_procedure": compact_json,
     "due": _due,
     "list_tasks": _tasks,
@@ -142,7 +167,7 @@ RENDERERS: dict[str, Renderer] = {
     "read_graph": _graph,
     "search_nodes": _graph,
     "open_nodes": _graph,
-    "explore_graph": _graph,
+    "explore_graph": _explored,
 }
 
 

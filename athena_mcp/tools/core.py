@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from athena_mcp.errors import InvalidInput
 from athena_mcp.memory.graph_models import GraphAdded
-from athena_mcp.store import namespaces
+from athena_mcp.memory.recall_extras import namespace_counts
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import Namespace
-from athena_mcp.tools.gate import SessionToolsets, ToolsetServer, session_of
+from athena_mcp.tools.gate import SESSIONLESS, SessionToolsets, ToolsetServer, session_of
 from athena_mcp.tools.graph import MAX_BATCH, EntityInput, RelationInput
 
 ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
@@ -78,6 +78,11 @@ async def memory_status(
 ) -> MemoryStatus:
     """Namespaces with their counts, and the toolsets; `enable` turns more tools on for this session."""
     session = session_of(ctx.request_context.request)
+    if enable and session == SESSIONLESS:
+        raise InvalidInput(
+            "enable: this connection has no MCP session (no Mcp-Session-Id header), so a toolset cannot be "
+            "turned on for it alone; start the server with --toolsets naming the toolsets, or all."
+        )
     enabled = session_toolsets.enable(session, enable or ())
     if enabled:
         await ctx.session.send_tool_list_changed()
@@ -86,7 +91,7 @@ async def memory_status(
     return MemoryStatus(
         namespaces=[
             NamespaceState(namespace=n.namespace, counts=n.counts)
-            for n in await namespaces.counts(services.database)
+            for n in await namespace_counts(services.database)
         ],
         toolsets=[
             ToolsetState(name=name, on=name in on, about=about)

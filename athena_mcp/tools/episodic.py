@@ -49,6 +49,21 @@ class EventInput(BaseModel):
     importance: Importance = 0.5
     source: Source | None = None
 
+    def draft(self, namespace: str) -> NewMemory:
+        return NewMemory(
+            system="episodic",
+            namespace=namespace,
+            kind=self.event_type,
+            content=self.content,
+            tags=tuple(self.tags),
+            importance=self.importance,
+            source=self.source,
+            session_id=self.session_id,
+            outcome=self.outcome,
+            context=self.context,
+            occurred_at=to_seconds_or_none(self.timestamp),
+        )
+
 
 def tools() -> tuple[ToolSpec, ...]:
     return (
@@ -56,22 +71,6 @@ def tools() -> tuple[ToolSpec, ...]:
         ToolSpec(record_events, tool_hints(read_only=False)),
         ToolSpec(recall_events, tool_hints(read_only=True, idempotent=True)),
         ToolSpec(timeline, tool_hints(read_only=True, idempotent=True)),
-    )
-
-
-def _new_event(event: EventInput, namespace: str) -> NewMemory:
-    return NewMemory(
-        system="episodic",
-        namespace=namespace,
-        kind=event.event_type,
-        content=event.content,
-        tags=tuple(event.tags),
-        importance=event.importance,
-        source=event.source,
-        session_id=event.session_id,
-        outcome=event.outcome,
-        context=event.context,
-        occurred_at=to_seconds_or_none(event.timestamp),
     )
 
 
@@ -102,7 +101,7 @@ async def record_event(
         importance=importance,
         source=source,
     )
-    return await services.episodic.record([_new_event(event, namespace)])
+    return await services.episodic.record([event.draft(namespace)])
 
 
 @tool_errors
@@ -112,7 +111,7 @@ async def record_events(
     namespace: Namespace = "default",
 ) -> RecordResult:
     """Record several events at once (all or none), e.g. the steps of a session; faster than one call each."""
-    return await services.episodic.record([_new_event(event, namespace) for event in events])
+    return await services.episodic.record([event.draft(namespace) for event in events])
 
 
 @tool_errors

@@ -106,7 +106,7 @@ MemoryId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Most results")]
 MaxTokens = Annotated[
     int,
-    Field(ge=50, le=100_000, description="Stop before the answer would exceed about this many tokens"),
+    Field(ge=50, le=100_000, description="Stop adding memories past about this many tokens"),
 ]
 Timestamp = Annotated[
     datetime,

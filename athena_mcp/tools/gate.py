@@ -21,9 +21,13 @@ from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 from athena_mcp.tools.answers import render_answer
 from athena_mcp.tools.arguments import argument_problem
 
-# HTTP sessions that turned toolsets on are remembered up to this many, least recent forgotten first.
+# HTTP sessions that turned toolsets on are remembered up to this many; the one that turned a toolset
+# on longest ago is forgotten first.
 MAX_SESSIONS = 1024
 SESSION_HEADER = "mcp-session-id"
+# An HTTP request without a session id (the 2026-07-28 protocol has none): it sees the server's
+# toolsets and can turn none on, since every such client would share the change.
+SESSIONLESS = ""
 
 
 class SessionToolsets:
@@ -82,18 +86,20 @@ class ToolsetServer(MCPServer[Any]):
                 f"Unknown tool: {name}. tools/list shows the tools this session has; memory_status "
                 "turns further toolsets on.",
             )
-        arguments = params.get("arguments")
+        arguments = params.get("arguments") or {}
         problem = argument_problem(tool, arguments) if isinstance(arguments, dict) else None
         if problem is not None:
             return _refusal(f"Error executing tool {tool.name}: {problem}")
-        detail = isinstance(arguments, dict) and arguments.get("detail") is True
+        # A client may send a boolean as JSON text; the SDK accepts "true" too.
+        detail = isinstance(arguments, dict) and arguments.get("detail") in (True, "true")
         return render_answer(tool.name, await call_next(ctx), detail=detail)
 
 
 def session_of(request: Any) -> str | None:
-    """The client session a request belongs to: its HTTP session id; None for the one stdio client."""
+    """The client session a request belongs to: its HTTP session id (SESSIONLESS without one); None
+    where there is no HTTP request, on stdio and in process, whose server has one client."""
     headers = getattr(request, "headers", None)
-    return None if headers is None else headers.get(SESSION_HEADER)
+    return None if headers is None else headers.get(SESSION_HEADER, SESSIONLESS)
 
 
 def _only(result: HandlerResult, tools: Mapping[str, Tool]) -> HandlerResult:

@@ -57,7 +57,8 @@ def _is_noise(key: str, value: Any, *, output: bool) -> bool:
         return False
     if key == "title" or (output and key == "description"):
         return isinstance(value, str)
-    return (
+    # Bounds stay in output schemas, which must accept exactly what they did.
+    return not output and (
         key == "pattern" or (key == "maximum" and value == _INT64_MAX) or (key == "minLength" and value == 1)
     )
 

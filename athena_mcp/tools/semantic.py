@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from athena_mcp.errors import InvalidInput
+from athena_mcp.memory import recall_extras as extras
 from athena_mcp.memory.graph_models import KnowledgeGraph
 from athena_mcp.memory.semantic import (
     FactDraft,
@@ -17,13 +18,11 @@ from athena_mcp.memory.semantic import (
     UpdateResult,
 )
 from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
-from athena_mcp.retrieval.procedure_search import ProcedureHit, ProcedureSearch
+from athena_mcp.retrieval.procedure_search import ProcedureHit
 from athena_mcp.retrieval.search import SearchRequest
-from athena_mcp.services import Services
-from athena_mcp.store import namespaces as namespaces_store
 from athena_mcp.store.filters import SYSTEMS, MemoryFilter
-from athena_mcp.store.memories import NewMemory
 from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
+from athena_mcp.tools.episodic import EventInput
 from athena_mcp.tools.fields import (
     Content,
     Context,
@@ -53,8 +52,6 @@ MemoryTypes = Annotated[
         description="semantic (facts), episodic (events), procedural, graph; default the first two",
     ),
 ]
-# Procedures and entities a recall adds beside its memories, at most.
-MAX_SIDE_RESULTS = 5
 
 
 class RecallResult(SearchResult):
@@ -64,7 +61,8 @@ class RecallResult(SearchResult):
 
 def tools() -> tuple[ToolSpec, ...]:
     return (
-        ToolSpec(remember, tool_hints(read_only=False, idempotent=True)),
+        # Not idempotent: a fact stored twice is one memory, but every event is a new one.
+        ToolSpec(remember, tool_hints(read_only=False)),
         ToolSpec(recall, tool_hints(read_only=True, idempotent=True)),
         ToolSpec(get, tool_hints(read_only=True, idempotent=True)),
         ToolSpec(update, tool_hints(read_only=False, idempotent=True)),
@@ -97,20 +95,19 @@ async def remember(
     """Store a fact, preference or decision, or (memory_type episodic) an event with its session and
     outcome; a near-duplicate is listed in `similar` to `update` instead."""
     if memory_type == "episodic":
-        event = NewMemory(
-            system="episodic",
-            namespace=namespace,
-            kind=kind if kind != "fact" else "observation",
+        event = EventInput(
             content=content,
-            tags=tuple(tags or ()),
-            importance=importance,
-            source=source,
+            # "fact" is the argument's default, not an event type a caller chose.
+            event_type=kind if kind != "fact" else "observation",
             session_id=session_id,
+            timestamp=timestamp,
             outcome=outcome,
             context=context,
-            occurred_at=to_seconds_or_none(timestamp),
+            tags=tags or [],
+            importance=importance,
+            source=source,
         )
-        recorded = await services.episodic.record([event])
+        recorded = await services.episodic.record([event.draft(namespace)])
         return RememberResult(id=recorded.ids[0], status="stored", vector=recorded.vectors)
     if session_id is not None or outcome is not None or context is not None:
         raise InvalidInput(
@@ -177,49 +174,15 @@ async def recall(
         )
     result = RecallResult(**dict(found))
     if "procedural" in systems:
-        result.procedures = await _procedures(services, query, namespaces, explain)
+        result.procedures = await extras.procedures_for(services.procedural, query, namespaces, explain)
     if "graph" in systems:
-        result.graph = await _graph(services, query, namespaces, [hit.id for hit in found.results])
+        memory_ids = [hit.id for hit in found.results]
+        result.graph = await extras.entities_for(services.graph, query, namespaces, memory_ids)
     if not result.results and not result.procedures and not (result.graph and result.graph.entities):
-        empty = await empty_namespace_notice(services, namespaces)
+        empty = await extras.empty_namespace_notice(services.database, namespaces)
         if empty is not None:
             result.notice = empty if result.notice is None else f"{result.notice}. {empty}"
     return result
-
-
-async def _procedures(
-    services: Services, query: str, namespaces: tuple[str, ...], explain: bool
-) -> list[ProcedureHit]:
-    hits: list[ProcedureHit] = []
-    for namespace in namespaces:
-        search = ProcedureSearch(query=query, namespace=namespace, limit=MAX_SIDE_RESULTS, explain=explain)
-        hits += (await services.procedural.find(search)).results
-    return sorted(hits, key=lambda hit: -hit.score)[:MAX_SIDE_RESULTS]
-
-
-async def _graph(
-    services: Services, query: str, namespaces: tuple[str, ...], memory_ids: list[int]
-) -> KnowledgeGraph:
-    """The entities of each namespace searched that the query names or the found memories mention."""
-    graph = KnowledgeGraph(entities=[], relations=[])
-    for namespace in namespaces:
-        room = MAX_SIDE_RESULTS - len(graph.entities)
-        if room <= 0:
-            break
-        found = await services.graph.about(namespace, query, memory_ids, room)
-        graph.entities += found.entities
-        graph.relations += found.relations
-        graph.relations_truncated |= found.relations_truncated
-    return graph
-
-
-async def empty_namespace_notice(services: Services, searched: tuple[str, ...]) -> str | None:
-    """When the namespaces searched hold nothing but others do, say which: the likeliest slip."""
-    held = {n.namespace: n.counts for n in await namespaces_store.counts(services.database)}
-    if not held or any(name in held for name in searched):
-        return None
-    others = ", ".join(f"{name} ({sum(counts.values())})" for name, counts in list(held.items())[:8])
-    return f"Namespace {', '.join(searched)} holds nothing; these hold memories: {others}."
 
 
 @tool_errors

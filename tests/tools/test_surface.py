@@ -7,7 +7,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from mcp import Client
@@ -18,6 +18,9 @@ from mcp_types import INVALID_PARAMS
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import TOOLSETS, Settings
+from athena_mcp.tools.core import ToolsetName
+from athena_mcp.tools.gate import SESSIONLESS, session_of
+from athena_mcp.tools.surface import TOOLSETS as SURFACE_TOOLSETS
 from perf.bench_surface import measure_recall, measure_surface
 from tests.conftest import call, call_error, open_client
 from tests.stdio_server import StdioServer
@@ -139,6 +142,7 @@ async def test_the_default_surface_over_stdio_turns_toolsets_on_and_answers_comp
         after = {tool["name"] for tool in (await server.request("tools/list", {}))["tools"]}
         stored = await server.call_tool("remember", {"content": "Deploys run from GitHub Actions."})
         answer = await server.request("tools/call", {"name": "recall", "arguments": {"query": "deploys"}})
+        no_arguments = await server.request("tools/call", {"name": "recall"})
     finally:
         await server.stop()
     assert before == TOOLSET_TOOLS["core"]
@@ -146,6 +150,7 @@ async def test_the_default_surface_over_stdio_turns_toolsets_on_and_answers_comp
     assert {"method": "notifications/tools/list_changed"} in [
         {"method": n["method"]} for n in server.notifications
     ]
+    assert no_arguments["isError"] and no_arguments["content"][0]["text"].endswith("query: is required")
     text = answer["content"][0]["text"]
     assert re.search(
         rf"^\[{stored['id']}\] fact [\d: -]+ \d\.\d\d: Deploys run from GitHub Actions\.$", text, re.M
@@ -280,3 +285,52 @@ async def test_answers_render_one_line_a_hit_with_the_full_record_kept_structure
         rf"\[{stored['id']}\] fact \d{{4}}-\d\d-\d\d \d\d:\d\d \d\.\d\d: Secrets live in Doppler\.", line
     )
     assert '"tags":["ops"]' in detailed.content[0].text  # type: ignore[union-attr]
+
+
+def test_a_session_is_the_http_session_id_or_the_one_client_of_a_process() -> None:
+    class Request:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.headers = headers
+
+    assert session_of(None) is None  # stdio, in process: the server's one client
+    assert session_of(Request({"mcp-session-id": "abc"})) == "abc"
+    assert session_of(Request({})) == SESSIONLESS  # may not turn toolsets on for everyone
+
+
+def test_the_toolsets_memory_status_accepts_are_the_ones_there_are() -> None:
+    assert get_args(ToolsetName) == TOOLSETS == tuple(SURFACE_TOOLSETS)
+
+
+async def test_procedure_and_explored_graph_answers_keep_what_a_model_acts_on(
+    settings: Settings, minilm: MiniLMEmbedder
+) -> None:
+    async with open_client(settings, minilm) as client:
+        saved = await call(
+            client,
+            "save_procedure",
+            name="Release",
+            goal="Publish a release",
+            steps=["tag", "push"],
+            preconditions=["main is green"],
+            expected_outcome="the package is on PyPI",
+        )
+        await call(client, "record_execution", id=saved["id"], outcome="failure", notes="push was refused")
+        procedure = await client.call_tool("get_procedure", {"id": saved["id"]})
+        await call(
+            client,
+            "add_to_graph",
+            entities=[
+                {"name": "Ada", "entityType": "person", "observations": []},
+                {"name": "Parser", "entityType": "project", "observations": []},
+            ],
+            relations=[{"from": "Ada", "to": "Parser", "relationType": "works_on"}],
+        )
+        explored = await client.call_tool("explore_graph", {"query": "Ada", "depth": 1})
+    text = procedure.content[0].text  # type: ignore[union-attr]
+    assert "before: main is green" in text and "success looks like: the package is on PyPI" in text
+    assert "failure: push was refused" in text
+    assert explored.content[0].text.split("\n") == [  # type: ignore[union-attr]
+        "hit Ada (person)",
+        "+1 Parser (project)",
+        "Ada -works_on-> Parser",
+    ]

@@ -103,7 +103,7 @@ DESTRUCTIVE_TOOLS = {
 # converges on repeat (a second consolidate finds nothing new). A second merge of the same pair is
 # refused (they are one entity by then) and a second unmerge too: each is a step of its own.
 NOT_IDEMPOTENT_TOOLS = {
-    *("record_event", "record_events", "record_execution"),
+    *("remember", "record_event", "record_events", "record_execution"),
     *("create_task", "create_goal", "create_trigger"),
     *("rate_memory", "merge_entities", "unmerge_entities"),
 }
