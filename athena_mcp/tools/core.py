@@ -11,11 +11,14 @@ from pydantic import BaseModel, Field
 from athena_mcp.errors import InvalidInput
 from athena_mcp.memory.graph_models import GraphAdded
 from athena_mcp.memory.recall_extras import namespace_counts
+from athena_mcp.settings import TOOLSETS
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
 from athena_mcp.tools.fields import Namespace
 from athena_mcp.tools.gate import SESSIONLESS, SessionToolsets, ToolsetServer, session_of
 from athena_mcp.tools.graph import MAX_BATCH, EntityInput, RelationInput
 
+# The same names as settings.TOOLSETS (a test keeps them so): a Literal, for the schema a model reads.
+ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
 ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
 
 
@@ -74,7 +77,7 @@ async def memory_status(
     services: ServicesDep,
     session_toolsets: Annotated[SessionToolsets, Resolve(_session_toolsets)],
     ctx: Context,
-    enable: Annotated[list[ToolsetName], Field(max_length=7)] | None = None,
+    enable: Annotated[list[ToolsetName], Field(max_length=len(TOOLSETS))] | None = None,
 ) -> MemoryStatus:
     """Namespaces with their counts, and the toolsets; `enable` turns more tools on for this session."""
     session = session_of(ctx.request_context.request)
