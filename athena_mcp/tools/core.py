@@ -19,7 +19,6 @@ from athena_mcp.tools.graph import MAX_BATCH, EntityInput, RelationInput
 
 # The same names as settings.TOOLSETS (a test keeps them so): a Literal, for the schema a model reads.
 ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
-ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
 
 
 def tools() -> tuple[ToolSpec, ...]:
