@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -15,7 +15,7 @@ from athena_mcp.models import Memory, MemoryVersion
 from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.memories import NewMemory
+from athena_mcp.store.memories import FactChanges, NewMemory
 from athena_mcp.store.vector_mirror import VectorMirror
 
 NEAR_DUPLICATE_CANDIDATES = 3
@@ -122,23 +122,23 @@ class SemanticMemory:
         history = await memories.versions(self._database, memory_id) if include_history else None
         return MemoryDetail(**memory.model_dump(), history=history)
 
-    async def update(self, memory_id: int, changes: dict[str, Any], reason: str | None) -> UpdateResult:
-        """Apply changes (content, kind, tags, importance, source) as a new version of the fact."""
+    async def update(self, memory_id: int, changes: FactChanges, reason: str | None) -> UpdateResult:
+        """Apply the changes as a new version of the fact."""
         current = await self._require_fact(self._database, memory_id)
-        content = changes.get("content")
+        content = changes.content
         vector = None
         if content is not None and content != current.content:
             await self._refuse_duplicate(self._database, current, content)
             vector = await self._embed(content)
         async with self._database.transaction() as tx:
             current = await self._require_fact(tx, memory_id)
-            effective = {key: value for key, value in changes.items() if value != _field(current, key)}
+            effective = changes.against(current)
             if not effective:
                 return UpdateResult(id=memory_id, version=current.version, status="unchanged")
-            if "content" in effective:
-                await self._refuse_duplicate(tx, current, effective["content"])
+            if effective.content is not None:
+                await self._refuse_duplicate(tx, current, effective.content)
             await memories.update_memory(tx, current, effective, reason)
-            if "content" in effective:
+            if effective.content is not None:
                 await self._store_vector(tx, memory_id, current.namespace, vector)
         similar = await self._similar(vector, current.namespace, exclude=memory_id)
         return UpdateResult(id=memory_id, version=current.version + 1, status="updated", similar=similar)
@@ -229,8 +229,3 @@ class SemanticMemory:
                 f"content: memory {twin} in namespace {memory.namespace!r} already holds exactly this "
                 f"text. Use memory {twin}, or forget one of the two first."
             )
-
-
-def _field(memory: Memory, key: str) -> Any:
-    value = getattr(memory, key)
-    return tuple(value) if key == "tags" else value

@@ -8,11 +8,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from athena_mcp.models import Memory, MemoryVersion, to_datetime
 from athena_mcp.store.database import Database, Row, Transaction
 from athena_mcp.store.filters import MemoryFilter
+
+T = TypeVar("T")
 
 _COLUMNS = (
     "id, system, namespace, kind, content, tags, importance, source, session_id, outcome, context, "
@@ -93,10 +95,38 @@ async def get_memory(db: Database | Transaction, memory_id: int) -> Memory | Non
     return (await get_memories(db, [memory_id])).get(memory_id)
 
 
+@dataclass(frozen=True)
+class FactChanges:
+    """New values for a fact's fields; None leaves a field as it is."""
+
+    content: str | None = None
+    kind: str | None = None
+    tags: tuple[str, ...] | None = None
+    importance: float | None = None
+    source: str | None = None
+
+    def against(self, current: Memory) -> FactChanges:
+        """Only the changes that differ from `current`."""
+        return FactChanges(
+            content=_differing(self.content, current.content),
+            kind=_differing(self.kind, current.kind),
+            tags=_differing(self.tags, tuple(current.tags)),
+            importance=_differing(self.importance, current.importance),
+            source=_differing(self.source, current.source),
+        )
+
+    def __bool__(self) -> bool:
+        return self != FactChanges()
+
+
+def _differing(new: T | None, current: T | None) -> T | None:
+    return None if new == current else new
+
+
 async def update_memory(
-    tx: Transaction, current: Memory, changes: dict[str, Any], change_reason: str | None
+    tx: Transaction, current: Memory, changes: FactChanges, change_reason: str | None
 ) -> None:
-    """Keep the current state as a version, then apply `changes` (column -> value) as the next one."""
+    """Keep the current state as a version, then apply `changes` as the next one."""
     now = time.time()
     await tx.execute(
         "INSERT INTO memory_versions (memory_id, version, kind, content, tags, importance, source, "
@@ -114,17 +144,23 @@ async def update_memory(
             change_reason,
         ),
     )
-    columns = dict(changes)
-    if "tags" in columns:
+    if changes.tags is not None:
         await tx.execute("DELETE FROM memory_tags WHERE memory_id = ?", (current.id,))
-        await _write_tags(tx, current.id, columns["tags"])
-        columns["tags"] = _tags_json(columns["tags"])
-    if "content" in columns:
-        columns["content_hash"] = content_hash(columns["content"])
-    assignments = ", ".join(f"{column} = ?" for column in columns)
+        await _write_tags(tx, current.id, changes.tags)
     await tx.execute(
-        f"UPDATE memories SET {assignments}, version = version + 1, updated_at = ? WHERE id = ?",
-        (*columns.values(), now, current.id),
+        "UPDATE memories SET content = coalesce(?, content), content_hash = coalesce(?, content_hash), "
+        "kind = coalesce(?, kind), tags = coalesce(?, tags), importance = coalesce(?, importance), "
+        "source = coalesce(?, source), version = version + 1, updated_at = ? WHERE id = ?",
+        (
+            changes.content,
+            None if changes.content is None else content_hash(changes.content),
+            changes.kind,
+            None if changes.tags is None else _tags_json(changes.tags),
+            changes.importance,
+            changes.source,
+            now,
+            current.id,
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -10,6 +10,7 @@ from athena_mcp.errors import InvalidInput
 from athena_mcp.memory import recall_extras as extras
 from athena_mcp.memory.graph_models import KnowledgeGraph
 from athena_mcp.memory.semantic import (
+    FactChanges,
     FactDraft,
     MemoryDetail,
     MemoryPage,
@@ -204,18 +205,13 @@ async def update(
 ) -> UpdateResult:
     """Revise a fact: the given fields replace the current ones and the previous version is kept in its
     history (see get with include_history). Fields left out stay as they are."""
-    changes: dict[str, Any] = {
-        key: value
-        for key, value in {
-            "content": content,
-            "kind": kind,
-            "importance": importance,
-            "source": source,
-        }.items()
-        if value is not None
-    }
-    if tags is not None:
-        changes["tags"] = tuple(tags)
+    changes = FactChanges(
+        content=content,
+        kind=kind,
+        tags=None if tags is None else tuple(tags),
+        importance=importance,
+        source=source,
+    )
     if not changes:
         raise InvalidInput("update needs at least one of content, kind, tags, importance or source.")
     return await services.semantic.update(id, changes, reason)

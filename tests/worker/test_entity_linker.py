@@ -11,7 +11,7 @@ from athena_mcp.memory.semantic import FactDraft
 from athena_mcp.services import Services
 from athena_mcp.store import graph, mentions
 from athena_mcp.store.database import Database
-from athena_mcp.store.memories import NewMemory
+from athena_mcp.store.memories import FactChanges, NewMemory
 from athena_mcp.worker.entity_linker import EntityLinker
 from tests.conftest import services_for
 
@@ -104,7 +104,7 @@ async def test_an_edited_fact_is_linked_again(settings, minilm):
         )
         await link_all(services.linker)
         assert await names_of(services.database, stored.id) == {"berlin"}
-        await services.semantic.update(stored.id, {"content": "The office moved to Lisbon."}, None)
+        await services.semantic.update(stored.id, FactChanges(content="The office moved to Lisbon."), None)
         await link_all(services.linker)
         assert await names_of(services.database, stored.id) == {"lisbon"}
 
