@@ -8,6 +8,8 @@ environment, which beats the default. `athena-mcp --help` lists them all from th
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,15 +204,22 @@ def setting_fields() -> tuple[dataclasses.Field[Any], ...]:
 
 
 def _parser(f: dataclasses.Field[Any]) -> Callable[[Any], Any]:
-    kinds: dict[str, Callable[[Any], Any]] = {
-        "Path": lambda raw: Path(raw).expanduser(),
-        "int": int,
-        "float": float,
-        "str": str,
-        "tuple[str, ...]": lambda raw: tuple(p.strip() for p in str(raw).split(",") if p.strip()),
-        "bool": _boolean,
-    }
-    return kinds[str(f.type)]
+    """How a flag's or variable's text becomes the field's value, by the field's declared type."""
+    return _PARSERS[_field_types()[f.name]]
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    # The annotations are strings (postponed evaluation); resolve them to the types themselves.
+    return typing.get_type_hints(Settings)
+
+
+def _path(raw: Any) -> Path:
+    return Path(raw).expanduser()
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    return tuple(part.strip() for part in str(raw).split(",") if part.strip())
 
 
 def _boolean(raw: Any) -> bool:
@@ -222,6 +231,16 @@ def _boolean(raw: Any) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError("use true or false")
+
+
+_PARSERS: dict[Any, Callable[[Any], Any]] = {
+    Path: _path,
+    int: int,
+    float: float,
+    str: str,
+    bool: _boolean,
+    tuple[str, ...]: _names,
+}
 
 
 def offers(settings: Settings, toolset: str) -> bool:

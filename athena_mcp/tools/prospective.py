@@ -100,9 +100,9 @@ def tools() -> tuple[ToolSpec, ...]:
         ToolSpec(list_triggers, tool_hints(read_only=True, idempotent=True)),
         # A cancelled trigger cannot be resumed.
         ToolSpec(cancel_trigger, tool_hints(read_only=False, destructive=True, idempotent=True)),
-        # Read-only although it runs a trigger pass first: that pass records only what the background
-        # worker would record on its next tick anyway, so calling due changes nothing the caller controls.
-        ToolSpec(due, tool_hints(read_only=True, idempotent=True)),
+        # Not read-only: it runs a trigger pass first, which records the firings that came due (what the
+        # background worker would record on its next tick). Idempotent: a second call records nothing new.
+        ToolSpec(due, tool_hints(read_only=False, idempotent=True)),
         ToolSpec(dismiss, tool_hints(read_only=False, idempotent=True)),
     )
 

@@ -80,7 +80,7 @@ TOOLSET_TOOLS = {
 ALL_TOOLS = set().union(*TOOLSET_TOOLS.values())
 READ_ONLY_TOOLS = {
     *("recall", "get", "list_memories", "recall_events", "timeline"),
-    *("list_tasks", "list_goals", "list_triggers", "due"),
+    *("list_tasks", "list_goals", "list_triggers"),
     *("find_procedures", "get_procedure", "list_procedures"),
     *("consolidation_status", "list_compactions"),
     *("read_graph", "search_nodes", "open_nodes", "get_entity"),
