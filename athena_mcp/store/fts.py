@@ -8,6 +8,7 @@ literal, and OR-ed so BM25 ranks partial matches instead of demanding every word
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from athena_mcp.store.database import Database
@@ -15,8 +16,6 @@ from athena_mcp.store.filters import MemoryFilter
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_TERMS = 64
-# Weights of the indexed columns in BM25: content, tags.
-_WEIGHTS = "1.0, 0.5"
 # Matches ranked by the index alone before the filter, as a multiple of k (see lexical_search).
 POOL_FACTOR = 4
 MIN_POOL = 200
@@ -51,63 +50,72 @@ def match_expression(query: str) -> str | None:
     return " OR ".join(f'"{term}"' for term in terms) if terms else None
 
 
+@dataclass(frozen=True)
+class RankedIndex:
+    """An FTS5 index over a table's rows by rowid = id, with its BM25 column weights."""
+
+    fts: str
+    table: str
+    alias: str
+    weights: str
+
+
+MEMORIES = RankedIndex("memories_fts", "memories", "m", "1.0, 0.5")  # content, tags
+
+
 async def lexical_search(
     database: Database, query: str, memory_filter: MemoryFilter, k: int
 ) -> list[tuple[int, float]]:
-    """Top-k active memories by BM25 that pass the filter: (memory id, BM25 score, higher is better).
-
-    The index ranks its best POOL_FACTOR * k matches on its own first, and only those are checked
-    against the filter: joining every match to its memory row doubled the cost of a search at 100k
-    (p95 18 ms against 8). When fewer than k of them pass (a small namespace in a large store) and
-    there were more matches, the exact join answers instead; both give the same top k."""
+    """Top-k active memories by BM25 that pass the filter: (memory id, BM25 score, higher is better)."""
     expression = match_expression(query)
     if expression is None:
         return []
-    pool = max(k * POOL_FACTOR, MIN_POOL)
-    return await best_of_pool(
-        database,
-        pooled_sql(expression, memory_filter, k, pool),
-        lexical_sql(expression, memory_filter, k),
-        k,
-        pool,
-    )
+    where, params = memory_filter.memory_clause(MEMORIES.alias)
+    return await ranked_matches(database, MEMORIES, expression, where, params, k)
 
 
-async def best_of_pool(
-    database: Database, pooled: tuple[str, list[Any]], exact: tuple[str, list[Any]], k: int, pool: int
+async def ranked_matches(
+    database: Database, index: RankedIndex, expression: str, where: str, params: list[Any], k: int
 ) -> list[tuple[int, float]]:
-    """Run `pooled` (rows: id, BM25, matches ranked) and, when fewer than k of a full pool passed the
-    filter, `exact` (rows: id, BM25), which finds the same top k the slow way. (id, score), higher
-    is better."""
-    rows = await database.fetchall(*pooled)
+    """Top-k rows of `index` matching `expression` that pass `where`: (id, BM25 score, higher is better).
+
+    The index ranks its best POOL_FACTOR * k matches on its own first, and only those are checked
+    against the filter: joining every match to its row doubled the cost of a memory search at 100k
+    (p95 18 ms against 8). When fewer than k of them pass (a small namespace in a large store) and
+    there were more matches, the exact join answers instead; both give the same top k."""
+    pool = max(k * POOL_FACTOR, MIN_POOL)
+    rows = await database.fetchall(*pooled_sql(index, expression, where, params, k, pool))
     if len(rows) < k and (not rows or rows[0][2] >= pool):
-        rows = await database.fetchall(*exact)
+        rows = await database.fetchall(*lexical_sql(index, expression, where, params, k))
     # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
     return [(int(row[0]), -float(row[1])) for row in rows]
 
 
-def pooled_sql(expression: str, memory_filter: MemoryFilter, k: int, pool: int) -> tuple[str, list[Any]]:
+def pooled_sql(
+    index: RankedIndex, expression: str, where: str, params: list[Any], k: int, pool: int
+) -> tuple[str, list[Any]]:
     """The best `pool` matches by BM25, then the k best of those that pass the filter, each row
     with the number of matches ranked (the pool was full when it equals `pool`). CROSS JOIN keeps the
-    ranked matches as the outer loop; left to itself the planner walks the namespace's memories."""
-    where, params = memory_filter.memory_clause("m")
+    ranked matches as the outer loop; left to itself the planner walks the namespace's rows."""
     sql = (
-        f"WITH ranked AS MATERIALIZED (SELECT rowid, bm25(memories_fts, {_WEIGHTS}) AS rank "
-        "FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) "
+        f"WITH ranked AS MATERIALIZED (SELECT rowid, bm25({index.fts}, {index.weights}) AS rank "
+        f"FROM {index.fts} WHERE {index.fts} MATCH ? ORDER BY rank LIMIT ?) "
         "SELECT r.rowid, r.rank, (SELECT count(*) FROM ranked) FROM ranked r "
-        f"CROSS JOIN memories m ON m.id = r.rowid WHERE {where} ORDER BY r.rank LIMIT ?"
+        f"CROSS JOIN {index.table} {index.alias} ON {index.alias}.id = r.rowid WHERE {where} "
+        "ORDER BY r.rank LIMIT ?"
     )
     return sql, [expression, pool, *params, k]
 
 
-def lexical_sql(expression: str, memory_filter: MemoryFilter, k: int) -> tuple[str, list[Any]]:
-    """Every match joined to its memory row and filtered, then the k best by BM25."""
-    where, params = memory_filter.memory_clause("m")
+def lexical_sql(
+    index: RankedIndex, expression: str, where: str, params: list[Any], k: int
+) -> tuple[str, list[Any]]:
+    """Every match joined to its row and filtered, then the k best by BM25."""
     # CROSS JOIN pins the FTS index as the outer loop. With a plain JOIN the planner may walk every
     # memory of the namespace and probe the FTS index once per row: 583 ms instead of 5 ms at 10k.
     sql = (
-        f"SELECT f.rowid, bm25(memories_fts, {_WEIGHTS}) AS rank FROM memories_fts f "
-        "CROSS JOIN memories m ON m.id = f.rowid "
-        f"WHERE memories_fts MATCH ? AND {where} ORDER BY rank LIMIT ?"
+        f"SELECT f.rowid, bm25({index.fts}, {index.weights}) AS rank FROM {index.fts} f "
+        f"CROSS JOIN {index.table} {index.alias} ON {index.alias}.id = f.rowid "
+        f"WHERE {index.fts} MATCH ? AND {where} ORDER BY rank LIMIT ?"
     )
     return sql, [expression, *params, k]

@@ -38,7 +38,7 @@ _NEXT_REVISION = "(SELECT coalesce(max(revision), 0) + 1 FROM procedures)"
 # BM25 weights of the indexed columns: name, goal, steps, tags. The name and goal say what a
 # procedure is for, which is what a search for a goal asks; steps mention tools and files in
 # passing. Chosen by judgement: there is no procedure benchmark to tune them on.
-_BM25_WEIGHTS = "2.0, 2.0, 1.0, 1.0"
+_INDEX = fts.RankedIndex("procedures_fts", "procedures", "p", "2.0, 2.0, 1.0, 1.0")
 # What list_page sorts by, each descending; id last so that the order is total. Effectiveness is the
 # observed success rate (a procedure never run comes last), then the number of runs behind it.
 SORT_KEYS = {
@@ -321,27 +321,8 @@ async def lexical_search(
     expression = fts.match_expression(query)
     if expression is None:
         return []
-    pool = max(k * fts.POOL_FACTOR, fts.MIN_POOL)
     where = f"p.namespace = ? AND p.status IN ({', '.join('?' * len(statuses))})"
-    # CROSS JOIN keeps the FTS matches as the outer loop rather than a walk of the namespace's rows.
-    pooled = (
-        f"WITH ranked AS MATERIALIZED (SELECT rowid, bm25(procedures_fts, {_BM25_WEIGHTS}) AS rank "
-        "FROM procedures_fts WHERE procedures_fts MATCH ? ORDER BY rank LIMIT ?) "
-        "SELECT r.rowid, r.rank, (SELECT count(*) FROM ranked) FROM ranked r "
-        f"CROSS JOIN procedures p ON p.id = r.rowid WHERE {where} ORDER BY r.rank LIMIT ?"
-    )
-    exact = (
-        f"SELECT f.rowid, bm25(procedures_fts, {_BM25_WEIGHTS}) AS rank FROM procedures_fts f "
-        f"CROSS JOIN procedures p ON p.id = f.rowid WHERE procedures_fts MATCH ? AND {where} "
-        "ORDER BY rank LIMIT ?"
-    )
-    return await fts.best_of_pool(
-        db,
-        (pooled, [expression, pool, namespace, *statuses, k]),
-        (exact, [expression, namespace, *statuses, k]),
-        k,
-        pool,
-    )
+    return await fts.ranked_matches(db, _INDEX, expression, where, [namespace, *statuses], k)
 
 
 async def changes_since(db: Database, namespace: str, revision: int) -> list[Row]:

@@ -6,7 +6,7 @@ import pytest
 
 from athena_mcp.store import fts
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.fts import MAX_QUERY_TERMS, lexical_sql, match_expression, pooled_sql
+from athena_mcp.store.fts import MAX_QUERY_TERMS, MEMORIES, lexical_sql, match_expression, pooled_sql
 from athena_mcp.store.memories import NewMemory
 from tests.conftest import services_for
 
@@ -38,7 +38,8 @@ def test_long_queries_are_capped():
 
 async def test_the_lexical_search_is_driven_by_the_fts_index_not_by_a_scan_of_memories(settings, minilm):
     async with services_for(settings, minilm) as services:
-        sql, params = lexical_sql('"deploy"', MemoryFilter(namespaces=("default",)), 10)
+        where, filter_params = MemoryFilter(namespaces=("default",)).memory_clause("m")
+        sql, params = lexical_sql(MEMORIES, '"deploy"', where, filter_params, 10)
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
     steps = [row[3] for row in plan]
     assert steps[0].startswith("SCAN f VIRTUAL TABLE"), steps
@@ -47,7 +48,8 @@ async def test_the_lexical_search_is_driven_by_the_fts_index_not_by_a_scan_of_me
 
 async def test_the_pooled_search_ranks_in_the_index_then_looks_memories_up_by_id(settings, minilm):
     async with services_for(settings, minilm) as services:
-        sql, params = pooled_sql('"deploy"', MemoryFilter(namespaces=("default",)), 10, 200)
+        where, filter_params = MemoryFilter(namespaces=("default",)).memory_clause("m")
+        sql, params = pooled_sql(MEMORIES, '"deploy"', where, filter_params, 10, 200)
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
     steps = [row[3] for row in plan]
     assert any(step.startswith("SCAN memories_fts VIRTUAL TABLE") for step in steps), steps
@@ -69,6 +71,7 @@ async def test_the_pooled_search_returns_exactly_what_the_full_join_returns(
         for namespace, k in (("few", 3), ("few", 10), ("crowd", 5)):
             memory_filter = MemoryFilter(namespaces=(namespace,))
             found = await fts.lexical_search(services.database, "deploy", memory_filter, k)
-            exact = await services.database.fetchall(*lexical_sql('"deploy"', memory_filter, k))
+            where, params = memory_filter.memory_clause("m")
+            exact = await services.database.fetchall(*lexical_sql(MEMORIES, '"deploy"', where, params, k))
             assert [memory_id for memory_id, _ in found] == [row[0] for row in exact], (namespace, k)
             assert len(found) == min(k, 5 if namespace == "few" else 40)
