@@ -3,30 +3,23 @@ ready, learned without a whole-procedure vector, or cleared by `reembed`.
 
 Their queue is the procedures rows themselves (the partial index procedures_missing_vectors), so
 there is nothing to enqueue and nothing to lose. A procedure whose texts the embedder rejects is
-retried after a back-off kept in this process: it never holds up the others.
+found as memories' are (worker/embedding_pass) and retried after a back-off kept in this process:
+it never holds up the others.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 
-import numpy as np
-
-from athena_mcp.embeddings.service import EmbedderDown, EmbeddingService
+from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database
-from athena_mcp.store.procedures import MissingVectors
-from athena_mcp.worker.embedding_pass import PassSize, ready_for_a_pass
-
-log = logging.getLogger(__name__)
+from athena_mcp.worker.embedding_pass import PassSize, embed_pass, ready_for_a_pass
 
 # Procedures taken per pass; each brings its whole text and its steps, about ten texts.
 PASS_SIZE = 32
 FIRST_RETRY = 30.0
 LAST_RETRY = 3600.0
-
-Embedded = list[tuple[MissingVectors, np.ndarray]]
 
 
 class ProcedureVectorWorker:
@@ -46,20 +39,12 @@ class ProcedureVectorWorker:
         pending = await procedures.missing_vectors(self._database, self._pass.now, waiting)
         if not pending:
             return 0
-        try:
-            embedded = await self._embed(pending)
-        except TimeoutError:
-            log.warning("embedding %d procedures timed out", len(pending))
-            if len(pending) > 1:
-                self._pass.timed_out(len(pending))  # see worker/embedding_pass
-                return 0
-            embedded = []
-        except EmbedderDown:
+        done = await embed_pass(self._embeddings, self._pass, pending, lambda p: list(p.texts))
+        if done is None:
             return 0
-        if embedded:
-            self._pass.worked()
-        for procedure_id in {p.procedure_id for p in pending} - {p.procedure_id for p, _ in embedded}:
-            self._defer(procedure_id)
+        embedded, rejected = done
+        for missing in rejected:
+            self._defer(missing.procedure_id)
         async with self._database.transaction() as tx:
             for missing, vectors in embedded:
                 await procedures.store_vectors(
@@ -71,25 +56,6 @@ class ProcedureVectorWorker:
         for missing, _ in embedded:
             self._retry.pop(missing.procedure_id, None)
         return len(embedded)
-
-    async def _embed(self, pending: list[MissingVectors], whole_pass: bool = True) -> Embedded:
-        """All the pass's texts in one call; if the embedder refuses it, each procedure alone, leaving
-        out those it refuses."""
-        try:
-            vectors = await self._embeddings.embed([text for p in pending for text in p.texts])
-        except TimeoutError:
-            raise
-        except Exception as exc:
-            if whole_pass:
-                await self._embeddings.check_up(exc)
-            if len(pending) == 1:
-                log.warning(
-                    "embedding procedure %d failed (%s); retrying it later", pending[0].procedure_id, exc
-                )
-                return []
-            return [pair for p in pending for pair in await self._embed([p], whole_pass=False)]
-        ends = np.cumsum([len(p.texts) for p in pending])
-        return [(p, vectors[end - len(p.texts) : end]) for p, end in zip(pending, ends, strict=True)]
 
     def _defer(self, procedure_id: int) -> None:
         _, last = self._retry.get(procedure_id, (0.0, FIRST_RETRY / 2))

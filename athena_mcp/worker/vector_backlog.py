@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 
-import numpy as np
-
-from athena_mcp.embeddings.service import EmbedderDown, EmbeddingService
+from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
-from athena_mcp.store.vectors import PendingVector
-from athena_mcp.worker.embedding_pass import PassSize, ready_for_a_pass
+from athena_mcp.worker.embedding_pass import PassSize, embed_pass, ready_for_a_pass
 from athena_mcp.worker.procedure_vectors import ProcedureVectorWorker
-
-log = logging.getLogger(__name__)
 
 # Memories taken per pass. The model sorts one call's texts by length before batching them, so a
 # larger pass pads less: 116 texts/s at 256 per call against 73 at 64 (perf/bench_core.py, LoCoMo turns).
 PASS_SIZE = 256
 # Longest wait between attempts to load a model that failed to load.
 MAX_LOAD_RETRY = 300.0
-
-Embedded = list[tuple[PendingVector, np.ndarray]]
 
 
 class VectorBacklogWorker:
@@ -52,27 +44,19 @@ class VectorBacklogWorker:
     async def _embed_memories(self) -> int:
         """Embed one pass of the memories' due backlog; returns how many vectors were stored.
 
-        A text the embedder rejects is found by halving the batch and is deferred with back-off, so
-        it never holds up the rest. A timeout splits the next pass instead (worker/embedding_pass),
-        and an embedder that is down puts nothing off: the texts wait for it.
+        A text the embedder rejects is deferred with back-off, so it never holds up the rest; a
+        timeout splits the next pass instead, and an embedder that is down puts nothing off
+        (worker/embedding_pass).
         """
         if not await ready_for_a_pass(self._embeddings):
             return 0
         pending = await vectors.backlog(self._database, self._pass.now)
         if not pending:
             return 0
-        try:
-            embedded, rejected = await self._embed(pending)
-        except TimeoutError:
-            log.warning("embedding %d backlog texts timed out", len(pending))
-            if len(pending) > 1:
-                self._pass.timed_out(len(pending))
-                return 0
-            embedded, rejected = [], pending
-        except EmbedderDown:
+        done = await embed_pass(self._embeddings, self._pass, pending, lambda p: [p.content])
+        if done is None:
             return 0
-        if embedded:
-            self._pass.worked()
+        embedded, rejected = done
         async with self._database.transaction() as tx:
             if rejected:
                 await vectors.defer(tx, [p.memory_id for p in rejected])
@@ -86,32 +70,12 @@ class VectorBacklogWorker:
                 )
             }
             rows = [
-                vectors.VectorRow(p.memory_id, vector, p.namespace, p.system, current[p.memory_id][1])
-                for p, vector in embedded
+                vectors.VectorRow(p.memory_id, found[0], p.namespace, p.system, current[p.memory_id][1])
+                for p, found in embedded
                 if p.memory_id in current and current[p.memory_id][0] == content_hash(p.content)
             ]
             await vectors.write_vectors(tx, rows, self._embeddings.identity)
         return len(rows)
-
-    async def _embed(
-        self, pending: list[PendingVector], whole_pass: bool = True
-    ) -> tuple[Embedded, list[PendingVector]]:
-        """(embedded, rejected): halves a failing batch until the texts the embedder rejects are alone."""
-        try:
-            found = await self._embeddings.embed([p.content for p in pending])
-            return list(zip(pending, found, strict=True)), []
-        except TimeoutError:
-            raise
-        except Exception as exc:
-            if whole_pass:
-                await self._embeddings.check_up(exc)
-            if len(pending) == 1:
-                log.warning("embedding memory %d failed (%s); retrying it later", pending[0].memory_id, exc)
-                return [], pending
-        half = len(pending) // 2
-        left, left_rejected = await self._embed(pending[:half], whole_pass=False)
-        right, right_rejected = await self._embed(pending[half:], whole_pass=False)
-        return left + right, left_rejected + right_rejected
 
     async def run_until_caught_up(self) -> None:
         """A tick of the background loop (worker/loop.run_every): passes until nothing is due, after
