@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.errors import Conflict, NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, ProcedureSummary
 from athena_mcp.retrieval.procedure_search import ProcedureSearch, ProcedureSearcher, ProcedureSearchResult
@@ -84,14 +85,15 @@ class ProceduralMemory:
     async def save(self, procedure: NewProcedure) -> SaveResult:
         """Store a new procedure with its vectors, or queue them when the model is not ready."""
         # A first, unlocked look only spares embedding a procedure whose name is taken; the check that
-        # counts is insert_procedure's, under the write lock.
-        await procedures.require_name_free(self._database, procedure.namespace, procedure.name)
+        # counts is the one under the write lock.
+        await _require_name_free(self._database, procedure.namespace, procedure.name)
         vectors = await self._embeddings.embed_documents(
             procedures.embedding_texts(procedure.name, procedure.goal, procedure.steps)
         )
         if vectors is not None:
             procedure = dataclasses.replace(procedure, embedding=vectors[0], step_embeddings=vectors[1:])
         async with self._database.transaction() as tx:
+            await _require_name_free(tx, procedure.namespace, procedure.name)
             procedure_id = await procedures.insert_procedure(tx, procedure)
         return SaveResult(id=procedure_id, vector="pending" if vectors is None else "stored")
 
@@ -111,6 +113,7 @@ class ProceduralMemory:
     async def record_execution(self, procedure_id: int, execution: Execution) -> ExecutionResult:
         """Add a run reported by an agent; a second report from the same session changes nothing."""
         async with self._database.transaction() as tx:
+            await self._require(tx, procedure_id)
             recorded = await procedures.add_run(
                 tx,
                 procedure_id,
@@ -151,5 +154,24 @@ class ProceduralMemory:
     async def _require(self, db: Database | Transaction, procedure_id: int) -> Procedure:
         procedure = await procedures.get_procedure(db, procedure_id)
         if procedure is None:
-            raise procedures.not_found(procedure_id)
+            raise not_found(procedure_id)
         return procedure
+
+
+def not_found(procedure_id: int) -> NotFound:
+    return NotFound(
+        f"id: no procedure {procedure_id}. Use find_procedures or list_procedures to find procedure ids."
+    )
+
+
+async def _require_name_free(db: Database | Transaction, namespace: str, name: str) -> None:
+    """Raise Conflict, saying what to do instead, when the name is taken in the namespace."""
+    taken = await procedures.named(db, namespace, name)
+    if taken is None:
+        return
+    procedure_id, status, existing = taken
+    remedy = "restore it with restore_procedure" if status == "retired" else "use it, or retire it first"
+    raise Conflict(
+        f"name: namespace {namespace!r} already has procedure {procedure_id} named {existing!r} ({status}); "
+        f"{remedy}, or save this one under another name."
+    )

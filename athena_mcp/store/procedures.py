@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from athena_mcp.errors import Conflict, NotFound
 from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, to_datetime, to_datetime_or_none
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database, Row, Transaction
@@ -100,33 +99,14 @@ def embedding_texts(name: str, goal: str, steps: Sequence[str]) -> list[str]:
     return ["\n".join([f"{name}: {goal}", *steps]), *steps]
 
 
-def not_found(procedure_id: int) -> NotFound:
-    return NotFound(
-        f"id: no procedure {procedure_id}. Use find_procedures or list_procedures to find procedure ids."
-    )
-
-
 async def name_taken(db: Database | Transaction, namespace: str, name: str) -> bool:
     """Whether a procedure of that name (any status, letter case ignored) exists in the namespace."""
-    return await _named(db, namespace, name) is not None
-
-
-async def require_name_free(db: Database | Transaction, namespace: str, name: str) -> None:
-    """Raise Conflict, saying what to do instead, when the name is taken in the namespace."""
-    taken = await _named(db, namespace, name)
-    if taken is None:
-        return
-    procedure_id, status, existing = taken
-    remedy = "restore it with restore_procedure" if status == "retired" else "use it, or retire it first"
-    raise Conflict(
-        f"name: namespace {namespace!r} already has procedure {procedure_id} named {existing!r} ({status}); "
-        f"{remedy}, or save this one under another name."
-    )
+    return await named(db, namespace, name) is not None
 
 
 async def insert_procedure(tx: Transaction, procedure: NewProcedure) -> int:
-    """Store a new procedure with no runs (confidence 0.5); Conflict if its name is taken."""
-    await require_name_free(tx, procedure.namespace, procedure.name)
+    """Store a new procedure with no runs (confidence 0.5). Its name must be free in its namespace
+    (checked by the caller in the same transaction; the unique index refuses it otherwise)."""
     now = time.time()
     return await tx.execute(
         "INSERT INTO procedures (namespace, name, goal, steps, preconditions, expected_outcome, tags, "
@@ -177,12 +157,11 @@ async def add_run(
     session_id: str | None = None,
     event_ids: Sequence[int] = (),
 ) -> bool:
-    """Record one run and update the procedure's statistics and confidence with it. False, changing
-    nothing, when a run from that session is already recorded for the procedure; NotFound when
-    there is no such procedure."""
+    """Record one run of an existing procedure and update its statistics and confidence with it.
+    False, changing nothing, when a run from that session is already recorded for the procedure."""
     row = await tx.fetchone("SELECT runs, successes, failures FROM procedures WHERE id = ?", (procedure_id,))
     if row is None:
-        raise not_found(procedure_id)
+        raise LookupError(f"add_run: no procedure {procedure_id}; callers look it up first")
     if session_id is not None and await tx.fetchone(
         "SELECT 1 FROM procedure_runs WHERE procedure_id = ? AND session_id = ?", (procedure_id, session_id)
     ):
@@ -419,7 +398,8 @@ def procedure_from_row(row: Row) -> Procedure:
     )
 
 
-async def _named(db: Database | Transaction, namespace: str, name: str) -> tuple[int, str, str] | None:
+async def named(db: Database | Transaction, namespace: str, name: str) -> tuple[int, str, str] | None:
+    """(id, status, name as stored) of the namespace's procedure of that name, letter case ignored."""
     """(id, status, name as stored) of the procedure with that name, letter case ignored."""
     row = await db.fetchone(
         "SELECT id, status, name FROM procedures WHERE namespace = ? AND name = ?", (namespace, name)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from athena_mcp.errors import Conflict, NotFound
+from athena_mcp.memory.procedural import Execution
 from athena_mcp.services import Services
 from athena_mcp.store import procedures
 from athena_mcp.store.driver import sqlite_module
@@ -124,14 +125,14 @@ async def test_a_run_rolled_back_with_its_transaction_leaves_no_trace(settings, 
 async def test_a_run_of_an_unknown_procedure_is_not_found(settings, minilm):
     async with services_for(settings, minilm) as services:
         with pytest.raises(NotFound, match="id: no procedure 42"):
-            await add_run(services, 42, "success")
+            await services.procedural.record_execution(42, Execution(outcome="success"))
 
 
 async def test_a_name_is_taken_in_its_namespace_only_and_regardless_of_case(settings, minilm):
     async with services_for(settings, minilm) as services:
         procedure_id = await insert(services)
         with pytest.raises(Conflict, match=f"procedure {procedure_id} named 'Deploy the API'"):
-            await insert(services, name="DEPLOY THE api")
+            await services.procedural.save(dataclasses.replace(DEPLOY, name="DEPLOY THE api"))
         assert await procedures.name_taken(services.database, "work", "deploy the api")
         assert not await procedures.name_taken(services.database, "home", "Deploy the API")
         assert await insert(services, namespace="home") != procedure_id
