@@ -42,16 +42,19 @@ class FusedCandidate:
 
 
 def fuse(
-    ranked: Mapping[Signal, Sequence[tuple[int, float]]], weights: Mapping[Signal, float]
+    ranked: Mapping[Signal, Sequence[tuple[int, float]]],
+    weights: Mapping[Signal, float],
+    floor: float | None = None,
 ) -> tuple[list[FusedCandidate], float]:
     """Fuse each signal's best-first (memory id, score) list; returns candidates best first and the
-    maximum achievable fused value for normalising."""
+    maximum achievable fused value for normalising. With a `floor`, each signal rescales from it
+    instead of from its own last candidate, so that the last one keeps a share of its score."""
     candidates: dict[int, FusedCandidate] = {}
     for signal, hits in ranked.items():
         if not hits:
             continue
         weight = weights.get(signal, 1.0)
-        best, worst = hits[0][1], hits[-1][1]
+        best, worst = hits[0][1], hits[-1][1] if floor is None else floor
         spread = best - worst
         for rank, (memory_id, score) in enumerate(hits, start=1):
             contribution = weight * ((score - worst) / spread if spread > 0 else 1.0)

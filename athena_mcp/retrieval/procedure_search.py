@@ -38,9 +38,9 @@ BASE_WEIGHT = 0.5
 CONFIDENCE_WEIGHT = 0.4
 RECENCY_WEIGHT = 0.1
 RECENCY_HALF_LIFE = 30 * 86_400.0  # seconds
-# Appended to each signal's list as its worst candidate, so `fuse` rescales from zero. Procedure ids
-# start at 1, so id 0 is never a real procedure.
-_ZERO_ANCHOR = (0, 0.0)
+# Each signal rescales from zero rather than from its last candidate: a saved procedure is often one of
+# a few, and the only match of a search must not score as if it were the best of many.
+SCORE_FLOOR = 0.0
 
 
 class ProcedureExplanation(BaseModel):
@@ -115,13 +115,11 @@ class ProcedureSearcher:
             notice = self._embeddings.notice() or "the query could not be embedded; results are lexical-only"
         else:
             ranked["dense"] = copy.nearest(query_vector, depth, request.include_retired)
-        candidates, best_possible = fuse(
-            {signal: [*hits, _ZERO_ANCHOR] if hits else [] for signal, hits in ranked.items()}, SIGNAL_WEIGHTS
-        )
+        candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS, floor=SCORE_FLOOR)
         now = time.time()
         scored = []
         for candidate in candidates:
-            standing = copy.standing(candidate.memory_id)  # None for the anchor
+            standing = copy.standing(candidate.memory_id)  # None for one deleted since
             if standing is None or not (standing.active or request.include_retired):
                 continue
             relevance = candidate.fused / best_possible
