@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from athena_mcp.store.driver import driver_errors
+from athena_mcp.store.driver import ResultCode, driver_error
 from chaos.embedder import EmbedderFault
 
 MISSING = (-1,)  # the stamp of a plan file that does not exist: no faults
@@ -41,12 +41,12 @@ PLAN_WAIT = 30.0  # seconds a server may take to apply a new plan (it polls ever
 
 INLINE = "CHAOS_FAULTS"
 FILE = "CHAOS_FAULTS_FILE"
-# SQLite's own messages for each fault, so the server's error translation sees what a real one says.
+# SQLite's own code and message for each fault: the server's error translation sees what a real one says.
 ERRORS = {
-    "io": "disk I/O error",
-    "full": "database or disk is full",
-    "busy": "database is locked",
-    "corrupt": "database disk image is malformed",
+    "io": (ResultCode.IOERR, "disk I/O error"),
+    "full": (ResultCode.FULL, "database or disk is full"),
+    "busy": (ResultCode.BUSY, "database is locked"),
+    "corrupt": (ResultCode.CORRUPT, "database disk image is malformed"),
 }
 
 
@@ -70,7 +70,7 @@ class StorageRule:
         if self.delay:
             time.sleep(self.delay)
         if self.error is not None:
-            raise driver_errors()[1](ERRORS[self.error])
+            raise driver_error(*ERRORS[self.error])
 
 
 @dataclass

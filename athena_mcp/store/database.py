@@ -4,15 +4,15 @@ One writer connection runs every write as `BEGIN IMMEDIATE ... COMMIT` under an 
 so concurrent tool calls never interleave inside a transaction; a separate read-only connection
 serves reads in parallel (WAL lets readers and the writer proceed together). Other processes on
 the same file are kept apart by SQLite's own lock, with a bounded wait. Every statement passes
-through `_run`, the one seam for error translation and fault injection.
+through one seam, `_before` inside `_translated`, for fault injection and error translation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,13 @@ import aiosqlite
 import anyio
 
 from athena_mcp.errors import StoreBusy, StoreFault, StoreFull, StoreUnavailable
-from athena_mcp.store.driver import driver_errors, load_vector_extension, sqlite_module
+from athena_mcp.store.driver import (
+    ResultCode,
+    driver_errors,
+    load_vector_extension,
+    result_code,
+    sqlite_module,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +145,7 @@ class Database:
         as long as it runs, and every other read on the shared connection would see only that
         snapshot (a write acknowledged meanwhile would look missing). Close the iterator early with
         `contextlib.aclosing`."""
-        try:
+        with _translated():
             self._before(sql)
             async with (
                 aiosqlite.Connection(self._connect_reader, 64) as connection,
@@ -147,8 +153,6 @@ class Database:
             ):
                 while rows := await cursor.fetchmany(size):
                     yield list(rows)
-        except driver_errors()[0] as exc:
-            raise _translate(exc) from exc
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -192,55 +196,80 @@ class Database:
             try:
                 await self._run(self._writer, "execute", "ROLLBACK", ())
             except Exception as exc:
-                if "no transaction is active" not in str(exc):
+                # SQLITE_ERROR is what ROLLBACK gives when no transaction is open (BEGIN failed, or
+                # SQLite already rolled back on a full disk): a fixed statement has no other one.
+                if result_code(exc) != ResultCode.ERROR:
                     # Never mask the original failure with a rollback failure. The transaction
                     # stays open, holding the file's write lock, until this process's next
                     # transaction ends it before it begins.
                     log.exception("rollback failed")
 
     async def _fetch(self, connection: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
-        try:
+        with _translated():
             self._before(sql)
             return list(await connection.execute_fetchall(sql, params))
-        except driver_errors()[0] as exc:
-            raise _translate(exc) from exc
 
     async def _run(self, connection: aiosqlite.Connection, method: str, sql: str, params: Any) -> Any:
-        try:
+        with _translated():
             self._before(sql)
             return await getattr(connection, method)(sql, params)
-        except driver_errors()[0] as exc:
-            raise _translate(exc) from exc
 
     def _before(self, sql: str) -> None:
-        # Inside the callers' try: a driver error injected here is translated like a real one.
+        # Inside the callers' _translated(): a driver error injected here is translated like a real one.
         if self.statement_hook is not None:
             self.statement_hook(sql)
 
 
-# SQLite's messages for a disk or file that failed under the call (IOERR, CORRUPT, NOTADB, READONLY,
-# CANTOPEN): the storage, not the request, is at fault.
-_STORAGE_FAULTS = ("disk i/o error", "malformed", "not a database", "readonly", "unable to open")
+# A disk or a database file that failed under the call: the storage, not the request, is at fault.
+_STORAGE_FAULTS = frozenset(
+    {
+        ResultCode.IOERR,
+        ResultCode.CORRUPT,
+        ResultCode.NOTADB,
+        ResultCode.READONLY,
+        ResultCode.CANTOPEN,
+        ResultCode.PERM,
+    }
+)
 
 
-def _translate(exc: Exception) -> Exception:
-    """Turn the driver's errors that a caller can act on into AthenaErrors; others (a bug in our
-    SQL, a broken constraint) are returned as they are and reach the client only as a bare failure."""
-    message = str(exc).lower()
-    if "database is locked" in message or "database is busy" in message:
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Raise the driver's errors that a caller can act on as AthenaErrors; let every other one (a bug
+    in our SQL, an unanticipated constraint, a misused driver) propagate unchanged, as the bug it is."""
+    try:
+        yield
+    except driver_errors()[0] as exc:
+        fault = _operational_fault(exc)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
+def _operational_fault(exc: Exception) -> Exception | None:
+    """What a driver error means for the caller, told by SQLite's result code (never by its message,
+    which quotes our SQL: `no such column: fullname` is no full disk); None for a programming error."""
+    code = result_code(exc)
+    if code == ResultCode.BUSY:
         return StoreBusy(
             "The memory database is busy: another process held its write lock past the "
             "busy timeout. Retry the call in a moment."
         )
-    if "full" in message:
+    if code == ResultCode.FULL:
         return StoreFull(
             "The memory database cannot grow (disk or size limit full). Reads still work; "
             "free space and retry the write."
         )
-    if any(text in message for text in _STORAGE_FAULTS):
+    if code in _STORAGE_FAULTS:
         return StoreFault(
             f"The memory database's storage failed during this call ({exc}); nothing it was writing "
             "was kept. Retry the call; if the error persists, the disk or the database file needs "
             "attention (see the server log)."
         )
-    return exc
+    if code == ResultCode.NOMEM:
+        # Drivers raise SQLITE_NOMEM as MemoryError themselves; a coded one is made the same, which
+        # the tools report as out of memory.
+        return MemoryError(str(exc))
+    # SQLITE_LOCKED too: without a shared cache it comes only from a conflict within one of our own
+    # connections (a table dropped under an open cursor), never from another process.
+    return None

@@ -7,6 +7,7 @@ Many Python builds ship a `sqlite3` compiled without extension loading; `pysqlit
 from __future__ import annotations
 
 import importlib
+from enum import IntEnum
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -47,6 +48,12 @@ def _capability_problem(module: Any) -> str | None:
             return "built without extension loading"
         load_vector_extension(connection)
         connection.execute("CREATE VIRTUAL TABLE probe USING fts5(x)")
+        try:
+            connection.execute("SELECT * FROM no_such_table")
+        except module.Error as exc:
+            if result_code(exc) != ResultCode.ERROR:
+                # Without codes a full disk or a failing file could not be told from a bug in our SQL.
+                return "its errors carry no SQLite result code (sqlite_errorcode)"
         return None
     except Exception as exc:  # any driver-specific failure means "cannot use this one"
         return str(exc)
@@ -66,3 +73,35 @@ def driver_errors() -> tuple[type[Exception], type[Exception]]:
     """(Error, OperationalError) of the chosen driver, for except clauses."""
     module = sqlite_module()
     return module.Error, module.OperationalError
+
+
+class ResultCode(IntEnum):
+    """SQLite's primary result codes that the store tells apart (https://sqlite.org/rescode.html)."""
+
+    ERROR = 1
+    PERM = 3
+    BUSY = 5
+    NOMEM = 7
+    READONLY = 8
+    IOERR = 10
+    CORRUPT = 11
+    FULL = 13
+    CANTOPEN = 14
+    NOTADB = 26
+
+
+def result_code(exc: BaseException) -> int | None:
+    """The primary result code of a driver error, or None for one the driver raised itself (wrong
+    bindings, a closed connection) rather than SQLite. The driver gives the extended code (such as
+    SQLITE_IOERR_WRITE), which carries the primary one in its low byte."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def driver_error(code: ResultCode, message: str) -> Exception:
+    """The driver's exception for a SQLite failure, carrying its code as the driver sets it: for
+    injecting faults at the SQL seam (chaos, tests) that are classified like real ones."""
+    exc: Exception = sqlite_module().OperationalError(message)
+    exc.sqlite_errorcode = int(code)  # type: ignore[attr-defined]
+    exc.sqlite_errorname = f"SQLITE_{code.name}"  # type: ignore[attr-defined]
+    return exc

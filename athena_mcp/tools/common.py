@@ -34,7 +34,10 @@ ServicesDep = Annotated[Services, Resolve(services_of)]
 
 
 def tool_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Report anticipated failures to the caller as tool errors with their own message."""
+    """Report anticipated failures to the caller as tool errors with their own message.
+
+    Anything else (an SQL error of ours, a driver misused) is a bug and passes through untouched: the
+    SDK logs it with its traceback and tells the client only "Error executing tool <name>"."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

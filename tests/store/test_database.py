@@ -9,7 +9,7 @@ import pytest
 from athena_mcp.errors import StoreFault, StoreFull, StoreUnavailable
 from athena_mcp.memory.semantic import FactDraft
 from athena_mcp.store.database import Database
-from athena_mcp.store.driver import driver_errors
+from athena_mcp.store.driver import ResultCode, driver_error, driver_errors
 from athena_mcp.store.migrations import known_migrations, migrate, split_statements
 from tests.conftest import call, call_error, open_client, services_for
 
@@ -24,14 +24,20 @@ INSERT_MEMORY = (
 )
 
 
-# A fault of our own passes through as it is; the driver's own I/O error becomes a clear StoreFault.
+# A fault of our own passes through as it is, and so does a driver error without SQLite's code for
+# it, whatever its message says; the driver's own I/O error becomes a clear StoreFault.
 @pytest.mark.parametrize(
     "fault, raised, message",
     [
         (lambda: InjectedFault("disk I/O error"), InjectedFault, "disk I/O error"),
-        (lambda: driver_errors()[1]("disk I/O error"), StoreFault, r"disk I/O error.*Retry the call"),
+        (lambda: driver_errors()[1]("disk I/O error"), driver_errors()[1], "^disk I/O error$"),
+        (
+            lambda: driver_error(ResultCode.IOERR, "disk I/O error"),
+            StoreFault,
+            r"disk I/O error.*Retry the call",
+        ),
     ],
-    ids=["injected", "driver I/O error"],
+    ids=["injected", "uncoded driver error", "driver I/O error"],
 )
 async def test_a_fault_mid_transaction_rolls_everything_back(tmp_path, fault, raised, message):
     async with Database.open(tmp_path / "a.db") as db:
