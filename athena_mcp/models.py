@@ -1,7 +1,9 @@
-"""Domain models shared by the memory systems and returned by the tools as structured results."""
+"""Domain models shared by the memory systems and returned by the tools as structured results, and the
+value types that lower layers share (the store and the embedders both name an embedding model)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -10,6 +12,17 @@ from pydantic import BaseModel, Field
 MemorySystem = Literal["semantic", "episodic"]
 Status = Literal["active", "forgotten"]
 Outcome = Literal["success", "failure", "partial", "unknown"]
+
+
+@dataclass(frozen=True)
+class EmbeddingIdentity:
+    """Which model produced the stored vectors."""
+
+    model: str
+    dimension: int
+
+    def describe(self) -> str:
+        return f"{self.model} ({self.dimension}-d)"
 
 
 class Memory(BaseModel):

@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWorker
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
@@ -23,6 +22,7 @@ from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
+from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.settings import Settings, offers
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate

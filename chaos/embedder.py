@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from athena_mcp.embeddings.base import Embedder, normalise
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 from perf.embedders import WrappedEmbedder
 
 DIMENSION = 384

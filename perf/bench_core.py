@@ -46,6 +46,7 @@ from rank_bm25 import BM25Okapi
 
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.fields import MAX_BATCH_EVENTS
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.server import build_server
 from athena_mcp.services import open_services
@@ -53,7 +54,6 @@ from athena_mcp.settings import Settings
 from athena_mcp.store import fts
 from athena_mcp.store.driver import sqlite_module
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.tools.fields import MAX_BATCH_EVENTS
 from perf import corpus
 from perf.embedders import TimedEmbedder
 from perf.embedding_cache import DEFAULT_DIR as DEFAULT_CACHE_DIR

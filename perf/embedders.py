@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from athena_mcp.embeddings.base import Embedder
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 
 
 class WrappedEmbedder:

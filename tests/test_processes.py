@@ -181,9 +181,10 @@ async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: P
 
 
 async def test_a_start_up_refusal_is_one_clear_line_not_a_traceback(tmp_path: Path):
+    from athena_mcp.models import EmbeddingIdentity
     from athena_mcp.store.database import Database
     from athena_mcp.store.migrations import migrate
-    from athena_mcp.store.vectors import EmbeddingIdentity, ensure_vector_index
+    from athena_mcp.store.vectors import ensure_vector_index
 
     db = tmp_path / "other-model.db"
     async with Database.open(db) as database:

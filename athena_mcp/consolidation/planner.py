@@ -24,8 +24,10 @@ from typing import Literal
 
 import numpy as np
 
-from athena_mcp.consolidation.extraction import digest_text, mentioned_names
+from athena_mcp.consolidation.extraction import digest_text
 from athena_mcp.consolidation.sequences import SESSION_MATCH, UnionFind, sequence_similarity
+from athena_mcp.memory.entity_linking import mentioned_names
+from athena_mcp.store.consolidation import EarlierEvent, PairPlan, SessionSteps
 
 FACT_MATCH = 0.9
 MIN_STEPS = 2
@@ -53,31 +55,6 @@ class Event:
     occurred_at: float
     importance: float
     vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class EarlierEvent:
-    """An already consolidated event that a new one repeats, and the fact it fed, if any."""
-
-    id: int
-    namespace: str
-    session_id: str | None
-    occurred_at: float
-    fact_id: int | None
-
-
-@dataclass(frozen=True, eq=False)  # compared by identity: it holds an array
-class SessionSteps:
-    namespace: str
-    session_id: str
-    outcome: str  # success, failure or partial
-    goal: str
-    steps: tuple[str, ...]
-    step_event_ids: tuple[int, ...]
-    event_ids: tuple[int, ...]
-    step_embeddings: np.ndarray
-    duration: float | None
-    ended_at: float
 
 
 @dataclass(frozen=True)
@@ -136,14 +113,6 @@ class DigestPlan:
     content: str
     importance: float
     occurred_at: float
-    event_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class PairPlan:
-    namespace: str
-    source_name: str
-    target_name: str
     event_ids: tuple[int, ...]
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from athena_mcp.consolidation.planner import Plan, SessionSteps
+from athena_mcp.consolidation.planner import Plan
+from athena_mcp.models import EmbeddingIdentity
 from athena_mcp.store import consolidation as store
 from athena_mcp.store import memories, procedures, vectors
 from athena_mcp.store.database import Transaction
 from athena_mcp.store.memories import NewMemory
-from athena_mcp.store.vectors import EmbeddingIdentity
 
 PRODUCT_TAG = "consolidated"
 
@@ -80,7 +80,7 @@ async def _write_procedures(tx: Transaction, plan: Plan, links: list[store.Link]
 
 
 async def _add_evidence(
-    tx: Transaction, procedure_id: int, session: SessionSteps, links: list[store.Link]
+    tx: Transaction, procedure_id: int, session: store.SessionSteps, links: list[store.Link]
 ) -> None:
     await procedures.add_run(
         tx,

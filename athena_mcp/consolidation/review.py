@@ -1,16 +1,15 @@
-"""System 2: the connected client's model reviews what System 1 is unsure of, through MCP sampling.
+"""System 2: the connected client's model reviews what System 1 is unsure of.
 
 Only uncertain proposals (fewer than CERTAIN_SUPPORT sessions behind them) are asked about, at most
-MAX_REVIEWED per call, in one sampling request; the answer is JSON keyed by each proposal's stable
-key. An answer that cannot be read changes nothing: System 1's results stand, unvalidated.
+MAX_REVIEWED per call, in one prompt; the answer is JSON keyed by each proposal's stable key. An
+answer that cannot be read changes nothing: System 1's results stand, unvalidated. The question and
+the answer are plain text here; the consolidation toolset carries them over MCP sampling.
 """
 
 from __future__ import annotations
 
 import json
 import re
-
-from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 
 from athena_mcp.consolidation.planner import FactPlan, Plan, ProcedurePlan, Verdict
 
@@ -26,21 +25,20 @@ SYSTEM_PROMPT = (
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
-def review_messages(plan: Plan) -> list[SamplingMessage] | None:
-    """The sampling request for the plan's uncertain proposals, or None when it has none."""
+def review_prompt(plan: Plan) -> str | None:
+    """The question about the plan's uncertain proposals, or None when it has none."""
     items = plan.uncertain()[:MAX_REVIEWED]
     if not items:
         return None
     lines = [_describe(item) for item in items]
     example = ", ".join(f'"{item.key}": {{"valid": true, "summary": null}}' for item in items[:2])
-    text = (
+    return (
         "Items:\n\n"
         + "\n\n".join(lines)
         + "\n\nReply with a JSON object mapping each item's key to "
         + '{"valid": true or false, "summary": a better one-line goal for a procedure, or null}, '
         + f"for example {{{example}}}."
     )
-    return [SamplingMessage(role="user", content=TextContent(type="text", text=text))]
 
 
 def _describe(item: FactPlan | ProcedurePlan) -> str:
@@ -54,11 +52,9 @@ def _describe(item: FactPlan | ProcedurePlan) -> str:
     return f"[{item.key}] Fact recurring in {item.sessions} sessions: {item.content}"
 
 
-def verdicts_from(result: CreateMessageResult) -> dict[str, Verdict]:
+def verdicts_from(answer: str) -> dict[str, Verdict]:
     """The verdicts in the model's answer; items it left out or garbled get none."""
-    content = result.content
-    text = content.text if isinstance(content, TextContent) else ""
-    match = _JSON_OBJECT.search(text)
+    match = _JSON_OBJECT.search(answer)
     if match is None:
         return {}
     try:

@@ -38,8 +38,8 @@ from athena_mcp.consolidation.planner import (
 )
 from athena_mcp.consolidation.products import write_products
 from athena_mcp.consolidation.sequences import similar_pairs
-from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.store import compaction, procedures
 from athena_mcp.store import consolidation as store
 from athena_mcp.store.database import Database, Row

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 
 
 class Embedder(Protocol):

@@ -10,7 +10,7 @@ import numpy as np
 
 from athena_mcp.embeddings.base import normalise
 from athena_mcp.errors import AthenaError
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 
 
 class EmbeddingEndpointError(AthenaError):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from athena_mcp.embeddings.base import normalise
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from athena_mcp.embeddings.base import Embedder
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from athena_mcp.errors import InvalidInput, NotFound
-from athena_mcp.memory.graph_models import NewEntity, RelationKey
-from athena_mcp.tools.graph import EntityName, EntityType, Observation, RelationKeyInput
+from athena_mcp.memory.graph_models import (
+    EntityName,
+    EntityType,
+    NewEntity,
+    Observation,
+    RelationKey,
+    RelationType,
+)
 
 # Problems listed when a file is refused; the count of the rest follows.
 PROBLEMS_SHOWN = 10
@@ -44,6 +50,12 @@ class _EntityLine(BaseModel):
     name: EntityName
     entityType: EntityType
     observations: list[Observation] = Field(default_factory=list)
+
+
+class _RelationLine(BaseModel):
+    from_: Annotated[EntityName, Field(alias="from")]
+    to: EntityName
+    relationType: RelationType
 
 
 def read_memory_file(path: Path) -> MemoryFile:
@@ -81,7 +93,9 @@ def read_memory_file(path: Path) -> MemoryFile:
                 entity = _EntityLine.model_validate(value)
                 entities.append(NewEntity(entity.name, entity.entityType, tuple(entity.observations)))
             elif kind == "relation":
-                relations.append(FileRelation(number, RelationKeyInput.model_validate(value).key()))
+                relation = _RelationLine.model_validate(value)
+                key = RelationKey(relation.from_, relation.to, relation.relationType)
+                relations.append(FileRelation(number, key))
             elif isinstance(value, dict):
                 problems.append(f'line {number}: type: {_shown(kind)}; expected "entity" or "relation"')
             else:

@@ -16,13 +16,12 @@ from typing import TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from athena_mcp.errors import InvalidInput
+from athena_mcp.fields import Namespace
 from athena_mcp.importers.memory_file import FileRelation, MemoryFile
 from athena_mcp.memory.graph import GraphMemory
-from athena_mcp.memory.graph_models import NewEntity, NewRelation, ObservationBatch
+from athena_mcp.memory.graph_models import MAX_BATCH, NewEntity, NewRelation, ObservationBatch
 from athena_mcp.store import graph
 from athena_mcp.store.database import Database
-from athena_mcp.tools.fields import Namespace
-from athena_mcp.tools.graph import MAX_BATCH
 
 # Dangling relations named in the summary; the count covers the rest.
 DANGLING_SHOWN = 5

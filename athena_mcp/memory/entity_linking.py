@@ -1,5 +1,6 @@
 """Which names a memory mentions, without a model: its capitalised and quoted phrases
-(`consolidation.extraction.mentioned_names`) and the namespace's known entity names and aliases.
+(`mentioned_names`, which consolidation also pairs into graph candidates) and the namespace's known
+entity names and aliases.
 
 Known names are matched case-insensitively on word bounds by looking up the text's word n-grams in
 a table of the names' word tuples: the cost grows with the text, not with the number of names, so
@@ -11,12 +12,43 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from athena_mcp.consolidation.extraction import mentioned_names
+from athena_mcp.store.fts import STOPWORDS
 from athena_mcp.store.graph import normalise
 
 _WORD = re.compile(r"\w+")
 # Longer names are not looked for: entity names are short, and the n-gram walk is bounded by it.
 MAX_NAME_WORDS = 8
+# Quoted or back-ticked phrases, and runs of capitalised words ("Alice", "New York", "PostgreSQL").
+_QUOTED = re.compile(r"[\"“`]([^\"”`\n]{2,60})[\"”`]")
+_CAPITALISED = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
+MAX_NAMES_PER_EVENT = 8
+MAX_NAME_CHARS = 60
+
+
+def mentioned_names(text: str) -> list[str]:
+    """Names an event mentions, in order of first mention, at most MAX_NAMES_PER_EVENT.
+
+    A capitalised word that opens a sentence is taken only as part of a longer run ("Alice went"
+    gives nothing from "Alice" alone, "Alice Smith went" gives "Alice Smith"): at a sentence start
+    capitals say nothing. Leading function words are stripped ("The Berlin office" -> "Berlin")."""
+    found: dict[str, str] = {}
+    for match in _QUOTED.finditer(text):
+        _add(found, match.group(1).strip())
+    for match in _CAPITALISED.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in STOPWORDS:
+            words = words[1:]
+        at_start = bool(_SENTENCE_START.search(text[: match.start()]))
+        if not words or (at_start and len(words) == 1 and words == match.group(0).split()):
+            continue
+        _add(found, " ".join(words))
+    return list(found.values())[:MAX_NAMES_PER_EVENT]
+
+
+def _add(found: dict[str, str], name: str) -> None:
+    if 2 <= len(name) <= MAX_NAME_CHARS and name.lower() not in STOPWORDS:
+        found.setdefault(name.casefold(), name)
 
 
 class NameMatcher:

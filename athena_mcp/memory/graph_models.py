@@ -1,11 +1,43 @@
-"""What the graph tools return, and the requests the graph memory takes."""
+"""What the graph tools return, the requests the graph memory takes, and the bounds of the names and
+texts a graph holds, which the graph tools' arguments and the memory-file importer both check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from athena_mcp.fields import MAX_CONTENT_CHARS, has_text
+
+MAX_BATCH = 500
+MAX_OBSERVATIONS = 500
+MAX_NAME_CHARS = 500
+MAX_TYPE_CHARS = 200
+# SQLite's full-text index cannot hold or match a NUL character: graph text may not contain one.
+WITHOUT_NUL = r"^[^\x00]*$"
+
+EntityName = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity", pattern=WITHOUT_NUL),
+    AfterValidator(has_text),
+]
+EntityType = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity", pattern=WITHOUT_NUL),
+    AfterValidator(has_text),
+]
+RelationType = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation", pattern=WITHOUT_NUL
+    ),
+    AfterValidator(has_text),
+]
+Observation = Annotated[
+    str, Field(min_length=1, max_length=MAX_CONTENT_CHARS, pattern=WITHOUT_NUL), AfterValidator(has_text)
+]
 
 
 class Entity(BaseModel):

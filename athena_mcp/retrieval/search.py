@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from athena_mcp.consolidation.usage import UsageLog
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import (
     ContextExplanation,
@@ -18,6 +17,7 @@ from athena_mcp.models import (
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.retrieval.graph_expansion import add_graph_expansion
+from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter

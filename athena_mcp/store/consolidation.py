@@ -1,5 +1,6 @@
 """SQL of the consolidation worker: pending events, marks, provenance, runs, its lease, candidate
-sessions, graph candidates, usage and compaction."""
+sessions, graph candidates, usage and compaction; and the records of these that the planner reads
+and proposes, shared with it (earlier events, sessions as workflows, name pairs)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from athena_mcp.consolidation.planner import EarlierEvent, PairPlan, SessionSteps
 from athena_mcp.store.database import Database, Row, Transaction
 
 LEASE_KEY = "consolidation_lease"
@@ -28,6 +28,43 @@ _SETTLED = (
     "(max(m.occurred_at) < ? "
     "OR max(m.occurred_at) = max(CASE WHEN m.outcome IS NOT NULL THEN m.occurred_at END))"
 )
+
+
+@dataclass(frozen=True)
+class EarlierEvent:
+    """An already consolidated event that a new one repeats, and the fact it fed, if any."""
+
+    id: int
+    namespace: str
+    session_id: str | None
+    occurred_at: float
+    fact_id: int | None
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: it holds an array
+class SessionSteps:
+    """A session read as a workflow: a candidate for a procedure, or evidence for one."""
+
+    namespace: str
+    session_id: str
+    outcome: str  # success, failure or partial
+    goal: str
+    steps: tuple[str, ...]
+    step_event_ids: tuple[int, ...]
+    event_ids: tuple[int, ...]
+    step_embeddings: np.ndarray
+    duration: float | None
+    ended_at: float
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """Two names mentioned together in the events `event_ids`: a graph candidate."""
+
+    namespace: str
+    source_name: str
+    target_name: str
+    event_ids: tuple[int, ...]
 
 
 def _namespace_clause(namespace: str | None) -> tuple[str, list[Any]]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from athena_mcp.errors import StoreUnavailable
+from athena_mcp.models import EmbeddingIdentity
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
@@ -27,17 +28,6 @@ VECTOR_TABLE = "memory_vectors"
 MAX_KNN = 4096
 # Changes kept in the feed: a mirror further behind than this loads afresh (about 1.5 s at 100k).
 CHANGES_KEPT = 20_000
-
-
-@dataclass(frozen=True)
-class EmbeddingIdentity:
-    """Which model produced the stored vectors."""
-
-    model: str
-    dimension: int
-
-    def describe(self) -> str:
-        return f"{self.model} ({self.dimension}-d)"
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import Field
 
+from athena_mcp.fields import Cursor, Namespace, Timestamp
 from athena_mcp.memory.communities import CommunityDetail, CommunityList, Detection
 from athena_mcp.memory.cursors import MAX_ID
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.fields import Cursor, Namespace, Timestamp
 
 MAX_PAGE = 100
 MAX_MEMBERS = 500

@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, Resolve, Sample
-from mcp_types import CreateMessageResult
+from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 from pydantic import Field
 
 from athena_mcp.consolidation import status as records
-from athena_mcp.consolidation.review import REVIEW_MAX_TOKENS, SYSTEM_PROMPT, review_messages, verdicts_from
+from athena_mcp.consolidation.review import REVIEW_MAX_TOKENS, SYSTEM_PROMPT, review_prompt, verdicts_from
 from athena_mcp.consolidation.status import CompactionPage, ConsolidationStatus, UndoResult, UsageResult
 from athena_mcp.consolidation.worker import RunReport
+from athena_mcp.fields import MAX_BATCH_EVENTS, Cursor, Limit, MemoryId, Namespace
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.fields import MAX_BATCH_EVENTS, Cursor, Limit, MemoryId, Namespace
 
 SettleSeconds = Annotated[
     float,
@@ -51,10 +51,17 @@ async def _ask_for_review(
     capabilities = ctx.client_capabilities
     if dry_run or not ask_model or capabilities is None or capabilities.sampling is None:
         return None
-    messages = review_messages(await services.consolidation.plan(namespace, settle_seconds))
-    if messages is None:
+    prompt = review_prompt(await services.consolidation.plan(namespace, settle_seconds))
+    if prompt is None:
         return None
+    messages = [SamplingMessage(role="user", content=TextContent(type="text", text=prompt))]
     return Sample(messages, max_tokens=REVIEW_MAX_TOKENS, system_prompt=SYSTEM_PROMPT)
+
+
+def _answer_text(result: CreateMessageResult) -> str:
+    """The text of a sampling answer; an answer of another kind (an image, audio) reads as none."""
+    content = result.content
+    return content.text if isinstance(content, TextContent) else ""
 
 
 @tool_errors
@@ -71,7 +78,7 @@ async def consolidate(
 ) -> RunReport:
     """After finishing a task: turn its events into facts, procedures, graph candidates and a session
     digest now, then compact old low-value events; dry_run only previews."""
-    verdicts = None if review is None else verdicts_from(review)
+    verdicts = None if review is None else verdicts_from(_answer_text(review))
     report = await services.consolidation.run_once(
         trigger="request",
         namespace=namespace,

@@ -9,13 +9,13 @@ from mcp.server.mcpserver import Context, Resolve
 from pydantic import BaseModel, Field
 
 from athena_mcp.errors import InvalidInput
-from athena_mcp.memory.graph_models import GraphAdded
+from athena_mcp.fields import Namespace
+from athena_mcp.memory.graph_models import MAX_BATCH, GraphAdded
 from athena_mcp.memory.recall_extras import namespace_counts
 from athena_mcp.settings import TOOLSETS
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.fields import Namespace
 from athena_mcp.tools.gate import SESSIONLESS, SessionToolsets, ToolsetServer, session_of
-from athena_mcp.tools.graph import MAX_BATCH, EntityInput, RelationInput
+from athena_mcp.tools.graph import EntityInput, RelationInput
 
 # The same names as settings.TOOLSETS (a test keeps them so): a Literal, for the schema a model reads.
 ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]

@@ -6,13 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from athena_mcp.memory.episodic import RecordResult, TimelinePage
-from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
-from athena_mcp.retrieval.search import SearchRequest
-from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.memories import NewMemory
-from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
-from athena_mcp.tools.fields import (
+from athena_mcp.fields import (
     MAX_BATCH_EVENTS,
     Content,
     Context,
@@ -30,6 +24,12 @@ from athena_mcp.tools.fields import (
     Tags,
     Timestamp,
 )
+from athena_mcp.memory.episodic import RecordResult, TimelinePage
+from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
+from athena_mcp.retrieval.search import SearchRequest
+from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.store.memories import NewMemory
+from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
 
 EventType = Annotated[Kind, Field(description="action, decision, observation, error, message, or your own")]
 

@@ -6,56 +6,36 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
+from athena_mcp.fields import Cursor, MemoryId, Namespace, Timestamp
 from athena_mcp.memory.graph_models import (
+    MAX_BATCH,
+    MAX_OBSERVATIONS,
+    WITHOUT_NUL,
     CreatedEntities,
     CreatedRelations,
     Deleted,
+    EntityName,
+    EntityType,
     KnowledgeGraph,
     NewEntity,
     NewRelation,
+    Observation,
     ObservationBatch,
     ObservationsAdded,
     RelationKey,
+    RelationType,
 )
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.fields import MAX_CONTENT_CHARS, Cursor, MemoryId, Namespace, Timestamp, has_text
 
-MAX_BATCH = 500
-MAX_OBSERVATIONS = 500
-MAX_NAME_CHARS = 500
-MAX_TYPE_CHARS = 200
 MAX_SEARCH_CHARS = 2048  # the reference server's limit on search_nodes' query
 MAX_PAGE = 500
 # A search answer carries every relation touching its entities: 20 entities keep it to a size a model
 # can read (a page of 100 carried about 900 relations in the graph benchmark); next_cursor goes on.
 SEARCH_PAGE = 20
-# SQLite's full-text index cannot hold or match a NUL character: graph text may not contain one.
-WITHOUT_NUL = r"^[^\x00]*$"
 
-
-EntityName = Annotated[
-    str,
-    Field(min_length=1, max_length=MAX_NAME_CHARS, description="The name of the entity", pattern=WITHOUT_NUL),
-    AfterValidator(has_text),
-]
-EntityType = Annotated[
-    str,
-    Field(min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the entity", pattern=WITHOUT_NUL),
-    AfterValidator(has_text),
-]
-RelationType = Annotated[
-    str,
-    Field(
-        min_length=1, max_length=MAX_TYPE_CHARS, description="The type of the relation", pattern=WITHOUT_NUL
-    ),
-    AfterValidator(has_text),
-]
-Observation = Annotated[
-    str, Field(min_length=1, max_length=MAX_CONTENT_CHARS, pattern=WITHOUT_NUL), AfterValidator(has_text)
-]
 Names = Annotated[list[EntityName], Field(max_length=MAX_BATCH)]
 MAX_SOURCES = 100
 SourceMemoryIds = Annotated[

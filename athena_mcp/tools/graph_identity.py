@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from athena_mcp.memory.graph_models import Aliases, EntityRecordView, Merged, Unmerged
+from athena_mcp.memory.graph_models import Aliases, EntityName, EntityRecordView, Merged, Unmerged
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.graph import AsOf, EntityName, GraphNamespace
+from athena_mcp.tools.graph import AsOf, GraphNamespace
 
 MAX_ALIASES = 50
 MAX_FACTS = 500

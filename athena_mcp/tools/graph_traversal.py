@@ -7,19 +7,13 @@ from typing import Annotated
 
 from pydantic import Field
 
+from athena_mcp.memory.graph_models import WITHOUT_NUL, EntityName, RelationType
 from athena_mcp.memory.graph_paths import GraphPath
 from athena_mcp.memory.graph_traversal import Neighbourhood, Subgraph
 from athena_mcp.models import to_seconds_or_none
 from athena_mcp.store.graph_traversal import Direction
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.graph import (
-    MAX_SEARCH_CHARS,
-    WITHOUT_NUL,
-    AsOf,
-    EntityName,
-    GraphNamespace,
-    RelationType,
-)
+from athena_mcp.tools.graph import MAX_SEARCH_CHARS, AsOf, GraphNamespace
 
 MAX_DEPTH = 4
 MAX_PATH_DEPTH = 6

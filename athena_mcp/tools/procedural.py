@@ -7,6 +7,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from athena_mcp.fields import (
+    Cursor,
+    Limit,
+    MemoryId,
+    Namespace,
+    Query,
+    Reason,
+    SessionId,
+    ShortText,
+    Tags,
+    Title,
+)
 from athena_mcp.memory.procedural import (
     Execution,
     ExecutionResult,
@@ -19,18 +31,6 @@ from athena_mcp.models import RunOutcome
 from athena_mcp.retrieval.procedure_search import ProcedureSearch, ProcedureSearchResult
 from athena_mcp.store.procedures import NewProcedure, ProcedureQuery
 from athena_mcp.tools.common import ServicesDep, ToolSpec, tool_errors, tool_hints
-from athena_mcp.tools.fields import (
-    Cursor,
-    Limit,
-    MemoryId,
-    Namespace,
-    Query,
-    Reason,
-    SessionId,
-    ShortText,
-    Tags,
-    Title,
-)
 
 MAX_STEPS = 50
 MAX_PRECONDITIONS = 20

@@ -13,6 +13,17 @@ from mcp.shared.uri_template import UriTemplate
 from pydantic import Field, TypeAdapter, ValidationError
 
 from athena_mcp.errors import AthenaError, InvalidInput
+from athena_mcp.fields import (
+    MAX_LIMIT,
+    Content,
+    Cursor,
+    Kind,
+    Limit,
+    Namespace,
+    ShortText,
+    Timestamp,
+    Title,
+)
 from athena_mcp.memory.cursors import MAX_ID
 from athena_mcp.memory.prospective import TaskChanges, TaskDraft, TaskQuery, TriggerDraft
 from athena_mcp.models import to_seconds_or_none
@@ -34,17 +45,6 @@ from athena_mcp.prospective_models import (
 )
 from athena_mcp.services import Services
 from athena_mcp.tools.common import ServicesDep, ToolSpec, services_of, tool_errors, tool_hints
-from athena_mcp.tools.fields import (
-    MAX_LIMIT,
-    Content,
-    Cursor,
-    Kind,
-    Limit,
-    Namespace,
-    ShortText,
-    Timestamp,
-    Title,
-)
 from athena_mcp.worker.triggers import FiringListener
 
 DUE_URI = UriTemplate.parse("athena://prospective/{namespace}/due")

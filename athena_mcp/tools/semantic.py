@@ -7,24 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from athena_mcp.errors import InvalidInput
-from athena_mcp.memory import recall_extras as extras
-from athena_mcp.memory.graph_models import KnowledgeGraph
-from athena_mcp.memory.semantic import (
-    FactChanges,
-    FactDraft,
-    MemoryDetail,
-    MemoryPage,
-    RememberResult,
-    StatusResult,
-    UpdateResult,
-)
-from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
-from athena_mcp.retrieval.procedure_search import ProcedureHit
-from athena_mcp.retrieval.search import SearchRequest
-from athena_mcp.store.filters import SYSTEMS, MemoryFilter
-from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
-from athena_mcp.tools.episodic import EventInput
-from athena_mcp.tools.fields import (
+from athena_mcp.fields import (
     Content,
     Context,
     Cursor,
@@ -43,6 +26,23 @@ from athena_mcp.tools.fields import (
     Tags,
     Timestamp,
 )
+from athena_mcp.memory import recall_extras as extras
+from athena_mcp.memory.graph_models import KnowledgeGraph
+from athena_mcp.memory.semantic import (
+    FactChanges,
+    FactDraft,
+    MemoryDetail,
+    MemoryPage,
+    RememberResult,
+    StatusResult,
+    UpdateResult,
+)
+from athena_mcp.models import Outcome, SearchResult, to_seconds_or_none
+from athena_mcp.retrieval.procedure_search import ProcedureHit
+from athena_mcp.retrieval.search import SearchRequest
+from athena_mcp.store.filters import SYSTEMS, MemoryFilter
+from athena_mcp.tools.common import ServicesDep, ToolSpec, namespaces_of, time_range, tool_errors, tool_hints
+from athena_mcp.tools.episodic import EventInput
 
 SearchedSystem = Literal["semantic", "episodic", "procedural", "graph"]
 MemoryTypes = Annotated[

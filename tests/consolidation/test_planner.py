@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from athena_mcp.consolidation.extraction import mentioned_names
 from athena_mcp.consolidation.planner import (
-    EarlierEvent,
     Event,
     Verdict,
     plan_chunk,
     session_steps,
 )
 from athena_mcp.consolidation.sequences import UnionFind, sequence_similarity
+from athena_mcp.memory.entity_linking import mentioned_names
+from athena_mcp.store.consolidation import EarlierEvent
 
 DIM = 8
 

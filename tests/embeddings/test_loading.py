@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 from tests.conftest import call, open_client, wait_for
 from tests.tools.test_tool_contract import ALL_TOOLS
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from athena_mcp.embeddings.service import EmbeddingService
-from athena_mcp.store.vectors import EmbeddingIdentity
+from athena_mcp.models import EmbeddingIdentity
 from tests.conftest import wait_for
 
 

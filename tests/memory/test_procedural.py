@@ -8,12 +8,12 @@ import numpy as np
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.memory.procedural import Execution
+from athena_mcp.models import EmbeddingIdentity
 from athena_mcp.retrieval.procedure_search import ProcedureSearch
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store import procedures
 from athena_mcp.store.procedures import NewProcedure, ProcedureQuery
-from athena_mcp.store.vectors import EmbeddingIdentity
 from tests.conftest import services_for
 
 BACKUP = NewProcedure(

@@ -12,13 +12,13 @@ import pytest
 
 from athena_mcp.errors import AthenaError, StoreUnavailable
 from athena_mcp.maintenance import reembed
+from athena_mcp.models import EmbeddingIdentity
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import NewMemory, insert_memories
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vectors import (
-    EmbeddingIdentity,
     backlog_size,
     ensure_vector_index,
     queue_for_embedding,

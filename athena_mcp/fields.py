@@ -1,4 +1,5 @@
-"""Bounded argument types shared by the tools: the limits every caller sees in the input schemas."""
+"""Bounded value types: the limits every caller sees in the tools' input schemas, and that the
+importers hold a file to as well."""
 
 from __future__ import annotations
 
