@@ -82,7 +82,7 @@ class Config:
     out: Path = DEFAULT_OUT
 
 
-QUICK = Config(consolidation_sizes=(300,), items=300, queries=20, repeats=1)
+QUICK = Config(consolidation_sizes=(300,), items=60, queries=10, repeats=1)
 
 
 def agent_events(eval_dir: Path, count: int) -> list[corpus.Event]:

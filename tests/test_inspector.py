@@ -20,6 +20,8 @@ HINTS = {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
 
 pytestmark = [
     pytest.mark.slow,
+    # One worker runs both: two first-time npx downloads of the Inspector at once could collide.
+    pytest.mark.xdist_group("inspector"),
     pytest.mark.timeout(600),
     pytest.mark.skipif(shutil.which("npx") is None, reason="needs Node's npx to run the Inspector"),
 ]
