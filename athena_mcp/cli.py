@@ -10,9 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from athena_mcp import __version__, memory_budget
+from athena_mcp import __version__
 from athena_mcp.errors import AthenaError, out_of_memory
 from athena_mcp.settings import Settings, env_var, setting_fields
+from athena_mcp.transports import memory_budget
 
 log = logging.getLogger("athena_mcp")
 
@@ -126,13 +127,13 @@ def fatal_message(exc: BaseException) -> str | None:
 
 def serve(settings: Settings) -> None:
     from athena_mcp.server import build_server
-    from athena_mcp.stdio import run_stdio
+    from athena_mcp.transports.stdio import run_stdio
 
     server = build_server(settings)
     memory_budget.require_room_to_serve()
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
     if settings.transport == "http":
-        from athena_mcp.http import serve_http
+        from athena_mcp.transports.http import serve_http
 
         asyncio.run(serve_http(server, settings))
     else:

@@ -27,7 +27,7 @@ from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.server import build_server
 from athena_mcp.services import Services
 from athena_mcp.settings import Settings
-from athena_mcp.stdio import run_stdio
+from athena_mcp.transports.stdio import run_stdio
 from chaos.embedder import FaultyEmbedder, HashingEmbedder
 from chaos.faults import FaultPlan, PlanSource, applied_marker
 

@@ -22,12 +22,12 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from athena_mcp import http, memory_budget
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.errors import AthenaError
-from athena_mcp.http import http_app
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
+from athena_mcp.transports import http, memory_budget
+from athena_mcp.transports.http import http_app
 from tests.stdio_server import ATHENA_MCP, PROTOCOL_VERSION, free_port, http_server
 
 TOKEN = "s3cret-token-for-the-tests"

@@ -25,7 +25,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("consolidation", "worker"),  # background work over the memory systems
     ("services", "importers"),
     ("tools", "maintenance"),  # the MCP toolsets; the command line's maintenance commands
-    ("edge",),  # server factory, transports, command line
+    ("transports",),  # stdio and HTTP, and the memory check before reading a message
+    ("edge",),  # server factory, command line
 )
 GROUPS: dict[str, frozenset[str]] = {
     "foundation": frozenset(
@@ -44,17 +45,13 @@ GROUPS: dict[str, frozenset[str]] = {
         {
             "athena_mcp.__main__",
             "athena_mcp.cli",
-            "athena_mcp.http",
-            "athena_mcp.memory_budget",
             "athena_mcp.server",
-            "athena_mcp.stdio",
-            "athena_mcp.stdio_lines",
         }
     ),
 }
 LAYER = {component: number for number, layer in enumerate(LAYERS) for component in layer}
 # Components that may import the MCP SDK: the store knows nothing of MCP.
-SPEAK_MCP = frozenset({"tools", "edge"})
+SPEAK_MCP = frozenset({"tools", "transports", "edge"})
 MCP_PACKAGES = frozenset({"mcp", "mcp_types"})
 
 

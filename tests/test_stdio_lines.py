@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import pytest
 
-from athena_mcp import stdio_lines
-from athena_mcp.memory_budget import Shortfall
-from athena_mcp.stdio_lines import LineReader, Refusal, message_kind, request_id
+from athena_mcp.transports import stdio_lines
+from athena_mcp.transports.memory_budget import Shortfall
+from athena_mcp.transports.stdio_lines import LineReader, Refusal, message_kind, request_id
 
 MIB = 1 << 20
 

@@ -18,9 +18,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCNotification
 
-from athena_mcp import memory_budget
-from athena_mcp.memory_budget import Shortfall
-from athena_mcp.stdio import stdio_streams
+from athena_mcp.transports import memory_budget
+from athena_mcp.transports.memory_budget import Shortfall
+from athena_mcp.transports.stdio import stdio_streams
 from tests.test_stdio_lines import short_of_memory_over
 
 pytestmark = pytest.mark.timeout(60)

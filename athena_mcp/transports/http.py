@@ -26,9 +26,9 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from athena_mcp import memory_budget
 from athena_mcp.errors import AthenaError
 from athena_mcp.settings import Settings
+from athena_mcp.transports import memory_budget
 
 log = logging.getLogger(__name__)
 

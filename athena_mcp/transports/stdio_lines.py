@@ -16,7 +16,7 @@ from typing import IO, Literal
 
 from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
 
-from athena_mcp import memory_budget
+from athena_mcp.transports import memory_budget
 
 # The largest request the tools accept is 500 events of 20,000 characters: 40 MB in raw UTF-8 at
 # worst. A client that escapes non-ASCII text as \uXXXX can exceed this with such a request, and

@@ -40,8 +40,14 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
-from athena_mcp import memory_budget
-from athena_mcp.stdio_lines import PEEK_BYTES, RETRY_AFTER_MEMORY_ERROR, LineReader, Refusal, refusal
+from athena_mcp.transports import memory_budget
+from athena_mcp.transports.stdio_lines import (
+    PEEK_BYTES,
+    RETRY_AFTER_MEMORY_ERROR,
+    LineReader,
+    Refusal,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 
