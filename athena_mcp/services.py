@@ -23,10 +23,10 @@ from athena_mcp.memory.prospective import ProspectiveMemory
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.retrieval.usage import UsageLog
+from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.settings import Settings, offers
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
-from athena_mcp.store.vector_mirror import VectorMirror
 from athena_mcp.store.vectors import ensure_vector_index
 from athena_mcp.worker.entity_linker import EntityLinker
 from athena_mcp.worker.loop import run_every

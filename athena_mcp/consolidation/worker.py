@@ -40,11 +40,11 @@ from athena_mcp.consolidation.products import write_products
 from athena_mcp.consolidation.sequences import similar_pairs
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.retrieval.usage import UsageLog
+from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.store import compaction, procedures
 from athena_mcp.store import consolidation as store
 from athena_mcp.store.database import Database, Row
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.vector_mirror import VectorMirror
 
 CHUNK_SESSIONS = 400
 CHUNK_LOOSE_EVENTS = 2_000

@@ -18,10 +18,10 @@ from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.errors import Conflict, NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, ProcedureSummary
+from athena_mcp.retrieval.procedure_mirror import ProcedureMirror
 from athena_mcp.retrieval.procedure_search import ProcedureSearch, ProcedureSearcher, ProcedureSearchResult
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database, Transaction
-from athena_mcp.store.procedure_mirror import ProcedureMirror
 from athena_mcp.store.procedures import NewProcedure, ProcedureQuery
 
 # Distinct sessions, and distinct events, that get_procedure lists as a procedure's evidence.

@@ -12,11 +12,11 @@ from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.errors import Conflict, InvalidInput, NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Memory, MemoryVersion
+from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.store import memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import FactChanges, NewMemory
-from athena_mcp.store.vector_mirror import VectorMirror
 
 NEAR_DUPLICATE_CANDIDATES = 3
 

@@ -29,10 +29,10 @@ from pydantic import BaseModel, Field
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.models import Procedure, SignalExplanation
 from athena_mcp.retrieval.fusion import FusedCandidate, Signal, fuse
+from athena_mcp.retrieval.procedure_mirror import ProcedureMirror
 from athena_mcp.retrieval.search import CANDIDATE_FACTOR, MIN_CANDIDATES, SIGNAL_WEIGHTS
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database
-from athena_mcp.store.procedure_mirror import ProcedureMirror
 
 BASE_WEIGHT = 0.5
 CONFIDENCE_WEIGHT = 0.4

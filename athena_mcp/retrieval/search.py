@@ -18,11 +18,11 @@ from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.retrieval.graph_expansion import add_graph_expansion
 from athena_mcp.retrieval.usage import UsageLog
+from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import get_memories
-from athena_mcp.store.vector_mirror import VectorMirror
 
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from athena_mcp.store.procedure_mirror import INITIAL_CAPACITY, NamespaceCopy, ProcedureMirror
+from athena_mcp.retrieval.procedure_mirror import INITIAL_CAPACITY, NamespaceCopy, ProcedureMirror
 from athena_mcp.store.procedures import NewProcedure, insert_procedure
 from tests.conftest import services_for
 

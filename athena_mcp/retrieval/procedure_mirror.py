@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from athena_mcp.retrieval.vector_mirror import resized, top_allowed
 from athena_mcp.store import procedures
 from athena_mcp.store.database import Database, Row
-from athena_mcp.store.vector_mirror import resized, top_allowed
 
 INITIAL_CAPACITY = 64
 

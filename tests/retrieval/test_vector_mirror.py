@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.retrieval import vector_mirror
 from athena_mcp.services import Services
 from athena_mcp.settings import Settings
-from athena_mcp.store import vector_mirror, vectors
+from athena_mcp.store import vectors
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
 from tests.conftest import services_for, wait_for
