@@ -163,6 +163,19 @@ class ProcedureRun(BaseModel):
     recorded_at: datetime
 
 
+def confidence(successes: int, failures: int, runs: int) -> float:
+    """The estimated chance that a procedure's next run succeeds: the mean of the Beta posterior
+    under a uniform prior,
+
+        confidence = (successes + partials / 2 + 1) / (runs + 2)
+
+    so a procedure never run stands at 0.5 and each run moves it, by less the more runs there were.
+    A partial run (`runs - successes - failures` of them) counts as half a success and half a
+    failure: it got somewhere, but not all the way."""
+    partials = runs - successes - failures
+    return (successes + partials / 2 + 1) / (runs + 2)
+
+
 def to_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 

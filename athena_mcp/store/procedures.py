@@ -1,12 +1,7 @@
 """SQL for procedures and their runs (schema/0003_procedural.sql).
 
-Statistics are updated in the transaction that records a run. `confidence` is the estimated chance
-that the next run succeeds: the mean of the Beta posterior under a uniform prior,
-
-    confidence = (successes + partials / 2 + 1) / (runs + 2)
-
-so a procedure never run stands at 0.5 and each run moves it, by less the more runs there were. A
-partial run counts as half a success and half a failure: it got somewhere, but not all the way.
+Statistics are updated in the transaction that records a run, with the procedure's confidence
+(models.confidence, the domain's rule) kept beside them for ranking and sorting.
 
 Every insert and update sets `revision` to the table's maximum plus one. Writers are serialised, so
 revisions grow in commit order and a reader that has seen up to revision R finds everything changed
@@ -24,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, to_datetime, to_datetime_or_none
+from athena_mcp.models import (
+    Procedure,
+    ProcedureRun,
+    ProcedureStats,
+    confidence,
+    to_datetime,
+    to_datetime_or_none,
+)
 from athena_mcp.store import fts
 from athena_mcp.store.database import Database, Row, Transaction
 
@@ -85,12 +87,6 @@ class MissingVectors:
     texts: list[str]
     whole: bool  # texts[0] is the whole procedure's text
     steps: int  # the last `steps` texts are its steps
-
-
-def confidence(successes: int, failures: int, runs: int) -> float:
-    """The Beta-posterior mean described above; `runs - successes - failures` runs were partial."""
-    partials = runs - successes - failures
-    return (successes + partials / 2 + 1) / (runs + 2)
 
 
 def embedding_texts(name: str, goal: str, steps: Sequence[str]) -> list[str]:

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from athena_mcp.errors import Conflict, NotFound
 from athena_mcp.memory.procedural import Execution
+from athena_mcp.models import confidence
 from athena_mcp.services import Services
 from athena_mcp.store import procedures
 from athena_mcp.store.driver import sqlite_module
-from athena_mcp.store.procedures import NewProcedure, confidence
+from athena_mcp.store.procedures import NewProcedure
 from athena_mcp.store.vectors import reset_vectors
 from tests.conftest import services_for
 
