@@ -178,8 +178,9 @@ def _plan_procedures(
     procedures: Mapping[str, Sequence[tuple[int, np.ndarray]]],
     candidates: Mapping[str, Sequence[SessionSteps]],
 ) -> None:
-    # By identity: a session that went on after it was consolidated has a waiting part with its id.
-    existing = {id(c) for found in candidates.values() for c in found}
+    # By events, not by session id: a session that went on after it was consolidated has a waiting
+    # part with the same session id but other events.
+    existing = {_candidate_key(c) for found in candidates.values() for c in found}
     waiting = {namespace: list(found) for namespace, found in candidates.items()}
     for (namespace, session_id), session_events in sessions.items():
         session = session_steps(namespace, session_id, session_events)
@@ -199,7 +200,7 @@ def _plan_procedures(
         pool = waiting.setdefault(namespace, [])
         # A session's own earlier part is not a second session repeating it: it is replaced.
         earlier_parts = [c for c in pool if c.session_id == session_id]
-        plan.used_candidates += [c for c in earlier_parts if id(c) in existing]
+        plan.used_candidates += [c for c in earlier_parts if _candidate_key(c) in existing]
         pool[:] = [c for c in pool if c.session_id != session_id]
         similar = [c for c in pool if _repeats(session, c.step_embeddings)]
         group = [*similar, session]
@@ -208,9 +209,13 @@ def _plan_procedures(
             continue
         for used in similar:
             pool.remove(used)
-        plan.used_candidates += [c for c in similar if id(c) in existing]
+        plan.used_candidates += [c for c in similar if _candidate_key(c) in existing]
         plan.procedures.append(_propose(group))
-    plan.new_candidates = [c for pool in waiting.values() for c in pool if id(c) not in existing]
+    plan.new_candidates = [c for pool in waiting.values() for c in pool if _candidate_key(c) not in existing]
+
+
+def _candidate_key(session: SessionSteps) -> tuple[str, str, tuple[int, ...]]:
+    return session.namespace, session.session_id, session.event_ids
 
 
 def _repeats(session: SessionSteps, steps: np.ndarray) -> bool:
@@ -290,10 +295,14 @@ def _plan_facts(
         fresh = [new[m] for m in members if m in new]
         if not fresh:
             continue
-        sessions = {session_key((e := new.get(m) or earlier[m]).session_id, e.id) for m in members}
+        sessions = set()
+        for member in members:
+            event = new.get(member) or earlier[member]
+            sessions.add(session_key(event.session_id, event.id))
         if len(sessions) < 2:
             continue
-        linked = sorted({fact for m in members if m in earlier and (fact := earlier[m].fact_id) is not None})
+        facts = (earlier[m].fact_id for m in members if m in earlier)
+        linked = sorted({fact for fact in facts if fact is not None})
         newest = max(fresh, key=lambda e: (e.occurred_at, e.id))
         plan.facts.append(
             FactPlan(
