@@ -32,7 +32,7 @@ async def add_neighbour_context(
     """The candidates re-scored with their neighbours' context, best first."""
     if "episodic" not in memory_filter.systems or not candidates:
         return candidates
-    pool = {candidate.memory_id: candidate for candidate in candidates[:CONTEXT_POOL]}
+    pool = {candidate.id: candidate for candidate in candidates[:CONTEXT_POOL]}
     adjacent = await memories.adjacent_events(database, list(pool), reach=len(NEIGHBOUR_WEIGHTS))
     lent: dict[int, tuple[float, int]] = {}  # receiving id -> (best context score, lender id)
     for lender, neighbours in adjacent.items():

@@ -1,4 +1,4 @@
-"""Relative-score fusion, keyed by memory id (never by list position).
+"""Relative-score fusion, keyed by id (a memory's or a procedure's; never by list position).
 
 Each signal's raw scores (BM25, cosine similarity) over its candidate list are rescaled to [0, 1]
 (best candidate 1, the list's last 0; a lone candidate 1), then
@@ -31,7 +31,7 @@ class GraphLink:
 
 @dataclass
 class FusedCandidate:
-    memory_id: int
+    id: int  # a memory (recall) or a procedure (find_procedures)
     fused: float = 0.0
     # signal name -> (rank, raw score, contribution)
     signals: dict[Signal, tuple[int, float, float]] = field(default_factory=dict)
@@ -56,11 +56,11 @@ def fuse(
         weight = weights.get(signal, 1.0)
         best, worst = hits[0][1], hits[-1][1] if floor is None else floor
         spread = best - worst
-        for rank, (memory_id, score) in enumerate(hits, start=1):
+        for rank, (item_id, score) in enumerate(hits, start=1):
             contribution = weight * ((score - worst) / spread if spread > 0 else 1.0)
-            candidate = candidates.setdefault(memory_id, FusedCandidate(memory_id))
+            candidate = candidates.setdefault(item_id, FusedCandidate(item_id))
             candidate.fused += contribution
             candidate.signals[signal] = (rank, score, contribution)
     best_possible = sum(weights.get(signal, 1.0) for signal in ranked) or 1.0
-    ordered = sorted(candidates.values(), key=lambda c: (-c.fused, -c.memory_id))  # ties: newer first
+    ordered = sorted(candidates.values(), key=lambda c: (-c.fused, -c.id))  # ties: newer first
     return ordered, best_possible

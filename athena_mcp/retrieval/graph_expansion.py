@@ -56,7 +56,7 @@ async def add_graph_expansion(
 ) -> list[FusedCandidate]:
     """The candidates with the memories linked to the seeds' entities added or lifted, best first."""
     seeds = candidates[:SEEDS]
-    mentioned = await mentions.names_mentioned(database, [seed.memory_id for seed in seeds])
+    mentioned = await mentions.names_mentioned(database, [seed.id for seed in seeds])
     lent: dict[int, GraphLink] = {}
     for namespace in sorted({namespace for namespace, _ in mentioned.values()}):
         in_namespace = {
@@ -68,14 +68,14 @@ async def add_graph_expansion(
             database, namespace, {name for key in specificity for name in key.names}, limit
         )
         for seed in seeds:
-            for name in in_namespace.get(seed.memory_id, ()):
+            for name in in_namespace.get(seed.id, ()):
                 key = keys[name]
                 if key not in specificity:
                     continue
                 amount = EXPANSION_WEIGHT * seed.fused * specificity[key]
                 for memory_id in {m for name in key.names for m in members.get(name, ())}:
-                    if memory_id != seed.memory_id and amount > _contribution(lent.get(memory_id)):
-                        lent[memory_id] = GraphLink(seed.memory_id, key.label, key.entity_id, amount)
+                    if memory_id != seed.id and amount > _contribution(lent.get(memory_id)):
+                        lent[memory_id] = GraphLink(seed.id, key.label, key.entity_id, amount)
     return await apply_loans(database, candidates, lent, memory_filter, _contribution, _mark_graph)
 
 

@@ -25,7 +25,7 @@ async def apply_loans(
     """The candidates with each memory's loan (`amount` of it) added to its score and recorded by
     `mark`, best first. A loan to a memory that is not a candidate brings it in on that loan alone,
     if it passes the search's filter; it is found among all the candidates, never added twice."""
-    known = {candidate.memory_id: candidate for candidate in candidates}
+    known = {candidate.id: candidate for candidate in candidates}
     allowed = await memories.ids_matching(database, [m for m in loans if m not in known], memory_filter)
     lifted = list(candidates)
     for memory_id, loan in loans.items():
@@ -37,4 +37,4 @@ async def apply_loans(
             lifted.append(candidate)
         candidate.fused += amount(loan)
         mark(candidate, loan)
-    return sorted(lifted, key=lambda c: (-c.fused, -c.memory_id))
+    return sorted(lifted, key=lambda c: (-c.fused, -c.id))

@@ -119,16 +119,16 @@ class ProcedureSearcher:
         now = time.time()
         scored = []
         for candidate in candidates:
-            standing = copy.standing(candidate.memory_id)  # None for one deleted since
+            standing = copy.standing(candidate.id)  # None for one deleted since
             if standing is None or not (standing.active or request.include_retired):
                 continue
             relevance = candidate.fused / best_possible
             recency = 0.5 ** (max(0.0, now - standing.last_touched) / RECENCY_HALF_LIFE)
             weight = BASE_WEIGHT + CONFIDENCE_WEIGHT * standing.confidence + RECENCY_WEIGHT * recency
             scored.append(_Ranked(candidate, relevance * weight, relevance, standing.confidence, recency))
-        scored.sort(key=lambda r: (-r.score, -r.candidate.memory_id))  # ties: newer first
+        scored.sort(key=lambda r: (-r.score, -r.candidate.id))  # ties: newer first
         top = scored[: request.limit]
-        found = await procedures.get_procedures(self._database, [r.candidate.memory_id for r in top])
+        found = await procedures.get_procedures(self._database, [r.candidate.id for r in top])
         hits = [
             ProcedureHit(
                 **procedure.model_dump(),
@@ -137,7 +137,7 @@ class ProcedureSearcher:
             )
             for r in top
             # Retired between the copy's read and this fetch.
-            if (procedure := found.get(r.candidate.memory_id)) is not None and procedure.status in statuses
+            if (procedure := found.get(r.candidate.id)) is not None and procedure.status in statuses
         ]
         return ProcedureSearchResult(
             results=hits, mode="hybrid" if "dense" in ranked else "lexical", notice=notice

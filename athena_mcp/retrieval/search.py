@@ -86,12 +86,12 @@ class HybridSearcher:
                 self._database, candidates, request.memory_filter, request.limit
             )
         top = candidates[: request.limit]
-        memories = await get_memories(self._database, [c.memory_id for c in top])
+        memories = await get_memories(self._database, [c.id for c in top])
         hits: list[RecallHit] = []
         budget = request.max_tokens
         truncated = False
         for candidate in top:
-            memory = memories.get(candidate.memory_id)
+            memory = memories.get(candidate.id)
             if memory is None or memory.status != "active":
                 continue  # forgotten between the index read and this fetch
             explanation = None

@@ -12,12 +12,12 @@ def test_fusion_adds_each_signals_rescaled_score_by_id():
         {"lexical": [(10, 8.0), (20, 4.0), (40, 0.0)], "dense": [(20, 0.9), (30, 0.7), (10, 0.4)]},
         {"lexical": 0.6, "dense": 0.4},
     )
-    fused = {c.memory_id: c.fused for c in candidates}
+    fused = {c.id: c.fused for c in candidates}
     assert fused[10] == pytest.approx(0.6 * 1.0 + 0.4 * 0.0)
     assert fused[20] == pytest.approx(0.6 * 0.5 + 0.4 * 1.0)
     assert fused[30] == pytest.approx(0.4 * 0.6)
     assert fused[40] == pytest.approx(0.0)
-    assert [c.memory_id for c in candidates] == [20, 10, 30, 40]
+    assert [c.id for c in candidates] == [20, 10, 30, 40]
     assert best == pytest.approx(1.0)
     assert candidates[0].signals == {
         "lexical": (2, 4.0, pytest.approx(0.3)),
@@ -31,7 +31,7 @@ def test_a_clear_winner_of_the_strong_signal_beats_near_ties_of_the_weak_one():
         {"lexical": [(1, 9.0), (2, 1.0), (3, 0.5)], "dense": [(2, 0.81), (1, 0.80), (3, 0.2)]},
         {"lexical": 0.6, "dense": 0.4},
     )
-    assert candidates[0].memory_id == 1
+    assert candidates[0].id == 1
 
 
 def test_a_lone_candidate_and_a_single_signal_score_one():
