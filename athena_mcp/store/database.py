@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 import anyio
@@ -31,7 +31,20 @@ from athena_mcp.store.driver import (
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
-Row = Any  # the driver's Row: indexable by position and by column name
+
+
+class Row(Protocol):
+    """The driver's row: indexable by position and by column name, and iterable."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> list[str]: ...
+
+
 StatementHook = Callable[[str], None]
 
 

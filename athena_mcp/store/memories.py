@@ -255,7 +255,7 @@ async def adjacent_events(db: Database, ids: Sequence[int], reach: int) -> dict[
     return {
         int(row[0]): [
             (int(neighbour), 1 + column // 2)
-            for column, neighbour in enumerate(row[1:])
+            for column, neighbour in enumerate(list(row)[1:])
             if neighbour is not None
         ]
         for row in rows
