@@ -1,9 +1,10 @@
-"""Check a tool call's arguments before the tool runs, and say what is wrong as the server would.
+"""Say what is wrong with a tool call's arguments as the server would.
 
-Unknown arguments are refused: pydantic would silently drop them, and for a memory server a
-silently dropped `namespaces` (meant as `namespace`) or `tag` (meant as `tags`) means a search of
-the wrong memories that looks right. Invalid values are reported one line per field: the field's
-path, what was wrong, and what to send; never pydantic's own text with its documentation links.
+Unknown arguments are refused before the tool runs: pydantic would silently drop them, and for a
+memory server a silently dropped `namespaces` (meant as `namespace`) or `tag` (meant as `tags`)
+means a search of the wrong memories that looks right. Invalid values, which the SDK refuses in its
+own words, are described one line per field: the field's path, what was wrong, and what to send;
+never pydantic's own text with its documentation links.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from pydantic_core import ErrorDetails
 _TYPE_WORDS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "tuple", "set"})
 
 
-def argument_problem(tool: Tool, arguments: dict[str, Any]) -> str | None:
-    """Why these arguments cannot be used with `tool`, or None when they can."""
+def unknown_arguments(tool: Tool, arguments: dict[str, Any]) -> str | None:
+    """The arguments `tool` does not take, said with the ones it does; None when there are none."""
     known = set(tool.parameters.get("properties", {}))
     unknown = sorted(set(arguments) - known)
-    if unknown:
-        return (
-            f"{', '.join(map(repr, unknown))}: not an argument of {tool.name}; "
-            f"it takes {', '.join(sorted(known))}."
-        )
+    if not unknown:
+        return None
+    takes = ", ".join(sorted(known))
+    return f"{', '.join(map(repr, unknown))}: not an argument of {tool.name}; it takes {takes}."
+
+
+def invalid_arguments(tool: Tool, arguments: dict[str, Any]) -> str | None:
+    """What is wrong with the arguments' values, one part per field; None when they are valid."""
     try:
         tool.fn_metadata.validate_arguments(arguments)
     except ValidationError as exc:

@@ -19,7 +19,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
 from athena_mcp.tools.answers import render_answer
-from athena_mcp.tools.arguments import argument_problem
+from athena_mcp.tools.arguments import invalid_arguments, unknown_arguments
 
 # HTTP sessions that turned toolsets on are remembered up to this many; the one that turned a toolset
 # on longest ago is forgotten first.
@@ -87,12 +87,19 @@ class ToolsetServer(MCPServer[Any]):
                 "turns further toolsets on.",
             )
         arguments = params.get("arguments") or {}
-        problem = argument_problem(tool, arguments) if isinstance(arguments, dict) else None
-        if problem is not None:
-            return _refusal(f"Error executing tool {tool.name}: {problem}")
+        if not isinstance(arguments, dict):
+            return await call_next(ctx)
+        unknown = unknown_arguments(tool, arguments)
+        if unknown is not None:
+            return _refusal(f"Error executing tool {tool.name}: {unknown}")
+        result = await call_next(ctx)
+        if isinstance(result, dict) and result.get("isError"):
+            # The SDK validated the arguments before the tool ran; validating again only on a
+            # refusal keeps a second validation off every successful call.
+            invalid = invalid_arguments(tool, arguments)
+            return result if invalid is None else _refusal(f"Error executing tool {tool.name}: {invalid}")
         # A client may send a boolean as JSON text; the SDK accepts "true" too.
-        detail = isinstance(arguments, dict) and arguments.get("detail") in (True, "true")
-        return render_answer(tool.name, await call_next(ctx), detail=detail)
+        return render_answer(tool.name, result, detail=arguments.get("detail") in (True, "true"))
 
 
 def session_of(request: Any) -> str | None:
