@@ -51,8 +51,12 @@ async def namespace_counts(database: Database) -> list[NamespaceCounts]:
 
 async def empty_namespace_notice(database: Database, searched: tuple[str, ...]) -> str | None:
     """When the namespaces searched hold nothing but others do, which ones do."""
+    # Most empty searches ran in a namespace that holds memories (the filters left none): one cheap
+    # look says so before every namespace is counted.
+    if await namespaces.hold_anything(database, searched):
+        return None
     held = {n.namespace: n.counts for n in await namespaces.counts(database)}
-    if not held or any(name in held for name in searched):
+    if not held:
         return None
     others = ", ".join(f"{name} ({sum(counts.values())})" for name, counts in list(held.items())[:MAX_NAMED])
     return f"Namespace {', '.join(searched)} holds nothing; these hold memories: {others}."

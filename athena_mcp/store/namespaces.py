@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from athena_mcp.store.graph import Reader
 
-# One row per namespace and system; each arm reads an index whose first column is the namespace.
-_COUNTS = """
-SELECT namespace, 'facts', count(*) FROM memories WHERE system = 'semantic' AND status = 'active'
-GROUP BY namespace
-UNION ALL SELECT namespace, 'events', count(*) FROM memories WHERE system = 'episodic' AND status = 'active'
-GROUP BY namespace
-UNION ALL SELECT namespace, 'procedures', count(*) FROM procedures WHERE status = 'active' GROUP BY namespace
-UNION ALL SELECT namespace, 'open_tasks', count(*) FROM tasks
-WHERE status IN ('todo', 'in_progress', 'blocked') GROUP BY namespace
-UNION ALL SELECT namespace, 'entities', count(*) FROM graph_entities WHERE status = 'active'
-GROUP BY namespace
-"""
+# What each system counts as a live item: (name, table, condition). Every table's namespace index
+# comes first, so each arm reads an index range.
+_LIVE = (
+    ("facts", "memories", "system = 'semantic' AND status = 'active'"),
+    ("events", "memories", "system = 'episodic' AND status = 'active'"),
+    ("procedures", "procedures", "status = 'active'"),
+    ("open_tasks", "tasks", "status IN ('todo', 'in_progress', 'blocked')"),
+    ("entities", "graph_entities", "status = 'active'"),
+)
+_COUNTS = " UNION ALL ".join(
+    f"SELECT namespace, '{name}', count(*) FROM {table} WHERE {live} GROUP BY namespace"
+    for name, table, live in _LIVE
+)
+_ANY_HELD = "SELECT " + " OR ".join(
+    f"EXISTS (SELECT 1 FROM {table} WHERE {live} AND namespace IN (SELECT value FROM json_each(?)))"
+    for _, table, live in _LIVE
+)
 
 
 @dataclass
@@ -32,3 +39,10 @@ async def counts(db: Reader) -> list[NamespaceCounts]:
     for namespace, system, count in await db.fetchall(_COUNTS):
         found.setdefault(namespace, NamespaceCounts(namespace)).counts[system] = int(count)
     return [found[name] for name in sorted(found)]
+
+
+async def hold_anything(db: Reader, names: Sequence[str]) -> bool:
+    """Whether any of the namespaces holds a live item; stops at the first it finds."""
+    listed = json.dumps(list(names))
+    row = await db.fetchone(_ANY_HELD, [listed] * len(_LIVE))
+    return bool(row and row[0])

@@ -178,8 +178,13 @@ async def test_a_search_of_an_empty_namespace_says_which_namespaces_hold_memorie
     async with open_client(core, minilm) as client:
         await call(client, "remember", content="The app is hosted on Fly.io.", namespace="web")
         result = await client.call_tool("recall", {"query": "where is the app hosted"})
+        # Left empty by its filters in a namespace that holds memories: no notice is due.
+        filtered = await call(
+            client, "recall", query="where is the app hosted", namespace="web", tags=["nope"]
+        )
     assert result.structured_content is not None and result.structured_content["results"] == []
     assert "Namespace default holds nothing; these hold memories: web (1)" in result.content[0].text  # type: ignore[union-attr]
+    assert filtered["results"] == [] and filtered["notice"] is None
 
 
 async def test_remember_writes_events_too_and_recall_filters_them_by_session(
