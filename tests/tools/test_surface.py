@@ -179,9 +179,7 @@ async def test_a_search_of_an_empty_namespace_says_which_namespaces_hold_memorie
         await call(client, "remember", content="The app is hosted on Fly.io.", namespace="web")
         result = await client.call_tool("recall", {"query": "where is the app hosted"})
         # Left empty by its filters in a namespace that holds memories: no notice is due.
-        filtered = await call(
-            client, "recall", query="where is the app hosted", namespace="web", tags=["nope"]
-        )
+        filtered = await call(client, "recall", query="where is the app", namespace="web", tags=["nope"])
     assert result.structured_content is not None and result.structured_content["results"] == []
     assert "Namespace default holds nothing; these hold memories: web (1)" in result.content[0].text  # type: ignore[union-attr]
     assert filtered["results"] == [] and filtered["notice"] is None
