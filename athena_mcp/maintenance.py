@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
+from athena_mcp.caller import Caller, acting_as, reset_caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.importers.memory_file import read_memory_file
 from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
 from athena_mcp.services import open_services
+from athena_mcp.models import to_datetime
 from athena_mcp.settings import Settings
+from athena_mcp.store.audit import AuditFilter, audit_entries
+from athena_mcp.store.database import Database
+from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vectors import backlog_size, reset_vectors, stored_identity
 
 
@@ -47,6 +53,32 @@ async def import_memory_json(settings: Settings, file: Path, namespace: str) -> 
     started = time.perf_counter()
     namespace = checked_namespace(namespace)
     memory_file = read_memory_file(file)
-    async with open_services(settings, background=False, check_vectors=False) as services:
-        summary = await import_memory_file(services.graph, services.database, namespace, memory_file)
+    importing = acting_as(Caller(transport="cli", tool="import-memory-json", origin="imported"))
+    try:
+        async with open_services(settings, background=False, check_vectors=False) as services:
+            summary = await import_memory_file(services.graph, services.database, namespace, memory_file)
+    finally:
+        reset_caller(importing)
     print(summary.describe(time.perf_counter() - started))
+
+
+async def show_audit(settings: Settings, audit_filter: AuditFilter, as_json: bool) -> None:
+    """Print the audit trail: a table for people, JSON Lines for scripts."""
+    async with Database.open(settings.db, busy_timeout=settings.busy_timeout) as database:
+        await migrate(database)
+        rows = await audit_entries(database, audit_filter)
+    if as_json:
+        for row in rows:
+            print(json.dumps(dict(zip(row.keys(), row, strict=True)), ensure_ascii=False))
+        return
+    if not rows:
+        print("No audit entries match.")
+        return
+    print("id      time (UTC)           namespace        change   subject            tool                actor")
+    for row in rows:
+        at = to_datetime(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
+        subject = f"{row['subject']} {row['subject_id']}"
+        print(
+            f"{row['id']:<7} {at}  {row['namespace'] or '-':<16} {row['change']:<8} {subject:<18} "
+            f"{row['tool'] or '-':<19} {row['actor']}"
+        )

@@ -7,11 +7,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
+
+from athena_mcp.caller import Origin
+from athena_mcp.governance import Flag, flags_of
 
 MemorySystem = Literal["semantic", "episodic"]
 Status = Literal["active", "forgotten"]
 Outcome = Literal["success", "failure", "partial", "unknown"]
+# low: the text reads like an instruction or carries a secret; high: the server saw it happen (an
+# editor hook); medium: an agent's, an import's or consolidation's word.
+Trust = Literal["high", "medium", "low"]
+
+
+def trust_of(origin: Origin | None, flags: list[Flag]) -> Trust:
+    if flags:
+        return "low"
+    return "high" if origin in ("hook", "user") else "medium"
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,15 @@ class Memory(BaseModel):
     outcome: Outcome | None = None
     context: dict[str, Any] | None = None
     forget_reason: str | None = None
+    origin: Origin | None = Field(None, description="How it came, as the server saw it")
+
+    @computed_field(description="instruction: reads like an instruction to the model; secret: holds one")
+    def flags(self) -> list[Flag]:
+        return flags_of(self.content)
+
+    @computed_field(description="low: flagged; high: seen by the server (hook); else medium")
+    def trust(self) -> Trust:
+        return trust_of(self.origin, self.flags)
 
 
 class MemoryVersion(BaseModel):

@@ -67,4 +67,4 @@ def test_the_inspector_remembers_and_recalls(tmp_path: Path) -> None:
     assert not stored["isError"] and not recalled["isError"]
     assert [hit["id"] for hit in recalled["structuredContent"]["results"]] == [memory_id]
     assert f"[{memory_id}] fact " in recalled["content"][0]["text"]
-    assert recalled["content"][0]["text"].endswith(": The app is hosted on Fly.io")
+    assert recalled["content"][0]["text"].endswith(': "The app is hosted on Fly.io"')

@@ -32,6 +32,7 @@ GROUPS: dict[str, frozenset[str]] = {
     "foundation": frozenset(
         {
             "athena_mcp",
+            "athena_mcp.caller",
             "athena_mcp.errors",
             "athena_mcp.fields",
             "athena_mcp.models",

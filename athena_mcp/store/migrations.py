@@ -92,4 +92,5 @@ async def migrate(database: Database) -> int:
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, time.time()),
             )
+    database.records_writers = True
     return newest_known

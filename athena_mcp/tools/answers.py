@@ -14,6 +14,7 @@ from athena_mcp.tools.render import (
     more,
     notices,
     procedure_line,
+    quoted,
     relation_line,
     task_line,
     when,
@@ -47,7 +48,9 @@ def _update(answer: Answer) -> str:
 
 
 def _similar(answer: Answer) -> list[str]:
-    return [f"similar [{s['id']}] {s['similarity']:.2f}: {s['content']}" for s in answer.get("similar") or ()]
+    return [
+        f"similar [{s['id']}] {s['similarity']:.2f}: {quoted(s['content'])}" for s in answer.get("similar") or ()
+    ]
 
 
 def _pending(vector: str | None) -> str:
@@ -65,7 +68,7 @@ def _status(answer: Answer) -> str:
 def _get(answer: Answer) -> str:
     lines = [memory_line(answer, detail=True)]
     lines += [
-        f"  v{old['version']} until {when(old['superseded_at'])}: {old['content']}"
+        f"  v{old['version']} until {when(old['superseded_at'])}: {quoted(old['content'])}"
         for old in answer.get("history") or ()
     ]
     return "\n".join(lines)
@@ -84,7 +87,7 @@ def _procedure(answer: Answer) -> str:
     if answer.get("expected_outcome"):
         lines.append(f"  success looks like: {answer['expected_outcome']}")
     for run in answer.get("recent_runs") or ():
-        notes = f": {run['notes']}" if run.get("notes") else ""
+        notes = f": {quoted(run['notes'])}" if run.get("notes") else ""
         lines.append(f"  run {when(run['recorded_at'])} {run['outcome']}{notes}")
     return "\n".join(lines)
 
@@ -104,8 +107,9 @@ def _explored(answer: Answer) -> str:
 def _due(answer: Answer) -> str:
     lines = []
     for fired in answer["fired"]:
-        what = fired.get("reminder") or (fired["task"]["title"] if fired.get("task") else fired["kind"])
-        lines.append(f"fired {fired['firing_id']} at {when(fired['fired_at'])}: {what}")
+        what = fired.get("reminder") or (fired["task"]["title"] if fired.get("task") else None)
+        shown = quoted(what) if what is not None else fired["kind"]
+        lines.append(f"fired {fired['firing_id']} at {when(fired['fired_at'])}: {shown}")
     lines += [task_line(task) for task in answer["tasks"]]
     if answer.get("truncated"):
         lines.append("(more: handle these, then ask again)")

@@ -153,7 +153,7 @@ async def test_the_default_surface_over_stdio_turns_toolsets_on_and_answers_comp
     assert no_arguments["isError"] and no_arguments["content"][0]["text"].endswith("query: is required")
     text = answer["content"][0]["text"]
     assert re.search(
-        rf"^\[{stored['id']}\] fact [\d: -]+ \d\.\d\d: Deploys run from GitHub Actions\.$", text, re.M
+        rf'^\[{stored["id"]}\] fact [\d: -]+ \d\.\d\d: "Deploys run from GitHub Actions\."$', text, re.M
     )
 
 
@@ -226,7 +226,7 @@ async def test_recall_reaches_procedures_and_the_graph_on_request(
     assert [p["name"] for p in releases["procedures"]] == ["Release"] and releases["results"] == []
     assert everything.structured_content is not None
     assert [e["name"] for e in everything.structured_content["graph"]["entities"]] == ["Maria Lopez"]
-    assert "Maria Lopez (person): DBA" in everything.content[0].text  # type: ignore[union-attr]
+    assert 'Maria Lopez (person): "DBA' in everything.content[0].text  # type: ignore[union-attr]
 
 
 async def test_add_to_graph_saves_all_of_it_or_nothing(core: Settings, minilm: MiniLMEmbedder) -> None:
@@ -285,7 +285,7 @@ async def test_answers_render_one_line_a_hit_with_the_full_record_kept_structure
     assert hit["tags"] == ["ops"] and hit["id"] == stored["id"]
     line = result.content[0].text  # type: ignore[union-attr]
     assert re.fullmatch(
-        rf"\[{stored['id']}\] fact \d{{4}}-\d\d-\d\d \d\d:\d\d \d\.\d\d: Secrets live in Doppler\.", line
+        rf'\[{stored["id"]}\] fact \d{{4}}-\d\d-\d\d \d\d:\d\d \d\.\d\d: "Secrets live in Doppler\."', line
     )
     assert '"tags":["ops"]' in detailed.content[0].text  # type: ignore[union-attr]
 
@@ -331,7 +331,7 @@ async def test_procedure_and_explored_graph_answers_keep_what_a_model_acts_on(
         explored = await client.call_tool("explore_graph", {"query": "Ada", "depth": 1})
     text = procedure.content[0].text  # type: ignore[union-attr]
     assert "before: main is green" in text and "success looks like: the package is on PyPI" in text
-    assert "failure: push was refused" in text
+    assert 'failure: "push was refused"' in text
     assert explored.content[0].text.split("\n") == [  # type: ignore[union-attr]
         "hit Ada (person)",
         "+1 Parser (project)",
