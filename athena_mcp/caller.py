@@ -39,7 +39,7 @@ class Caller:
     @property
     def actor(self) -> str:
         """One line naming the caller, as the audit log and provenance show it."""
-        parts = [self.transport]
+        parts: list[str] = [self.transport]
         if self.token is not None:
             parts.append(f"token={self.token}")
         if self.client is not None:

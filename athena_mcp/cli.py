@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from athena_mcp import __version__
@@ -35,10 +36,12 @@ def parser() -> argparse.ArgumentParser:
             choices=f.metadata["choices"],
             help=f"{f.metadata['help']} (env {env_var(f.name)}; default {shown})",
         )
+    # No abbreviations: the root would read a command's own --namespace as --namespaces.
     root = argparse.ArgumentParser(
         prog="athena-mcp",
         description="Long-term memory for AI agents: an MCP server over one local SQLite file.",
         parents=[settings_flags],
+        allow_abbrev=False,
     )
     root.add_argument("--version", action="version", version=f"athena-mcp {__version__}")
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
@@ -64,7 +67,62 @@ def parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--namespace", default="default", help="graph namespace to import into (default 'default')"
     )
+    token = commands.add_parser(
+        "token",
+        parents=[settings_flags],
+        allow_abbrev=False,
+        help="Manage the named HTTP tokens of --token-file, each bound to namespaces: add, list, remove.",
+    )
+    token_actions = token.add_subparsers(dest="token_action", metavar="ACTION", required=True)
+    add = token_actions.add_parser(
+        "add",
+        parents=[settings_flags],
+        allow_abbrev=False,
+        help="Make a token for NAME, print it once, and record its SHA-256 (the file is created 0600).",
+    )
+    add.add_argument("name", metavar="NAME", help="what it is for, e.g. laptop (the audit trail shows it)")
+    add.add_argument(
+        "--namespace",
+        action="append",
+        dest="token_namespaces",
+        required=True,
+        metavar="NAMESPACE",
+        help="a namespace it may use; repeat for more, or '*' for every one",
+    )
+    add.add_argument("--read-only", action="store_true", help="it may read but never write")
+    token_actions.add_parser("list", parents=[settings_flags], help="Tokens: name, scope and namespaces.")
+    remove = token_actions.add_parser(
+        "remove", parents=[settings_flags], help="Remove a token; a running server refuses it at once."
+    )
+    remove.add_argument("name", metavar="NAME")
+    audit = commands.add_parser(
+        "audit",
+        parents=[settings_flags],
+        help="Show the audit trail: every change to memories, procedures, tasks and the graph, who "
+        "made it (transport, client, token, session), with which tool, and digests of before and after.",
+    )
+    audit.add_argument("--namespace", help="only this namespace")
+    audit.add_argument("--subject", help="only this kind of record: memory, procedure, task, entity, ...")
+    audit.add_argument("--id", type=int, dest="subject_id", help="only this record (with --subject)")
+    audit.add_argument(
+        "--since", type=_iso_time, help="only changes from this time (ISO 8601, UTC if no zone)"
+    )
+    audit.add_argument("--after-id", type=int, default=0, help="only entries after this audit id")
+    audit.add_argument("--limit", type=int, default=50, help="the newest this many entries (default 50)")
+    audit.add_argument("--json", action="store_true", help="JSON Lines instead of a table")
     return root
+
+
+def _iso_time(text: str) -> float:
+    from athena_mcp.models import to_seconds
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time such as 2026-12-01T09:00"
+        ) from None
+    return to_seconds(moment)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -73,9 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings.load(vars(args), os.environ)
     except ValueError as exc:
         sys.exit(f"athena-mcp: {exc}")
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     # The server's libraries are imported inside this try, not at the top of the module: out of
     # memory while importing them (about 270 MB of address space) is then one line too.
     try:
@@ -91,6 +147,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             from athena_mcp.maintenance import import_memory_json
 
             asyncio.run(import_memory_json(settings, args.file, args.namespace))
+        elif args.command == "token":
+            manage_tokens(settings, args)
+        elif args.command == "audit":
+            from athena_mcp.maintenance import show_audit
+            from athena_mcp.store.audit import AuditFilter
+
+            audit_filter = AuditFilter(
+                namespace=args.namespace,
+                subject=args.subject,
+                subject_id=args.subject_id,
+                since=args.since,
+                after_id=args.after_id,
+                limit=args.limit,
+            )
+            asyncio.run(show_audit(settings, audit_filter, args.json))
         else:
             serve(settings)
     except KeyboardInterrupt:
@@ -100,6 +171,55 @@ def main(argv: Sequence[str] | None = None) -> None:
         if message is None:
             raise
         sys.exit(message)
+
+
+# Loggers of libraries that log what passes through them below INFO (aiosqlite: each statement with
+# its parameters; sse_starlette: each event it sends; mcp: each message) or, in mcp's tool and
+# resource handler, refusals that quote the caller's data at INFO.
+CONTENT_LOGGERS = {
+    "aiosqlite": logging.INFO,
+    "sse_starlette": logging.INFO,
+    "mcp": logging.INFO,
+    "mcp.server.mcpserver.server": logging.WARNING,
+    "uvicorn": logging.INFO,
+    "httpx": logging.INFO,
+    "httpcore": logging.INFO,
+}
+
+
+def configure_logging(level: str) -> None:
+    """Logs on stderr at `level` for athena_mcp, never below INFO for the libraries it uses, so that
+    no level shows stored content (or tokens): the libraries' debug logs are not ours to vet."""
+    logging.basicConfig(
+        level=max(logging.INFO, logging.getLevelName(level)),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("athena_mcp").setLevel(level)
+    for name, floor in CONTENT_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
+
+
+def manage_tokens(settings: Settings, args: argparse.Namespace) -> None:
+    from athena_mcp.transports import tokens
+
+    if not settings.token_file:
+        raise AthenaError("token: say which file holds the tokens with --token-file (or ATHENA_TOKEN_FILE)")
+    path = Path(settings.token_file).expanduser()
+    if args.token_action == "add":
+        scope: tokens.Scope = "read" if args.read_only else "write"
+        print(tokens.add(path, args.name, args.token_namespaces, scope))
+        print(
+            f"athena-mcp: token {args.name!r} added to {path}; the line above is the token, shown only now: "
+            "give it to the client (Authorization: Bearer TOKEN)",
+            file=sys.stderr,
+        )
+    elif args.token_action == "list":
+        for grant in tokens.read_grants(path):
+            print(grant.describe())
+    else:
+        tokens.remove(path, args.name)
+        print(f"athena-mcp: token {args.name!r} removed from {path}", file=sys.stderr)
 
 
 OUT_OF_MEMORY = (
@@ -127,8 +247,12 @@ def fatal_message(exc: BaseException) -> str | None:
 
 def serve(settings: Settings) -> None:
     from athena_mcp.server import build_server
+    from athena_mcp.store.files import prepare
     from athena_mcp.transports.stdio import run_stdio
 
+    # Checked before serving as well as when the store opens: over HTTP, uvicorn would report a
+    # failed start-up with a traceback.
+    prepare(settings.db)
     server = build_server(settings)
     memory_budget.require_room_to_serve()
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)

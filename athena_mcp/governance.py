@@ -48,7 +48,11 @@ _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), r
 
 # (kind, pattern, group): the group is what is redacted (0: the whole match).
 _SECRET_PATTERNS: tuple[tuple[str, str, int], ...] = (
-    ("private-key", r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|$)", 0),
+    (
+        "private-key",
+        r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )*PRIVATE KEY-----|$)",
+        0,
+    ),
     ("aws-key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", 0),
     ("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b", 0),
     ("slack-token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", 0),
@@ -73,6 +77,8 @@ _NAME_LIKE = re.compile(r"^[A-Za-z_.\[\]()]+$")
 
 
 def _is_secret(kind: str, value: str) -> bool:
+    if value.startswith("[redacted:"):
+        return False
     if kind != "password":
         return True
     return not _PLACEHOLDER.match(value) and not _NAME_LIKE.match(value)

@@ -11,8 +11,8 @@ from athena_mcp.caller import Caller, acting_as, reset_caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.importers.memory_file import read_memory_file
 from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
-from athena_mcp.services import open_services
 from athena_mcp.models import to_datetime
+from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store.audit import AuditFilter, audit_entries
 from athena_mcp.store.database import Database
@@ -74,7 +74,9 @@ async def show_audit(settings: Settings, audit_filter: AuditFilter, as_json: boo
     if not rows:
         print("No audit entries match.")
         return
-    print("id      time (UTC)           namespace        change   subject            tool                actor")
+    print(
+        "id      time (UTC)           namespace        change   subject            tool                actor"
+    )
     for row in rows:
         at = to_datetime(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
         subject = f"{row['subject']} {row['subject_id']}"

@@ -60,11 +60,13 @@ class Memory(BaseModel):
     forget_reason: str | None = None
     origin: Origin | None = Field(None, description="How it came, as the server saw it")
 
-    @computed_field(description="instruction: reads like an instruction to the model; secret: holds one")
+    @computed_field(description="instruction: reads like an instruction to the model; secret: holds one")  # type: ignore[prop-decorator]
+    @property
     def flags(self) -> list[Flag]:
         return flags_of(self.content)
 
-    @computed_field(description="low: flagged; high: seen by the server (hook); else medium")
+    @computed_field(description="low: flagged; high: seen by the server (hook); else medium")  # type: ignore[prop-decorator]
+    @property
     def trust(self) -> Trust:
         return trust_of(self.origin, self.flags)
 

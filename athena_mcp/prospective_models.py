@@ -111,6 +111,9 @@ class DueResult(BaseModel):
     truncated: bool = Field(
         description="True when limit cut either list short; handle and dismiss, then ask again"
     )
+    notice: str | None = Field(
+        default=None, description="Set when the namespace holds the most fired items it may: dismiss some"
+    )
 
 
 class DismissResult(BaseModel):

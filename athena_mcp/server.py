@@ -14,6 +14,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.tools import prospective
+from athena_mcp.tools.content_policy import ContentPolicy
 from athena_mcp.tools.gate import SessionToolsets, ToolsetServer
 from athena_mcp.tools.surface import TOOLSETS, build_tools, instructions
 
@@ -52,6 +53,8 @@ def build_server(
     )
     server = ToolsetServer(
         toolsets,
+        namespaces=settings.namespaces,
+        content_policy=ContentPolicy(settings),
         name="athena-mcp",
         title="Athena memory",
         instructions=instructions(settings.toolsets),

@@ -19,7 +19,7 @@ from athena_mcp.memory.graph_identity import GraphIdentity
 from athena_mcp.memory.graph_paths import GraphPaths
 from athena_mcp.memory.graph_traversal import GraphTraversal
 from athena_mcp.memory.procedural import ProceduralMemory
-from athena_mcp.memory.prospective import ProspectiveMemory
+from athena_mcp.memory.prospective import ProspectiveMemory, TriggerLimits
 from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.retrieval.usage import UsageLog
@@ -85,6 +85,9 @@ async def open_services(
         mirror = VectorMirror(database)
         usage = UsageLog()
         traversal = GraphTraversal(database)
+        limits = TriggerLimits(
+            settings.max_active_triggers, settings.max_pending_firings, settings.max_firings_per_pass
+        )
         services = Services(
             settings=settings,
             database=database,
@@ -94,7 +97,7 @@ async def open_services(
             semantic=SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold),
             episodic=EpisodicMemory(database, embeddings),
             procedural=ProceduralMemory(database, embeddings),
-            prospective=ProspectiveMemory(database),
+            prospective=ProspectiveMemory(database, limits),
             graph=GraphMemory(database),
             graph_identity=GraphIdentity(database),
             graph_traversal=traversal,
@@ -104,7 +107,7 @@ async def open_services(
                 database, embeddings, first_load_retry=settings.backlog_interval
             ),
             linker=EntityLinker(database),
-            triggers=TriggerWorker(database, on_fired),
+            triggers=TriggerWorker(database, on_fired, limits),
             usage=usage,
             consolidation=ConsolidationWorker(
                 database,

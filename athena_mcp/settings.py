@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import ipaddress
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from athena_mcp.governance import POLICIES, parse_policies
 
 TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
 ALL_TOOLSETS = "all"
@@ -52,6 +55,21 @@ class Settings:
     )
     http_token_file: str = _setting(
         "", "File holding the HTTP bearer token (keeps it out of the process list and the environment)."
+    )
+    token_file: str = _setting(
+        "",
+        "File of named HTTP tokens, each bound to namespaces and to read or write (`athena-mcp token add`); "
+        "re-read when it changes. Kept as SHA-256 digests, never the tokens themselves.",
+    )
+    namespaces: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated namespaces this server lets its callers use; unset: any. HTTP tokens are "
+        "limited to these too.",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated addresses (or networks) of reverse proxies whose X-Forwarded-For names the "
+        "client; unset: the header is ignored and the connecting address is the client.",
     )
     http_allowed_hosts: tuple[str, ...] = _setting(
         (),
@@ -116,6 +134,17 @@ class Settings:
     trigger_interval: float = _setting(
         1.0, "Seconds between passes of the trigger worker, which fires due reminders and event triggers."
     )
+    max_active_triggers: int = _setting(
+        200, "Active triggers a namespace may hold; create_trigger is refused beyond."
+    )
+    max_pending_firings: int = _setting(
+        1000,
+        "Fired items a namespace may hold undismissed; its triggers wait (nothing is lost) until some "
+        "are dismissed.",
+    )
+    max_firings_per_pass: int = _setting(
+        200, "Firings one trigger pass may record per namespace; the rest fire on the next passes."
+    )
     consolidation_interval: float = _setting(
         300.0, "Seconds between background consolidation runs; 0 runs it only on request."
     )
@@ -141,6 +170,15 @@ class Settings:
         "Whether recall also brings in memories that mention the entities (or rare names) its best "
         "results mention; recall's expand_graph argument overrides it per call.",
     )
+    content_policy: str = _setting(
+        "flag",
+        "What a write carrying instruction-like text or a secret gets: flag (stored, marked in answers), "
+        "redact (secrets replaced before storing, instructions flagged) or refuse.",
+        choices=POLICIES,
+    )
+    namespace_policies: str = _setting(
+        "", "Per-namespace content policies overriding content_policy, e.g. work=refuse,notes=redact."
+    )
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.toolsets) - {*TOOLSETS, ALL_TOOLSETS})
@@ -164,10 +202,22 @@ class Settings:
                 "consolidation_interval, consolidation_settle, compaction_age_days and "
                 "compaction_retention_days must be 0 or more; flashbulb_importance in (0, 1]"
             )
+        parse_policies(self.namespace_policies)
         if self.community_interval < 0:
             raise ValueError("community_interval must be 0 or more")
         if self.trigger_interval <= 0:
             raise ValueError("trigger_interval must be positive")
+        if min(self.max_active_triggers, self.max_pending_firings, self.max_firings_per_pass) < 1:
+            raise ValueError(
+                "max_active_triggers, max_pending_firings and max_firings_per_pass must be positive"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)"
+                ) from None
         if self.http_max_body < 1 or self.http_rate < 0 or self.http_burst < 1:
             raise ValueError("http_max_body and http_burst must be positive, http_rate 0 or more")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:

@@ -6,6 +6,10 @@ and half with one field broken, against a server on a seeded store. The properti
 never crashes; every error is a tool error with its own message (never the bare "Error executing
 tool X" of an unexpected exception), shows no stack trace, SQL or file path, and a refusal of a
 broken call names the field that was broken.
+
+Namespace confusion: another namespace (FOREIGN_NAMESPACE) holds something of every kind, each text
+marked with FOREIGN_MARKER, and generated calls are often given its ids and names. No answer to a call
+that does not name that namespace may show the marker, and after the run it holds what it held.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
 from chaos.process import error_text
-from chaos.schema_strategies import Case, Schema, draw, named_fields, tool_calls
+from chaos.schema_strategies import NOTHING_FOREIGN, Case, Foreign, Schema, draw, named_fields, tool_calls
 from chaos.stdio_fuzz import run_stdio_fuzz
 
 # What must never reach a client: a stack trace, the driver's names, SQL.
 LEAK_MARKERS = ("Traceback", 'File "', "sqlite", "OperationalError", "IntegrityError", "SELECT ", "INSERT ")
 _BARE = re.compile(r"(Error executing tool \S+)(: Error executing tool \S+)*")
+FOREIGN_NAMESPACE = "elsewhere"
+FOREIGN_MARKER = "quokka"  # in none of the strategies' texts: only the foreign namespace's data holds it
+FOREIGN_NAMES = ("Quentin", "Quill")  # entities only the foreign namespace has
 
 
 @dataclass
@@ -74,17 +81,26 @@ class FuzzReport:
             f"internal errors: {self.count('internal-error')}",
             f"leaks (trace, SQL, path): {self.count('leak')}",
             f"rejections without the field (or the limit crossed) named: {self.count('unnamed')}",
+            f"answers showing another namespace's data: {self.count('cross-namespace')}",
+            f"another namespace changed: {self.count('cross-namespace-change')}",
             f"accepted though the schema says invalid: {sum(self.lenient.values())} {dict(self.lenient)}",
         ]
         return out + [str(finding) for finding in self.findings[:20]]
 
 
-def draw_cases(schemas: dict[str, Schema], per_tool: int, run_seed: int) -> list[Case]:
+def draw_cases(
+    schemas: dict[str, Schema], per_tool: int, run_seed: int, foreign: Foreign = NOTHING_FOREIGN
+) -> list[Case]:
     """`per_tool` generated calls of every tool (fewer where the schema has fewer distinct calls)."""
     drawn: list[Case] = []
     for tool, schema in sorted(schemas.items()):
-        drawn += draw(tool_calls(tool, schema), per_tool, run_seed)
+        drawn += draw(tool_calls(tool, schema, foreign), per_tool, run_seed)
     return drawn
+
+
+def names_foreign_namespace(case: Case) -> bool:
+    """Whether the call itself asks for the foreign namespace (it may then see its data)."""
+    return FOREIGN_NAMESPACE in json.dumps(case.arguments, default=repr)
 
 
 class Judge:
@@ -98,6 +114,9 @@ class Judge:
 
     def outcome(self, case: Case, result: CallToolResult) -> None:
         report = self.report
+        answer = f"{error_text(result)} {json.dumps(result.structured_content, default=repr)}"
+        if FOREIGN_MARKER in answer.lower() and not names_foreign_namespace(case):
+            report.findings.append(Finding("cross-namespace", case, answer))
         schema_valid = self.validators[case.tool].is_valid(case.arguments)
         if not result.is_error:
             report.succeeded += 1
@@ -169,10 +188,89 @@ async def seed_store(client: Client) -> None:
             raise RuntimeError(f"seeding {tool} failed: {error_text(result)}")
 
 
+async def seed_foreign(client: Client) -> Foreign:
+    """Something of every kind in FOREIGN_NAMESPACE, marked; returns its ids and names."""
+    ns = {"namespace": FOREIGN_NAMESPACE}
+    mark = FOREIGN_MARKER
+
+    async def seed(tool: str, **arguments: Any) -> Any:
+        result = await client.call_tool(tool, {**arguments, **ns})
+        if result.is_error:
+            raise RuntimeError(f"seeding {tool} in {FOREIGN_NAMESPACE} failed: {error_text(result)}")
+        return result.structured_content
+
+    fact = await seed("remember", content=f"The {mark} vault opens at dawn")
+    forgotten = await seed("remember", content=f"The {mark} vault code is 4711")
+    await seed("forget", id=forgotten["id"])
+    events = await seed(
+        "record_events",
+        events=[{"content": f"Fed the {mark} at {hour}", "session_id": f"{mark}-1"} for hour in (7, 8, 9)],
+    )
+    procedure = await seed("save_procedure", name="Feed", goal=f"Feed the {mark}", steps=[f"open {mark} pen"])
+    retired = await seed("save_procedure", name="Old feed", goal=f"Feed {mark} hay", steps=["hay"])
+    await seed("retire_procedure", id=retired["id"])
+    goal = await seed("create_goal", title=f"Keep the {mark} fed")
+    task = await seed("create_task", title=f"Buy {mark} food", goal_id=goal["id"])
+    trigger = await seed("create_trigger", kind="event", text_contains="escaped", reminder=f"find the {mark}")
+    await seed("record_event", content=f"The {mark} escaped")
+    fired = [item["firing_id"] for item in (await seed("due"))["fired"]]
+    people = [
+        {"name": name, "entityType": f"keeper {mark}", "observations": [f"{name} feeds the {mark}"]}
+        for name in (*FOREIGN_NAMES, "Alice")
+    ]
+    await seed("create_entities", entities=people)
+    await seed(
+        "create_relations",
+        relations=[{"from": name, "to": "Alice", "relationType": f"helps_{mark}"} for name in FOREIGN_NAMES],
+    )
+    merged = await seed("merge_entities", entityName="Alice", into="Quill")
+    await seed("detect_communities")
+    communities = [c["id"] for c in (await seed("list_communities"))["communities"]]
+    ids = {
+        fact["id"],
+        forgotten["id"],
+        *events["ids"],
+        procedure["id"],
+        retired["id"],
+        goal["id"],
+        task["id"],
+        trigger["id"],
+        *fired,
+        merged["merge_id"],
+        *communities,
+    }
+    return Foreign(tuple(sorted(ids)), FOREIGN_NAMES)
+
+
+async def foreign_state(client: Client) -> dict[str, Any]:
+    """What the foreign namespace holds, as it reads it; compared before and after the run."""
+    reads: list[tuple[str, dict[str, Any]]] = [
+        ("list_memories", {"status": "all", "limit": 100}),
+        ("list_procedures", {"status": "all", "limit": 100}),
+        ("list_tasks", {"status": ["todo", "in_progress", "blocked", "done", "cancelled"]}),
+        ("list_goals", {}),
+        ("list_triggers", {"status": ["active", "done", "cancelled"]}),
+        ("read_graph", {"limit": 500}),
+        ("list_communities", {}),
+        ("consolidation_status", {}),
+    ]
+    state = {}
+    for tool, arguments in reads:
+        result = await client.call_tool(tool, {**arguments, "namespace": FOREIGN_NAMESPACE})
+        state[tool] = error_text(result) if result.is_error else result.structured_content
+    due = await client.call_tool("due", {"namespace": FOREIGN_NAMESPACE})
+    state["due"] = error_text(due) if due.is_error else (due.structured_content or {}).get("fired")
+    return state
+
+
 @contextlib.asynccontextmanager
 async def fuzz_client(db: Path, embedder: Embedder | None) -> AsyncIterator[Client]:
+    # Consolidation only on request: a background run would change the foreign namespace on its own.
     server = build_server(
-        Settings(db=db, log_level="ERROR", backlog_interval=0.05, toolsets=("all",)), embedder
+        Settings(
+            db=db, log_level="ERROR", backlog_interval=0.05, toolsets=("all",), consolidation_interval=0
+        ),
+        embedder,
     )
     async with Client(server) as client:
         yield client
@@ -184,8 +282,10 @@ async def run_fuzz(db: Path, embedder: Embedder | None, examples: int, run_seed:
     async with fuzz_client(db, embedder) as client:
         schemas = {tool.name: tool.input_schema for tool in (await client.list_tools()).tools}
         await seed_store(client)
+        foreign = await seed_foreign(client)
+        before = await foreign_state(client)
         judge = Judge(schemas, db, report)
-        cases = draw_cases(schemas, max(1, examples // len(schemas)), run_seed)
+        cases = draw_cases(schemas, max(1, examples // len(schemas)), run_seed, foreign)
         for case in cases:
             report.cases[case.tool] += 1
             report.broken_cases[case.tool] += case.mutation is not None
@@ -200,6 +300,14 @@ async def run_fuzz(db: Path, embedder: Embedder | None, examples: int, run_seed:
         alive = await client.call_tool("list_memories", {})
         if alive.is_error:
             report.findings.append(Finding("crash", Case("list_memories", {}), error_text(alive)))
+        elif not any(names_foreign_namespace(case) for case in cases):
+            after = await foreign_state(client)
+            for tool, held in before.items():
+                if after[tool] != held:
+                    change = (
+                        f"{json.dumps(held, default=repr)[:400]} -> {json.dumps(after[tool], default=repr)}"
+                    )
+                    report.findings.append(Finding("cross-namespace-change", Case(tool, {}), change))
     return report
 
 

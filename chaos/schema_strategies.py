@@ -1,7 +1,9 @@
 """Hypothesis strategies for tool calls, built from the JSON input schemas a server lists.
 
 `valid_arguments` draws calls the schema accepts (hostile but legal text included); `invalid_call`
-breaks exactly one field in a known way, so a refusal can be checked for naming that field.
+breaks exactly one field in a known way, so a refusal can be checked for naming that field. Given the
+ids and names that another namespace holds (`Foreign`), integers and strings are often those: calls
+made in one namespace that name what only another holds.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ LIST_CAP = 4  # valid lists stay short; the limits themselves are probed by the 
 
 
 @dataclass(frozen=True)
+class Foreign:
+    """What another namespace holds, for generated calls to name: its ids and its names."""
+
+    ids: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+NOTHING_FOREIGN = Foreign()
+
+
+@dataclass(frozen=True)
 class Case:
     """One generated call: `mutation` says how it was broken (None: valid), `field` where and `limit`
     which bound it crossed, when it crossed one."""
@@ -57,8 +70,9 @@ class Case:
 class SchemaStrategies:
     """Strategies for one tool's input schema (following `$ref` into `$defs`)."""
 
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, foreign: Foreign = NOTHING_FOREIGN) -> None:
         self.schema = schema
+        self.foreign = foreign
         self._defs: dict[str, Schema] = schema.get("$defs", {})
 
     def resolve(self, node: Schema) -> Schema:
@@ -77,9 +91,9 @@ class SchemaStrategies:
             return st.just(node["const"])
         kind = node.get("type")
         if kind == "string":
-            return _strings(node)
+            return _strings(node, self.foreign.names)
         if kind == "integer":
-            return _integers(node)
+            return _integers(node, self.foreign.ids)
         if kind == "number":
             return _numbers(node)
         if kind == "boolean":
@@ -112,7 +126,7 @@ class SchemaStrategies:
         return draw()
 
 
-def _strings(node: Schema) -> st.SearchStrategy[str]:
+def _strings(node: Schema, foreign: Sequence[str] = ()) -> st.SearchStrategy[str]:
     low, high = node.get("minLength", 0), node.get("maxLength", 10_000)
     pattern: str | None = node.get("pattern")
 
@@ -127,17 +141,22 @@ def _strings(node: Schema) -> st.SearchStrategy[str]:
     else:
         options.append(st.text(min_size=low, max_size=min(high, 80)))
         options.append(st.just("w" * high))
-    literal = [text for text in (*HOSTILE_TEXT, *VOCABULARY) if fits(text)]
+    literal = [text for text in (*HOSTILE_TEXT, *VOCABULARY, *foreign) if fits(text)]
     if literal and node.get("format") != "date-time":
         options.append(st.sampled_from(literal))
     return st.one_of(options)
 
 
-def _integers(node: Schema) -> st.SearchStrategy[int]:
+def _integers(node: Schema, foreign: Sequence[int] = ()) -> st.SearchStrategy[int]:
     low = node.get("minimum", node.get("exclusiveMinimum", -(2**63)) + 1)
     high = node.get("maximum", node.get("exclusiveMaximum", 2**63) - 1)
-    # Small ids hit what the seeded store holds; the full range probes the edges.
-    return st.one_of(st.integers(low, min(high, low + 12)), st.integers(low, high))
+    # Small ids hit what the seeded store holds; the full range probes the edges; another namespace's
+    # ids must read as ids that exist nowhere.
+    options = [st.integers(low, min(high, low + 12)), st.integers(low, high)]
+    elsewhere = [value for value in foreign if low <= value <= high]
+    if elsewhere:
+        options.append(st.sampled_from(elsewhere))
+    return st.one_of(options)
 
 
 def _numbers(node: Schema) -> st.SearchStrategy[float]:
@@ -310,9 +329,9 @@ def _object_items(node: Schema, strategies: SchemaStrategies) -> Schema | None:
     return None
 
 
-def tool_calls(tool: str, schema: Schema) -> st.SearchStrategy[Case]:
+def tool_calls(tool: str, schema: Schema, foreign: Foreign = NOTHING_FOREIGN) -> st.SearchStrategy[Case]:
     """Valid and deliberately broken calls of one tool, about half each."""
-    strategies = SchemaStrategies(schema)
+    strategies = SchemaStrategies(schema, foreign)
     valid = strategies.valid_object(schema).map(lambda arguments: Case(tool, arguments))
     return st.one_of(valid, invalid_call(tool, strategies))
 

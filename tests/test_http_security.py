@@ -283,5 +283,6 @@ async def test_the_real_server_refuses_to_listen_beyond_loopback_without_a_token
     assert stderr.decode().strip().splitlines() == [
         "athena-mcp: --host 0.0.0.0 is not a loopback address, so the HTTP transport needs a bearer token: "
         "set --http-token-file (or --http-token, ATHENA_HTTP_TOKEN), e.g. from "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or --token-file with tokens made "
+        "by `athena-mcp token add`"
     ]

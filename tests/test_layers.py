@@ -35,6 +35,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "athena_mcp.caller",
             "athena_mcp.errors",
             "athena_mcp.fields",
+            "athena_mcp.governance",
             "athena_mcp.models",
             "athena_mcp.prospective_models",
             "athena_mcp.settings",

@@ -40,7 +40,10 @@ class ConsolidationStatus(BaseModel):
     candidate_sessions: int = Field(description="Workflow sessions waiting for a similar one")
     compacted: int = Field(description="Events currently compacted and restorable")
     interval_seconds: float = Field(description="Seconds between background runs; 0: only on request")
-    runs: list[RunSummary] = Field(description="The latest runs over every namespace, newest first")
+    runs: list[RunSummary] = Field(
+        description="The latest runs for this namespace or over all (background), newest first, each "
+        "with what it produced here"
+    )
     graph_candidates: list[NamePair] = Field(description="Names most often mentioned together")
 
 
@@ -75,8 +78,9 @@ class UsageResult(BaseModel):
     access_count: int = Field(description="Times searches returned it (counted at consolidation runs)")
 
 
-async def status(database: Database, namespace: str | None, interval: float) -> ConsolidationStatus:
-    runs = await store.recent_runs(database, RECENT_RUNS)
+async def status(database: Database, namespace: str, interval: float) -> ConsolidationStatus:
+    """What consolidation did and holds in one namespace; nothing of any other."""
+    runs = await store.recent_runs(database, namespace, RECENT_RUNS)
     return ConsolidationStatus(
         backlog=await store.backlog(database, namespace),
         candidate_sessions=await store.candidate_count(database, namespace),
@@ -131,10 +135,13 @@ async def undo_compaction(database: Database, namespace: str, memory_ids: list[i
     return UndoResult(restored=restored, not_compacted=[m for m in memory_ids if m not in restored])
 
 
-async def rate(database: Database, memory_id: int, helpful: bool) -> UsageResult:
+async def rate(database: Database, namespace: str, memory_id: int, helpful: bool) -> UsageResult:
     async with database.transaction() as tx:
-        if await memories.get_memory(tx, memory_id) is None:
-            raise NotFound(f"id: no memory {memory_id}. Use an id returned by recall, get or timeline.")
+        if await memories.get_memory(tx, namespace, memory_id) is None:
+            raise NotFound(
+                f"id: no memory {memory_id} in namespace {namespace!r}. Use an id returned by recall, get "
+                "or timeline."
+            )
         await compaction.rate(tx, memory_id, helpful)
         row = await compaction.usage(tx, memory_id)
     assert row is not None

@@ -1,5 +1,8 @@
 """The consolidation worker: reads settled events a chunk at a time, plans (planner.py), writes.
 
+Namespaces are consolidated one at a time: a chunk holds one namespace's events, and its plan reads
+that namespace's procedures, waiting sessions and earlier events only.
+
 Crash-safe and idempotent: a chunk's products, their provenance and the marks on its events are
 written in one transaction, so a run killed at any point leaves each chunk either done or untouched,
 and the next run resumes with what is unmarked. One process consolidates at a time, by a lease in
@@ -64,10 +67,10 @@ class ConsolidationPolicy:
 
 @dataclass(frozen=True)
 class _Chunk:
-    events: list[Event]
+    events: list[Event]  # of one namespace
     waiting: int  # settled events left for later: no vector yet
-    # Each namespace's event ids and vectors, copied out of the vector copy once per chunk.
-    vectors: dict[str, tuple[np.ndarray, np.ndarray]]
+    # The namespace's event ids and vectors, copied out of the vector copy once per chunk.
+    vectors: tuple[np.ndarray, np.ndarray] | None
 
 
 class RunReport(BaseModel):
@@ -122,10 +125,10 @@ class ConsolidationWorker:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._run_lock = asyncio.Lock()
 
-    async def plan(self, namespace: str | None, settle_seconds: float | None = None) -> Plan:
-        """What the next chunk would consolidate into, written nowhere (dry runs, System 2)."""
+    async def plan(self, namespace: str, settle_seconds: float | None = None) -> Plan:
+        """What the namespace's next chunk would consolidate into, written nowhere (dry runs, System 2)."""
         settled_before = time.time() - self._settle_seconds(settle_seconds)
-        return await self._plan(await self._next_chunk(namespace, settled_before))
+        return await self._plan(namespace, await self._next_chunk(namespace, settled_before))
 
     async def run_once(
         self,
@@ -136,24 +139,18 @@ class ConsolidationWorker:
         dry_run: bool = False,
         verdicts: Mapping[str, Verdict] | None = None,
     ) -> RunReport:
-        """Consolidate every settled event (of one namespace, or all), then compact and purge; the
-        report's notice says what was left for later and why."""
+        """Consolidate every settled event of one namespace, or of each namespace in turn, then compact
+        and purge; the report's notice says what was left for later and why.
+
+        Each namespace is planned and written apart, so no product of one is made from, matched against
+        or reviewed with another's events; `verdicts` (System 2's answers about one namespace's
+        proposals) need that namespace."""
+        if verdicts and namespace is None:
+            raise ValueError("verdicts judge one namespace's proposals: run_once needs that namespace")
         settle = self._settle_seconds(settle_seconds)
         settled_before = time.time() - settle
         if dry_run:
-            chunk = await self._next_chunk(namespace, settled_before)
-            plan = await self._plan(chunk)
-            dry = RunReport.model_validate(
-                {
-                    "status": "dry_run",
-                    "waiting_for_vectors": chunk.waiting,
-                    "settling": await store.settling(self._database, namespace, settled_before),
-                    "proposals": _describe(plan),
-                    **counts(plan),
-                }
-            )
-            dry.notice = _left_for_later(dry, settle)
-            return dry
+            return await self._dry_run(namespace, settled_before, settle)
         async with self._run_lock:
             now = time.time()
             async with self._database.transaction() as tx:
@@ -162,38 +159,64 @@ class ConsolidationWorker:
                         status="skipped",
                         notice="Another server process is consolidating this database; try again shortly.",
                     )
-                run_id = await store.start_run(tx, trigger, self.holder, now)
-            report: Counter[str] = Counter()
+                run_id = await store.start_run(tx, trigger, self.holder, now, namespace)
+            reports: dict[str, Counter[str]] = defaultdict(Counter)
             try:
-                report += await self._consolidate(run_id, namespace, settled_before, verdicts or {})
-                report += await self._decay(namespace)
+                for space in await self._namespaces(namespace):
+                    reports[space] += await self._consolidate(run_id, space, settled_before, verdicts or {})
+                for space, decayed in (await self._decay(namespace)).items():
+                    reports[space] += decayed
             except BaseException as exc:
                 # Shielded: a cancelled call must still record its run and hand the lease back.
                 status = "failed" if isinstance(exc, Exception) else "interrupted"
                 with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     async with self._database.transaction() as tx:
-                        await store.finish_run(tx, run_id, status, dict(report), type(exc).__name__)
+                        await store.finish_run(tx, run_id, status, reports, type(exc).__name__)
                         await store.release_lease(tx, self.holder)
                 raise
             async with self._database.transaction() as tx:
-                await store.finish_run(tx, run_id, "done", dict(report), None)
+                await store.finish_run(tx, run_id, "done", reports, None)
                 await store.release_lease(tx, self.holder)
             done = RunReport.model_validate(
                 {
                     "run_id": run_id,
                     "status": "done",
                     "settling": await store.settling(self._database, namespace, settled_before),
-                    **report,
+                    **sum(reports.values(), Counter()),
                 }
             )
             done.notice = _left_for_later(done, settle)
             return done
 
+    async def _dry_run(self, namespace: str | None, settled_before: float, settle: float) -> RunReport:
+        counted: Counter[str] = Counter()
+        proposals: list[str] = []
+        for space in await self._namespaces(namespace):
+            chunk = await self._next_chunk(space, settled_before)
+            plan = await self._plan(space, chunk)
+            counted += counts(plan)
+            counted["waiting_for_vectors"] += chunk.waiting
+            proposals += _describe(plan)
+        dry = RunReport.model_validate(
+            {
+                "status": "dry_run",
+                "settling": await store.settling(self._database, namespace, settled_before),
+                "proposals": proposals,
+                **counted,
+            }
+        )
+        dry.notice = _left_for_later(dry, settle)
+        return dry
+
+    async def _namespaces(self, namespace: str | None) -> list[str]:
+        """The namespace asked for, or every namespace with events to take in."""
+        return [namespace] if namespace is not None else await store.pending_namespaces(self._database)
+
     def _settle_seconds(self, settle_seconds: float | None) -> float:
         return self.policy.settle_seconds if settle_seconds is None else settle_seconds
 
     async def _consolidate(
-        self, run_id: int, namespace: str | None, settled_before: float, verdicts: Mapping[str, Verdict]
+        self, run_id: int, namespace: str, settled_before: float, verdicts: Mapping[str, Verdict]
     ) -> Counter[str]:
         report: Counter[str] = Counter()
         while True:
@@ -201,47 +224,44 @@ class ConsolidationWorker:
             report["waiting_for_vectors"] = chunk.waiting
             if not chunk.events:
                 return report
-            plan = await self._plan(chunk, verdicts)
+            plan = await self._plan(namespace, chunk, verdicts)
             if not await self._write(plan, run_id):
                 return report  # another process took these events in: it owns the rest too
             report += counts(plan)
 
-    async def _next_chunk(self, namespace: str | None, settled_before: float) -> _Chunk:
-        """The next settled sessions whose events all have vectors, and how many events wait for one."""
+    async def _next_chunk(self, namespace: str, settled_before: float) -> _Chunk:
+        """The namespace's next settled sessions whose events all have vectors, and how many events wait
+        for one."""
         rows = await store.pending_events(
             self._database, namespace, settled_before, CHUNK_SESSIONS, CHUNK_LOOSE_EVENTS
         )
-        by_namespace: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_namespace[row["namespace"]].append(row)
-        events: list[Event] = []
-        waiting = 0
-        vectors = {}
-        for space, space_rows in by_namespace.items():
-            ids, matrix = vectors[space] = await self._vectors.vectors(_events_of(space))
-            slot = {int(memory_id): index for index, memory_id in enumerate(ids.tolist())}
-            blocked = {_unit_key(row) for row in space_rows if int(row["id"]) not in slot}
-            for row in space_rows:
-                if _unit_key(row) in blocked:
-                    waiting += 1
-                    continue
-                events.append(_event(row, matrix[slot[int(row["id"])]]))
-        return _Chunk(events, waiting, vectors)
+        if not rows:
+            return _Chunk([], 0, None)
+        ids, matrix = await self._vectors.vectors(_events_of(namespace))
+        slot = {int(memory_id): index for index, memory_id in enumerate(ids.tolist())}
+        blocked = {_unit_key(row) for row in rows if int(row["id"]) not in slot}
+        events = [_event(row, matrix[slot[int(row["id"])]]) for row in rows if _unit_key(row) not in blocked]
+        return _Chunk(events, len(rows) - len(events), (ids, matrix))
 
-    async def _plan(self, chunk: _Chunk, verdicts: Mapping[str, Verdict] | None = None) -> Plan:
-        repeats: list[tuple[int, int]] = []
-        step_vectors = {}
-        candidates = {}
-        for space in sorted({event.namespace for event in chunk.events}):
-            fresh = [e for e in chunk.events if e.namespace == space and e.kind != STEP_KIND]
-            repeats += await self._repeats(space, fresh, *chunk.vectors[space])
-            step_vectors[space] = await procedures.step_embeddings(self._database, space)
-            candidates[space] = await store.candidate_sessions(self._database, space)
+    async def _plan(
+        self, namespace: str, chunk: _Chunk, verdicts: Mapping[str, Verdict] | None = None
+    ) -> Plan:
+        if not chunk.events or chunk.vectors is None:
+            return Plan()
+        fresh = [e for e in chunk.events if e.kind != STEP_KIND]
+        repeats = await self._repeats(namespace, fresh, *chunk.vectors)
         chunk_ids = {event.id for event in chunk.events}
         earlier = await store.earlier_events(
-            self._database, sorted({b for _, b in repeats if b not in chunk_ids})
+            self._database, namespace, sorted({b for _, b in repeats if b not in chunk_ids})
         )
-        return plan_chunk(chunk.events, repeats, earlier, step_vectors, candidates, verdicts)
+        return plan_chunk(
+            chunk.events,
+            repeats,
+            earlier,
+            {namespace: await procedures.step_embeddings(self._database, namespace)},
+            {namespace: await store.candidate_sessions(self._database, namespace)},
+            verdicts,
+        )
 
     async def _repeats(
         self, namespace: str, fresh: list[Event], ids: np.ndarray, matrix: np.ndarray
@@ -271,12 +291,13 @@ class ConsolidationWorker:
             await store.mark_consolidated(tx, plan.event_ids, run_id)
         return True
 
-    async def _decay(self, namespace: str | None) -> Counter[str]:
+    async def _decay(self, namespace: str | None) -> dict[str, Counter[str]]:
         """Record search usage, compact what decayed (in `namespace`, or all), purge what is past its
-        retention; nothing when the lease passed to another process meanwhile."""
+        retention; what it did, by namespace. Nothing when the lease passed to another process meanwhile."""
         now = time.time()
         accesses = self._usage.drain()
         chosen = []
+        namespace_of: dict[int, str] = {}
         after = (float("-inf"), 0)
         # Every candidate is scored, a page at a time: events that never decay (high importance,
         # often searched) must not hold back the ones behind them.
@@ -301,13 +322,19 @@ class ConsolidationWorker:
                 )
                 if score < COMPACT_BELOW:
                     chosen.append((int(row["id"]), int(row["digest_id"]), score))
+                    namespace_of[int(row["id"])] = row["namespace"]
         async with self._database.transaction() as tx:
             await compaction.record_usage(tx, accesses)
             if not await store.take_lease(tx, self.holder, now, LEASE_SECONDS, _holder_gone):
-                return Counter()
+                return {}
             compacted = await compaction.compact(tx, chosen, now, now + self.policy.retention_days * 86_400)
-            purged = await compaction.purge_expired(tx, now)
-        return Counter(compacted=compacted, purged=purged)
+            purged = await compaction.purge_expired(tx, now, namespace)
+        done: dict[str, Counter[str]] = defaultdict(Counter)
+        for memory_id in compacted:
+            done[namespace_of[memory_id]]["compacted"] += 1
+        for space, count in purged.items():
+            done[space]["purged"] += count
+        return done
 
 
 def _events_of(namespace: str) -> MemoryFilter:

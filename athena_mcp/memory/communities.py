@@ -146,8 +146,8 @@ class GraphCommunities:
             run = await store.newest_run(db, namespace, to_seconds_or_none(as_of))
         else:
             run_id, size, last_id = decode_position(cursor, "list_communities", 3)
-            run = await store.run(db, run_id)
-            if run is None or run.namespace != namespace:
+            run = await store.run(db, namespace, run_id)
+            if run is None:
                 raise InvalidInput(
                     "cursor: its communities were replaced by newer computations (or it is from another "
                     "namespace); omit cursor to start from the beginning."
@@ -174,9 +174,9 @@ class GraphCommunities:
     async def get_community(self, namespace: str, community_id: int, member_limit: int) -> CommunityDetail:
         """One community with its most central members and the relations between them."""
         db = self._database
-        record = await store.community(db, community_id)
-        run = None if record is None else await store.run(db, record.run_id)
-        if record is None or run is None or run.namespace != namespace:
+        record = await store.community(db, namespace, community_id)
+        run = None if record is None else await store.run(db, namespace, record.run_id)
+        if record is None or run is None:
             raise NotFound(
                 f"community_id: no community {community_id} in namespace {namespace}; communities are "
                 "replaced when recomputed, so take a current id from list_communities."

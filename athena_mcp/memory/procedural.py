@@ -9,6 +9,7 @@ its statistics and confidence (store/procedures.py); search weighs relevance by 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +21,7 @@ from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Procedure, ProcedureRun, ProcedureStats, ProcedureSummary
 from athena_mcp.retrieval.procedure_mirror import ProcedureMirror
 from athena_mcp.retrieval.procedure_search import ProcedureSearch, ProcedureSearcher, ProcedureSearchResult
-from athena_mcp.store import procedures
+from athena_mcp.store import memories, procedures
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.procedures import NewProcedure, ProcedureQuery
 
@@ -84,9 +85,10 @@ class ProceduralMemory:
 
     async def save(self, procedure: NewProcedure) -> SaveResult:
         """Store a new procedure with its vectors, or queue them when the model is not ready."""
-        # A first, unlocked look only spares embedding a procedure whose name is taken; the check that
-        # counts is the one under the write lock.
+        # A first, unlocked look only spares embedding a procedure whose name is taken or whose evidence
+        # is not the namespace's; the checks that count are the ones under the write lock.
         await _require_name_free(self._database, procedure.namespace, procedure.name)
+        await require_events(self._database, procedure.namespace, procedure.source_event_ids)
         vectors = await self._embeddings.embed_documents(
             procedures.embedding_texts(procedure.name, procedure.goal, procedure.steps)
         )
@@ -94,14 +96,15 @@ class ProceduralMemory:
             procedure = dataclasses.replace(procedure, embedding=vectors[0], step_embeddings=vectors[1:])
         async with self._database.transaction() as tx:
             await _require_name_free(tx, procedure.namespace, procedure.name)
+            await require_events(tx, procedure.namespace, procedure.source_event_ids)
             procedure_id = await procedures.insert_procedure(tx, procedure)
         return SaveResult(id=procedure_id, vector="pending" if vectors is None else "stored")
 
     async def find(self, search: ProcedureSearch) -> ProcedureSearchResult:
         return await self._searcher.search(search)
 
-    async def get(self, procedure_id: int, runs: int) -> ProcedureDetail:
-        procedure = await self._require(self._database, procedure_id)
+    async def get(self, namespace: str, procedure_id: int, runs: int) -> ProcedureDetail:
+        procedure = await self._require(self._database, namespace, procedure_id)
         sessions, event_ids = await procedures.evidence(self._database, procedure_id, MAX_EVIDENCE)
         return ProcedureDetail(
             **procedure.model_dump(),
@@ -110,10 +113,13 @@ class ProceduralMemory:
             evidence_event_ids=event_ids,
         )
 
-    async def record_execution(self, procedure_id: int, execution: Execution) -> ExecutionResult:
+    async def record_execution(
+        self, namespace: str, procedure_id: int, execution: Execution
+    ) -> ExecutionResult:
         """Add a run reported by an agent; a second report from the same session changes nothing."""
         async with self._database.transaction() as tx:
-            await self._require(tx, procedure_id)
+            await self._require(tx, namespace, procedure_id)
+            await require_events(tx, namespace, execution.event_ids)
             recorded = await procedures.add_run(
                 tx,
                 procedure_id,
@@ -124,7 +130,7 @@ class ProceduralMemory:
                 session_id=execution.session_id,
                 event_ids=execution.event_ids,
             )
-            procedure = await self._require(tx, procedure_id)
+            procedure = await self._require(tx, namespace, procedure_id)
         return ExecutionResult(id=procedure_id, recorded=recorded, stats=procedure.stats)
 
     async def list_page(
@@ -135,33 +141,47 @@ class ProceduralMemory:
         next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
         return ProcedurePage(items=list[ProcedureSummary](items[:limit]), next_cursor=next_cursor)
 
-    async def retire(self, procedure_id: int, reason: str | None) -> ProcedureStatusResult:
-        return await self._set_status(procedure_id, "retired", reason)
+    async def retire(self, namespace: str, procedure_id: int, reason: str | None) -> ProcedureStatusResult:
+        return await self._set_status(namespace, procedure_id, "retired", reason)
 
-    async def restore(self, procedure_id: int) -> ProcedureStatusResult:
-        return await self._set_status(procedure_id, "active", None)
+    async def restore(self, namespace: str, procedure_id: int) -> ProcedureStatusResult:
+        return await self._set_status(namespace, procedure_id, "active", None)
 
     async def _set_status(
-        self, procedure_id: int, status: Literal["active", "retired"], reason: str | None
+        self, namespace: str, procedure_id: int, status: Literal["active", "retired"], reason: str | None
     ) -> ProcedureStatusResult:
         async with self._database.transaction() as tx:
-            procedure = await self._require(tx, procedure_id)
+            procedure = await self._require(tx, namespace, procedure_id)
             if procedure.status == status:
                 return ProcedureStatusResult(id=procedure_id, status=status, changed=False)
             await procedures.set_status(tx, procedure_id, status, reason)
         return ProcedureStatusResult(id=procedure_id, status=status, changed=True)
 
-    async def _require(self, db: Database | Transaction, procedure_id: int) -> Procedure:
-        procedure = await procedures.get_procedure(db, procedure_id)
+    async def _require(self, db: Database | Transaction, namespace: str, procedure_id: int) -> Procedure:
+        procedure = await procedures.get_procedure(db, namespace, procedure_id)
         if procedure is None:
-            raise not_found(procedure_id)
+            raise not_found(namespace, procedure_id)
         return procedure
 
 
-def not_found(procedure_id: int) -> NotFound:
+def not_found(namespace: str, procedure_id: int) -> NotFound:
+    """The one answer for an id that names no procedure in the namespace, wherever else it exists."""
     return NotFound(
-        f"id: no procedure {procedure_id}. Use find_procedures or list_procedures to find procedure ids."
+        f"id: no procedure {procedure_id} in namespace {namespace!r}. Use find_procedures or "
+        "list_procedures to find procedure ids."
     )
+
+
+async def require_events(db: Database | Transaction, namespace: str, event_ids: Sequence[int]) -> None:
+    """Refuse evidence that is not an event of the namespace (another namespace's reads as missing)."""
+    if not event_ids:
+        return
+    unknown = sorted(set(event_ids) - await memories.events_in(db, namespace, event_ids))
+    if unknown:
+        raise NotFound(
+            f"event_ids: no event {', '.join(map(str, unknown[:10]))} in namespace {namespace!r}; cite ids "
+            "returned by record_event, recall_events or timeline in the same namespace. Nothing was saved."
+        )
 
 
 async def _require_name_free(db: Database | Transaction, namespace: str, name: str) -> None:

@@ -58,6 +58,16 @@ _CLEARABLE = {"due": "due_at", "goal_id": "goal_id", "notes": "notes"}
 
 
 @dataclass(frozen=True)
+class TriggerLimits:
+    """What one namespace may hold, so that no caller can make the worker fire without bound
+    (400 repeating triggers meeting a 500-event batch would otherwise be 200,000 firings)."""
+
+    active: int = 200  # active triggers
+    pending: int = 1000  # fired items not dismissed; beyond, its triggers wait
+    per_pass: int = 200  # firings one trigger pass records; the rest wait for the next pass
+
+
+@dataclass(frozen=True)
 class TaskDraft:
     namespace: str
     title: str
@@ -107,8 +117,9 @@ class TriggerDraft:
 
 
 class ProspectiveMemory:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, limits: TriggerLimits | None = None) -> None:
         self._database = database
+        self._limits = limits or TriggerLimits()
 
     async def create_task(self, draft: TaskDraft, now: float) -> Task:
         # A due time in the past is allowed: the task is recorded as overdue and shows in `due`.
@@ -213,6 +224,11 @@ class ProspectiveMemory:
                         f"task_id: task {task.id} is {task.status}; reopen it with update_task before "
                         "attaching a trigger."
                     )
+            if await triggers.count_active(tx, draft.namespace) >= self._limits.active:
+                raise Conflict(
+                    f"namespace {draft.namespace!r} has {self._limits.active} active triggers, the most it "
+                    "may hold (--max-active-triggers); cancel_trigger the ones no longer needed first."
+                )
             trigger_id = await triggers.insert_trigger(tx, new, now)
             created = await triggers.get_trigger(tx, draft.namespace, trigger_id)
         assert created is not None  # inserted in the same transaction
@@ -256,6 +272,13 @@ class ProspectiveMemory:
             now,
         )
         shown = firings[:limit]
+        waiting = await triggers.count_pending(self._database, namespace, self._limits.pending)
+        notice = (
+            f"{waiting} fired items wait undismissed here, the most a namespace may hold "
+            "(--max-pending-firings): its triggers wait, and fire once you dismiss some."
+            if waiting >= self._limits.pending
+            else None
+        )
         linked = await tasks.get_tasks(
             self._database, namespace, [row["task_id"] for row in shown if row["task_id"] is not None], now
         )
@@ -282,6 +305,7 @@ class ProspectiveMemory:
             fired=fired,
             tasks=due_tasks[:limit],
             truncated=len(firings) > limit or len(due_tasks) > limit,
+            notice=notice,
         )
 
     async def dismiss(self, namespace: str, firing_ids: tuple[int, ...], now: float) -> DismissResult:

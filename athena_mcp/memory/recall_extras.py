@@ -3,6 +3,7 @@ namespaces searched hold nothing while others do (the likeliest slip of a new us
 
 from __future__ import annotations
 
+from athena_mcp.caller import current_caller
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.graph_models import KnowledgeGraph
 from athena_mcp.memory.procedural import ProceduralMemory
@@ -45,8 +46,9 @@ async def entities_for(
 
 
 async def namespace_counts(database: Database) -> list[NamespaceCounts]:
-    """Every namespace that holds anything, with its live items per system."""
-    return await namespaces.counts(database)
+    """Every namespace that holds anything and the caller may read, with its live items per system."""
+    caller = current_caller()
+    return [n for n in await namespaces.counts(database) if caller.may_read(n.namespace)]
 
 
 async def empty_namespace_notice(database: Database, searched: tuple[str, ...]) -> str | None:
@@ -55,7 +57,7 @@ async def empty_namespace_notice(database: Database, searched: tuple[str, ...]) 
     # look says so before every namespace is counted.
     if await namespaces.hold_anything(database, searched):
         return None
-    held = {n.namespace: n.counts for n in await namespaces.counts(database)}
+    held = {n.namespace: n.counts for n in await namespace_counts(database)}
     if not held:
         return None
     others = ", ".join(f"{name} ({sum(counts.values())})" for name, counts in list(held.items())[:MAX_NAMED])

@@ -117,21 +117,23 @@ class SemanticMemory:
             id=memory_id, status="stored", similar=similar, vector="pending" if vector is None else "stored"
         )
 
-    async def get(self, memory_id: int, include_history: bool) -> MemoryDetail:
-        memory = await self._require(self._database, memory_id)
+    async def get(self, namespace: str, memory_id: int, include_history: bool) -> MemoryDetail:
+        memory = await self._require(self._database, namespace, memory_id)
         history = await memories.versions(self._database, memory_id) if include_history else None
         return MemoryDetail(**memory.model_dump(), history=history)
 
-    async def update(self, memory_id: int, changes: FactChanges, reason: str | None) -> UpdateResult:
-        """Apply the changes as a new version of the fact."""
-        current = await self._require_fact(self._database, memory_id)
+    async def update(
+        self, namespace: str, memory_id: int, changes: FactChanges, reason: str | None
+    ) -> UpdateResult:
+        """Apply the changes as a new version of the namespace's fact."""
+        current = await self._require_fact(self._database, namespace, memory_id)
         content = changes.content
         vector = None
         if content is not None and content != current.content:
             await self._refuse_duplicate(self._database, current, content)
             vector = await self._embed(content)
         async with self._database.transaction() as tx:
-            current = await self._require_fact(tx, memory_id)
+            current = await self._require_fact(tx, namespace, memory_id)
             effective = changes.against(current)
             if not effective:
                 return UpdateResult(id=memory_id, version=current.version, status="unchanged")
@@ -143,11 +145,11 @@ class SemanticMemory:
         similar = await self._similar(vector, current.namespace, exclude=memory_id)
         return UpdateResult(id=memory_id, version=current.version + 1, status="updated", similar=similar)
 
-    async def forget(self, memory_id: int, reason: str | None) -> StatusResult:
-        return await self._set_status(memory_id, "forgotten", reason)
+    async def forget(self, namespace: str, memory_id: int, reason: str | None) -> StatusResult:
+        return await self._set_status(namespace, memory_id, "forgotten", reason)
 
-    async def restore(self, memory_id: int) -> StatusResult:
-        return await self._set_status(memory_id, "active", None)
+    async def restore(self, namespace: str, memory_id: int) -> StatusResult:
+        return await self._set_status(namespace, memory_id, "active", None)
 
     async def list_page(self, memory_filter: MemoryFilter, cursor: str | None, limit: int) -> MemoryPage:
         before_id = decode_cursor(cursor, "list_memories")
@@ -156,10 +158,10 @@ class SemanticMemory:
         return MemoryPage(items=items[:limit], next_cursor=next_cursor)
 
     async def _set_status(
-        self, memory_id: int, status: Literal["active", "forgotten"], reason: str | None
+        self, namespace: str, memory_id: int, status: Literal["active", "forgotten"], reason: str | None
     ) -> StatusResult:
         async with self._database.transaction() as tx:
-            memory = await self._require(tx, memory_id)
+            memory = await self._require(tx, namespace, memory_id)
             if memory.status == status:
                 return StatusResult(id=memory_id, status=status, changed=False)
             if status == "active" and memory.system == "semantic":
@@ -205,14 +207,18 @@ class SemanticMemory:
                 self._embeddings.identity,
             )
 
-    async def _require(self, db: Database | Transaction, memory_id: int) -> Memory:
-        memory = await memories.get_memory(db, memory_id)
+    async def _require(self, db: Database | Transaction, namespace: str, memory_id: int) -> Memory:
+        # One answer for an id of another namespace and one that exists nowhere.
+        memory = await memories.get_memory(db, namespace, memory_id)
         if memory is None:
-            raise NotFound(f"id: no memory {memory_id}. Use recall or list_memories to find ids.")
+            raise NotFound(
+                f"id: no memory {memory_id} in namespace {namespace!r}. Use recall or list_memories to find "
+                "ids."
+            )
         return memory
 
-    async def _require_fact(self, db: Database | Transaction, memory_id: int) -> Memory:
-        memory = await self._require(db, memory_id)
+    async def _require_fact(self, db: Database | Transaction, namespace: str, memory_id: int) -> Memory:
+        memory = await self._require(db, namespace, memory_id)
         if memory.system != "semantic":
             raise InvalidInput(
                 f"id: memory {memory_id} is an event; events are records of what happened and "

@@ -48,7 +48,8 @@ class AuditFilter:
     limit: int = 100
 
     def clause(self) -> tuple[str, list[Any]]:
-        conditions, params = ["id > ?"], [self.after_id]
+        conditions: list[str] = ["id > ?"]
+        params: list[Any] = [self.after_id]
         for column, value in (
             ("namespace", self.namespace),
             ("subject", self.subject),

@@ -118,8 +118,11 @@ async def newest_run(db: Reader, namespace: str, as_of: float | None = None) -> 
     return None if row is None else _run(row)
 
 
-async def run(db: Reader, run_id: int) -> RunRecord | None:
-    row = await db.fetchone(f"SELECT {_RUN_COLUMNS} FROM graph_community_runs WHERE id = ?", (run_id,))
+async def run(db: Reader, namespace: str, run_id: int) -> RunRecord | None:
+    """The namespace's run `run_id`; None when it is not one of the namespace's."""
+    row = await db.fetchone(
+        f"SELECT {_RUN_COLUMNS} FROM graph_community_runs WHERE id = ? AND namespace = ?", (run_id, namespace)
+    )
     return None if row is None else _run(row)
 
 
@@ -204,9 +207,12 @@ async def community_page(
     return [_community(row) for row in rows]
 
 
-async def community(db: Reader, community_id: int) -> CommunityRecord | None:
+async def community(db: Reader, namespace: str, community_id: int) -> CommunityRecord | None:
+    """The namespace's community `community_id`; None when it is not one of the namespace's."""
     row = await db.fetchone(
-        f"SELECT {_COMMUNITY_COLUMNS} FROM graph_communities WHERE id = ?", (community_id,)
+        f"SELECT {_COMMUNITY_COLUMNS} FROM graph_communities WHERE id = ? "
+        "AND run_id IN (SELECT id FROM graph_community_runs WHERE namespace = ?)",
+        (community_id, namespace),
     )
     return None if row is None else _community(row)
 

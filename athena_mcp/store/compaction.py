@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from athena_mcp.store import memories, vectors
@@ -54,7 +55,7 @@ async def compactable(
     active digest and that were never compacted; with their usage, for scoring. Oldest first, a
     page at a time after (occurred_at, id) `after`."""
     return await db.fetchall(
-        "SELECT m.id, m.importance, m.occurred_at, coalesce(u.access_count, 0) AS access_count, "
+        "SELECT m.id, m.namespace, m.importance, m.occurred_at, coalesce(u.access_count, 0) AS access_count, "
         "u.last_accessed_at, coalesce(u.helpful, 0) AS helpful, coalesce(u.unhelpful, 0) AS unhelpful, "
         "(SELECT d.id FROM provenance p JOIN memories d ON d.id = p.product_id "
         "WHERE p.product_type = 'memory' AND p.memory_id = m.id AND d.kind = 'episode' "
@@ -80,12 +81,13 @@ async def compactable(
 
 async def compact(
     tx: Transaction, events: Sequence[tuple[int, int, float]], now: float, restorable_until: float
-) -> int:
+) -> list[int]:
     """Fold (event id, digest id, score) into their digests: hidden from search, restorable. Events
-    changed since they were scored are left alone."""
-    done = 0
+    changed since they were scored are left alone; returns the ids compacted."""
+    done = []
+    found = await memories.get_memories(tx, [memory_id for memory_id, _, _ in events])
     for memory_id, digest_id, score in events:
-        current = await memories.get_memory(tx, memory_id)
+        current = found.get(memory_id)
         if current is None or current.status != "active":
             continue
         await memories.set_status(tx, memory_id, "forgotten", COMPACTED_REASON.format(digest=digest_id))
@@ -95,7 +97,7 @@ async def compact(
             "VALUES (?, ?, ?, ?, ?)",
             (memory_id, digest_id, score, now, restorable_until),
         )
-        done += 1
+        done.append(memory_id)
     return done
 
 
@@ -115,18 +117,19 @@ async def undo(tx: Transaction, namespace: str, memory_ids: Sequence[int]) -> li
     return restored
 
 
-async def purge_expired(tx: Transaction, now: float) -> int:
-    """Delete the events whose compaction can no longer be undone; their digests and provenance stay."""
+async def purge_expired(tx: Transaction, now: float, namespace: str | None) -> Counter[str]:
+    """Delete the events (of `namespace`, or every namespace) whose compaction can no longer be undone;
+    their digests and provenance stay. Returns how many went, by namespace."""
     rows = await tx.fetchall(
-        f"SELECT c.memory_id FROM compactions c JOIN memories m ON m.id = c.memory_id WHERE {_COMPACTED} "
-        "AND c.restorable_until <= ?",
-        (now,),
+        f"SELECT c.memory_id, m.namespace FROM compactions c JOIN memories m ON m.id = c.memory_id "
+        f"WHERE {_COMPACTED} AND c.restorable_until <= ? AND (? IS NULL OR m.namespace = ?)",
+        (now, namespace, namespace),
     )
     ids = [int(row[0]) for row in rows]
     if ids:
         await vectors.drop_vectors(tx, ids)
         await tx.executemany("DELETE FROM memories WHERE id = ?", [(memory_id,) for memory_id in ids])
-    return len(ids)
+    return Counter(row[1] for row in rows)
 
 
 async def page(db: Database, namespace: str, after_id: int | None, limit: int) -> list[Row]:
@@ -139,10 +142,10 @@ async def page(db: Database, namespace: str, after_id: int | None, limit: int) -
     )
 
 
-async def count(db: Database, namespace: str | None) -> int:
+async def count(db: Database, namespace: str) -> int:
     row = await db.fetchone(
         f"SELECT count(*) FROM compactions c JOIN memories m ON m.id = c.memory_id WHERE {_COMPACTED} "
-        "AND (? IS NULL OR m.namespace = ?)",
-        (namespace, namespace),
+        "AND m.namespace = ?",
+        (namespace,),
     )
     return int(row[0]) if row else 0

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,14 @@ async def settling(db: Database, namespace: str | None, settled_before: float) -
     return int(row[0]) if row else 0
 
 
+async def pending_namespaces(db: Database) -> list[str]:
+    """The namespaces with events not consolidated yet, settled or not, by name."""
+    rows = await db.fetchall(
+        f"SELECT DISTINCT m.namespace FROM memories m WHERE {_UNCONSOLIDATED} ORDER BY m.namespace"
+    )
+    return [row[0] for row in rows]
+
+
 async def backlog(db: Database, namespace: str | None = None) -> int:
     """Events not consolidated yet."""
     where, params = _namespace_clause(namespace)
@@ -128,14 +137,15 @@ async def consolidated_fact_sources(db: Database, namespace: str, step_kind: str
     return [int(row[0]) for row in rows]
 
 
-async def earlier_events(db: Database, ids: Sequence[int]) -> dict[int, EarlierEvent]:
-    """The events `ids`, each with the active fact it already fed, if any."""
+async def earlier_events(db: Database, namespace: str, ids: Sequence[int]) -> dict[int, EarlierEvent]:
+    """The namespace's events among `ids`, each with the active fact it already fed, if any."""
     rows = await db.fetchall(
         "SELECT m.id, m.namespace, m.session_id, m.occurred_at, "
         "(SELECT p.product_id FROM provenance p JOIN memories f ON f.id = p.product_id "
         "WHERE p.product_type = 'memory' AND p.memory_id = m.id AND f.kind = 'fact' AND f.status = 'active' "
-        "ORDER BY p.product_id LIMIT 1) FROM memories m WHERE m.id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(ids)),),
+        "ORDER BY p.product_id LIMIT 1) FROM memories m "
+        "WHERE m.namespace = ? AND m.id IN (SELECT value FROM json_each(?))",
+        (namespace, json.dumps(list(ids))),
     )
     return {
         int(row[0]): EarlierEvent(int(row[0]), row[1], row[2], float(row[3]), row[4] and int(row[4]))
@@ -226,10 +236,8 @@ async def delete_candidates(tx: Transaction, sessions: Sequence[SessionSteps]) -
     )
 
 
-async def candidate_count(db: Database, namespace: str | None) -> int:
-    row = await db.fetchone(
-        "SELECT count(*) FROM candidate_sessions WHERE ? IS NULL OR namespace = ?", (namespace, namespace)
-    )
+async def candidate_count(db: Database, namespace: str) -> int:
+    row = await db.fetchone("SELECT count(*) FROM candidate_sessions WHERE namespace = ?", (namespace,))
     return int(row[0]) if row else 0
 
 
@@ -262,12 +270,11 @@ class GraphCandidate:
     support: int
 
 
-async def top_pairs(db: Database, namespace: str | None, limit: int) -> list[GraphCandidate]:
-    where = "" if namespace is None else "WHERE namespace = ? "
+async def top_pairs(db: Database, namespace: str, limit: int) -> list[GraphCandidate]:
     rows = await db.fetchall(
-        f"SELECT source_name, target_name, support FROM graph_candidates {where}"
+        "SELECT source_name, target_name, support FROM graph_candidates WHERE namespace = ? "
         "ORDER BY support DESC, id LIMIT ?",
-        [*([] if namespace is None else [namespace]), limit],
+        (namespace, limit),
     )
     return [GraphCandidate(row[0], row[1], int(row[2])) for row in rows]
 
@@ -305,25 +312,43 @@ async def release_lease(tx: Transaction, holder: str) -> None:
     )
 
 
-async def start_run(tx: Transaction, trigger: str, holder: str, now: float) -> int:
+async def start_run(tx: Transaction, trigger: str, holder: str, now: float, namespace: str | None) -> int:
+    """Record a run limited to `namespace`, or over every namespace (None)."""
     return await tx.execute(
-        "INSERT INTO consolidation_runs (trigger, holder, status, started_at) VALUES (?, ?, 'running', ?)",
-        (trigger, holder, now),
+        "INSERT INTO consolidation_runs (trigger, holder, status, started_at, namespace) "
+        "VALUES (?, ?, 'running', ?, ?)",
+        (trigger, holder, now, namespace),
     )
 
 
 async def finish_run(
-    tx: Transaction, run_id: int, status: str, report: dict[str, int], error: str | None
+    tx: Transaction,
+    run_id: int,
+    status: str,
+    by_namespace: Mapping[str, Mapping[str, int]],
+    error: str | None,
 ) -> None:
+    """Record how the run ended and what it produced in each namespace (the run's report is their sum)."""
+    total: Counter[str] = Counter()
+    for report in by_namespace.values():
+        total.update(report)
     await tx.execute(
         "UPDATE consolidation_runs SET status = ?, finished_at = ?, report = ?, error = ? WHERE id = ?",
-        (status, time.time(), json.dumps(report), error, run_id),
+        (status, time.time(), json.dumps(dict(total)), error, run_id),
+    )
+    await tx.executemany(
+        "INSERT OR REPLACE INTO consolidation_run_namespaces (run_id, namespace, report) VALUES (?, ?, ?)",
+        [(run_id, namespace, json.dumps(dict(report))) for namespace, report in by_namespace.items()],
     )
 
 
-async def recent_runs(db: Database, limit: int) -> list[Row]:
+async def recent_runs(db: Database, namespace: str, limit: int) -> list[Row]:
+    """The latest runs limited to the namespace or over every namespace, each with what it produced in
+    this namespace only (an empty report when nothing)."""
     return await db.fetchall(
-        "SELECT id, trigger, status, started_at, finished_at, report, error FROM consolidation_runs "
-        "ORDER BY id DESC LIMIT ?",
-        (limit,),
+        "SELECT r.id, r.trigger, r.status, r.started_at, r.finished_at, coalesce(n.report, '{}') AS report, "
+        "r.error FROM consolidation_runs r LEFT JOIN consolidation_run_namespaces n "
+        "ON n.run_id = r.id AND n.namespace = :namespace "
+        "WHERE r.namespace IS NULL OR r.namespace = :namespace ORDER BY r.id DESC LIMIT :limit",
+        {"namespace": namespace, "limit": limit},
     )

@@ -19,7 +19,10 @@ from typing import Any, Protocol
 import aiosqlite
 import anyio
 
+from athena_mcp.caller import current_caller
 from athena_mcp.errors import StoreBusy, StoreFault, StoreFull, StoreUnavailable
+from athena_mcp.store import files
+from athena_mcp.store.audit import CLEAR_WRITER, SET_WRITER, register_functions, writer_params
 from athena_mcp.store.driver import (
     ResultCode,
     driver_errors,
@@ -87,6 +90,9 @@ class Database:
         self._write_lock = asyncio.Lock()
         # Called with each SQL statement before it runs; the chaos harness and tests inject faults here.
         self.statement_hook: StatementHook | None = None
+        # Set once the schema has write_context (see migrations): from then on every transaction
+        # names its writer for the audit trail and the provenance of new memories.
+        self.records_writers = False
 
     @classmethod
     @asynccontextmanager
@@ -95,14 +101,7 @@ class Database:
     ) -> AsyncIterator[Database]:
         """Open (creating if needed) the database file with WAL, foreign keys and a busy timeout."""
         module = sqlite_module()
-        if str(path) != ":memory:":
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreUnavailable(
-                    f"Cannot create the database folder {path.parent}: {exc.strerror}. "
-                    "Choose another location with --db or ATHENA_DB."
-                ) from None
+        files.prepare(path)
         timeout_ms = int(busy_timeout * 1000)
 
         def connector(read_only: bool) -> Callable[[], Any]:
@@ -110,6 +109,7 @@ class Database:
                 connection = module.connect(str(path), isolation_level=None, check_same_thread=False)
                 connection.row_factory = module.Row
                 load_vector_extension(connection)
+                register_functions(connection)
                 connection.execute(f"PRAGMA busy_timeout = {timeout_ms}")
                 connection.execute("PRAGMA foreign_keys = ON")
                 if read_only:
@@ -189,6 +189,8 @@ class Database:
                 # Inside the try: a caller cancelled while BEGIN waits for another process's lock
                 # must still roll back, because the driver's thread completes the BEGIN regardless.
                 await self._run(self._writer, "execute", "BEGIN IMMEDIATE", ())
+                if self.records_writers:
+                    await self._run(self._writer, "execute", SET_WRITER, writer_params(current_caller()))
                 yield Transaction(self)
             except BaseException:
                 await self._rollback()
@@ -197,6 +199,9 @@ class Database:
                 # Shielded: a cancelled caller must not leave the transaction half-finished.
                 with anyio.CancelScope(shield=True):
                     try:
+                        if self.records_writers:
+                            # A writer that is not this server (a SQL shell) then shows as unknown.
+                            await self._run(self._writer, "execute", CLEAR_WRITER, ())
                         await self._run(self._writer, "execute", "COMMIT", ())
                     except BaseException:
                         await self._rollback()

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 _COLUMNS = (
     "id, system, namespace, kind, content, tags, importance, source, session_id, outcome, context, "
-    "occurred_at, created_at, updated_at, version, status, forget_reason"
+    "occurred_at, created_at, updated_at, version, status, forget_reason, origin"
 )
 
 
@@ -91,8 +91,23 @@ async def get_memories(db: Database | Transaction, ids: Sequence[int]) -> dict[i
     return {int(row["id"]): memory_from_row(row) for row in rows}
 
 
-async def get_memory(db: Database | Transaction, memory_id: int) -> Memory | None:
-    return (await get_memories(db, [memory_id])).get(memory_id)
+async def get_memory(db: Database | Transaction, namespace: str, memory_id: int) -> Memory | None:
+    """The namespace's memory `memory_id`; None when it does not exist there (here or anywhere else: the
+    two read alike, so that an id never tells a caller about another namespace)."""
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM memories WHERE id = ? AND namespace = ?", (memory_id, namespace)
+    )
+    return None if row is None else memory_from_row(row)
+
+
+async def events_in(db: Database | Transaction, namespace: str, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` are events (any status) of the namespace."""
+    rows = await db.fetchall(
+        "SELECT id FROM memories WHERE namespace = ? AND system = 'episodic' "
+        "AND id IN (SELECT value FROM json_each(?))",
+        (namespace, json.dumps(list(ids))),
+    )
+    return {int(row[0]) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -215,8 +230,12 @@ async def timeline_page(
     where, params = memory_filter.memory_clause("m")
     if after_id is not None:
         # The stored timestamp itself, not a rounded copy carried in the cursor, marks the position.
-        where += " AND (m.occurred_at, m.id) > ((SELECT occurred_at FROM memories WHERE id = ?), ?)"
-        params += [after_id, after_id]
+        # Read only in the namespaces listed: a cursor naming another's event finds no position.
+        where += (
+            " AND (m.occurred_at, m.id) > ((SELECT x.occurred_at FROM memories x WHERE x.id = ? AND "
+            "x.namespace IN (SELECT value FROM json_each(?))), ?)"
+        )
+        params += [after_id, json.dumps(list(memory_filter.namespaces)), after_id]
     rows = await db.fetchall(
         f"SELECT {_prefixed('m')} FROM memories m WHERE {where} ORDER BY m.occurred_at, m.id LIMIT ?",
         [*params, limit],
@@ -302,6 +321,7 @@ def memory_from_row(row: Row) -> Memory:
         outcome=row["outcome"],
         context=None if row["context"] is None else json.loads(row["context"]),
         forget_reason=row["forget_reason"],
+        origin=row["origin"],
     )
 
 

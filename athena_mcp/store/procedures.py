@@ -138,8 +138,13 @@ async def get_procedures(db: Database | Transaction, ids: Sequence[int]) -> dict
     return {int(row["id"]): procedure_from_row(row) for row in rows}
 
 
-async def get_procedure(db: Database | Transaction, procedure_id: int) -> Procedure | None:
-    return (await get_procedures(db, [procedure_id])).get(procedure_id)
+async def get_procedure(db: Database | Transaction, namespace: str, procedure_id: int) -> Procedure | None:
+    """The namespace's procedure `procedure_id`; None when it does not exist there (here or anywhere
+    else: the two read alike, so that an id never tells a caller about another namespace)."""
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM procedures WHERE id = ? AND namespace = ?", (procedure_id, namespace)
+    )
+    return None if row is None else procedure_from_row(row)
 
 
 async def add_run(
@@ -273,9 +278,10 @@ async def list_page(
         )
         params += [*query.tags, len(set(query.tags))]
     if after_id is not None:
-        # Unqualified names in the subquery resolve to its own row: the cursor's procedure.
-        where.append(f"({key}) < (SELECT {key} FROM procedures WHERE id = ?)")
-        params.append(after_id)
+        # Unqualified names in the subquery resolve to its own row: the cursor's procedure, looked up
+        # in the namespace only (another's gives no position, as an unknown id does).
+        where.append(f"({key}) < (SELECT {key} FROM procedures WHERE id = ? AND namespace = ?)")
+        params += [after_id, query.namespace]
     descending = ", ".join(f"{part} DESC" for part in SORT_KEYS[sort])
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM procedures WHERE {' AND '.join(where)} ORDER BY {descending} LIMIT ?",

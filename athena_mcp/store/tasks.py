@@ -108,9 +108,12 @@ async def page(
         where += " AND t.goal_id = ?"
         params.append(task_filter.goal_id)
     if after_id is not None:
-        # The stored position of the cursor's task, not a copy carried in the cursor, as in timeline.
-        where += " AND (t.due_order, t.id) > ((SELECT due_order FROM tasks WHERE id = ?), ?)"
-        params += [after_id, after_id]
+        # The stored position of the cursor's task, not a copy carried in the cursor, as in timeline;
+        # looked up in the namespace only, so another's task gives no position.
+        where += (
+            " AND (t.due_order, t.id) > ((SELECT due_order FROM tasks WHERE id = ? AND namespace = ?), ?)"
+        )
+        params += [after_id, task_filter.namespace, after_id]
     rows = await db.fetchall(
         f"SELECT {_TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.due_order, t.id LIMIT ?",
         [*params, limit],

@@ -100,31 +100,45 @@ async def close_for_task(tx: Transaction, task_id: int, now: float) -> None:
     )
 
 
-async def earliest_scheduled(db: Database) -> float | None:
+async def count_active(tx: Transaction, namespace: str) -> int:
+    row = await tx.fetchone(
+        "SELECT count(*) FROM triggers WHERE namespace = ? AND status = 'active'", (namespace,)
+    )
+    return int(row[0]) if row else 0
+
+
+async def earliest_scheduled(db: Database, skip: Sequence[str] = ()) -> float | None:
+    """The earliest next occurrence of an active time trigger outside the `skip` namespaces."""
     row = await db.fetchone(
-        "SELECT min(next_fire_at) FROM triggers WHERE status = 'active' AND next_fire_at IS NOT NULL"
+        "SELECT min(next_fire_at) FROM triggers WHERE status = 'active' AND next_fire_at IS NOT NULL "
+        "AND namespace NOT IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(skip)),),
     )
     return None if row is None else row[0]
 
 
-async def scheduled_by(tx: Transaction, now: float, limit: int) -> list[Row]:
-    """Active time triggers whose next occurrence is at or before `now`, earliest first."""
+async def scheduled_by(tx: Transaction, now: float, limit: int, skip: Sequence[str] = ()) -> list[Row]:
+    """Active time triggers outside the `skip` namespaces whose next occurrence is at or before `now`,
+    earliest first."""
     return await tx.fetchall(
         "SELECT id, namespace, kind, cron, next_fire_at FROM triggers "
-        "WHERE status = 'active' AND next_fire_at <= ? ORDER BY next_fire_at, id LIMIT ?",
-        (now, limit),
+        "WHERE status = 'active' AND next_fire_at <= ? AND namespace NOT IN (SELECT value FROM json_each(?)) "
+        "ORDER BY next_fire_at, id LIMIT ?",
+        (now, json.dumps(list(skip)), limit),
     )
 
 
-async def watching_behind(db: Database | Transaction, limit: int) -> list[Row]:
-    """Active event triggers with active events in their namespace newer than their watermark."""
+async def watching_behind(db: Database | Transaction, limit: int, skip: Sequence[str] = ()) -> list[Row]:
+    """Active event triggers outside the `skip` namespaces with active events in their namespace newer
+    than their watermark."""
     return await db.fetchall(
         "SELECT r.id, r.namespace, r.event_type, r.text_contains, r.repeat, r.watermark FROM triggers r "
-        "WHERE r.status = 'active' AND r.kind = 'event' AND EXISTS (SELECT 1 FROM memories m "
+        "WHERE r.status = 'active' AND r.kind = 'event' "
+        "AND r.namespace NOT IN (SELECT value FROM json_each(?)) AND EXISTS (SELECT 1 FROM memories m "
         "WHERE m.namespace = r.namespace AND m.system = 'episodic' AND m.status = 'active' "
         "AND m.id > r.watermark) "
         "ORDER BY r.id LIMIT ?",
-        (limit,),
+        (json.dumps(list(skip)), limit),
     )
 
 
@@ -187,6 +201,16 @@ async def firings_after(db: Database, after_id: int) -> dict[str, int]:
         "SELECT namespace, max(id) FROM trigger_firings WHERE id > ? GROUP BY namespace", (after_id,)
     )
     return {row[0]: int(row[1]) for row in rows}
+
+
+async def count_pending(db: Database | Transaction, namespace: str, up_to: int) -> int:
+    """Firings of the namespace not dismissed yet, counted up to `up_to` (enough to compare with a cap)."""
+    row = await db.fetchone(
+        "SELECT count(*) FROM (SELECT 1 FROM trigger_firings WHERE namespace = ? AND dismissed_at IS NULL "
+        "LIMIT ?)",
+        (namespace, up_to),
+    )
+    return int(row[0]) if row else 0
 
 
 async def pending_firings(db: Database, namespace: str, limit: int) -> list[Row]:

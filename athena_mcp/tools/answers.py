@@ -49,7 +49,8 @@ def _update(answer: Answer) -> str:
 
 def _similar(answer: Answer) -> list[str]:
     return [
-        f"similar [{s['id']}] {s['similarity']:.2f}: {quoted(s['content'])}" for s in answer.get("similar") or ()
+        f"similar [{s['id']}] {s['similarity']:.2f}: {quoted(s['content'])}"
+        for s in answer.get("similar") or ()
     ]
 
 
@@ -105,7 +106,7 @@ def _explored(answer: Answer) -> str:
 
 
 def _due(answer: Answer) -> str:
-    lines = []
+    lines = notices(answer)
     for fired in answer["fired"]:
         what = fired.get("reminder") or (fired["task"]["title"] if fired.get("task") else None)
         shown = quoted(what) if what is not None else fired["kind"]
@@ -173,6 +174,18 @@ RENDERERS: dict[str, Renderer] = {
     "open_nodes": _graph,
     "explore_graph": _explored,
 }
+
+
+def with_notes(result: HandlerResult, notes: list[str]) -> HandlerResult:
+    """An answer (its wire form) with notes about what the call stored added to its text."""
+    if not notes or not isinstance(result, dict) or result.get("isError"):
+        return result
+    blocks = result.get("content") or []
+    lines = [f"note: {note}" for note in notes]
+    if blocks and blocks[0].get("type") == "text":
+        lines.insert(0, blocks[0]["text"])
+        blocks = blocks[1:]
+    return {**result, "content": [{"type": "text", "text": "\n".join(lines)}, *blocks]}
 
 
 def render_answer(tool: str, result: HandlerResult, *, detail: bool = False) -> HandlerResult:

@@ -42,12 +42,13 @@ def tools() -> tuple[ToolSpec, ...]:
 async def _ask_for_review(
     ctx: Context,
     services: ServicesDep,
-    namespace: str | None,
+    namespace: str,
     dry_run: bool,
     settle_seconds: float | None,
     ask_model: bool,
 ) -> Sample | None:
-    """System 2, when the client can sample: its model reviews this run's uncertain proposals."""
+    """System 2, when the client can sample: its model reviews this run's uncertain proposals, which are
+    the namespace's own (the prompt holds none of another namespace's events)."""
     capabilities = ctx.client_capabilities
     if dry_run or not ask_model or capabilities is None or capabilities.sampling is None:
         return None
@@ -68,7 +69,7 @@ def _answer_text(result: CreateMessageResult) -> str:
 async def consolidate(
     services: ServicesDep,
     review: Annotated[CreateMessageResult | None, Resolve(_ask_for_review)],
-    namespace: Namespace | None = None,
+    namespace: Namespace = "default",
     dry_run: bool = False,
     settle_seconds: SettleSeconds | None = None,
     ask_model: Annotated[
@@ -101,7 +102,7 @@ async def consolidate(
 
 @tool_errors
 async def consolidation_status(
-    services: ServicesDep, namespace: Namespace | None = None
+    services: ServicesDep, namespace: Namespace = "default"
 ) -> ConsolidationStatus:
     """The consolidation worker's latest runs and what they produced, its backlog, waiting sessions,
     compactions and the names most often mentioned together."""
@@ -128,7 +129,9 @@ async def undo_compaction(
 
 
 @tool_errors
-async def rate_memory(services: ServicesDep, id: MemoryId, helpful: bool) -> UsageResult:
+async def rate_memory(
+    services: ServicesDep, id: MemoryId, helpful: bool, namespace: Namespace = "default"
+) -> UsageResult:
     """Say whether a recalled memory helped; helpful memories are kept raw longer, unhelpful ones
     fade sooner."""
-    return await records.rate(services.database, id, helpful)
+    return await records.rate(services.database, namespace, id, helpful)

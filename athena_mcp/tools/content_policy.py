@@ -57,7 +57,9 @@ class ContentPolicy:
             if policy == "redact" and finding.secret_kinds:
                 notes.append(f"{path}: secret ({', '.join(finding.secret_kinds)}) redacted before storing")
             if "instruction" in finding.flags:
-                notes.append(f"{path}: reads like an instruction to the model; stored, and flagged in answers")
+                notes.append(
+                    f"{path}: reads like an instruction to the model; stored, and flagged in answers"
+                )
             elif policy == "flag":
                 notes.append(
                     f"{path}: carries a secret ({', '.join(finding.secret_kinds)}); stored, and flagged "

@@ -2,24 +2,32 @@
 
 A session sees the server's toolsets plus those it turned on with `memory_status`; a tool outside
 them is unknown to it (a JSON-RPC error, as the MCP specification has it for an unknown tool).
-Arguments are checked here so that refusals read like the server's own messages, and each answer's
-text block is rendered for a model from its structured content.
+Every tool call, resource read and subscription runs as its caller (see caller.py): who it is comes
+from the connection (the transport, the client's initialize, the HTTP token, the session), and the
+namespaces the call names are checked against what the caller may use before anything runs (see
+access.py). Arguments are checked here so that refusals read like the server's own messages, and
+each answer's text block is rendered for a model from its structured content.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
+from mcp.shared.uri_template import UriTemplate
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
-from athena_mcp.tools.answers import render_answer
+from athena_mcp.caller import Caller, acting_as, reset_caller
+from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_refusal
+from athena_mcp.tools.answers import render_answer, with_notes
 from athena_mcp.tools.arguments import invalid_arguments, unknown_arguments
+from athena_mcp.tools.content_policy import ContentPolicy, Screened
 
 # HTTP sessions that turned toolsets on are remembered up to this many; the one that turned a toolset
 # on longest ago is forgotten first.
@@ -28,6 +36,11 @@ SESSION_HEADER = "mcp-session-id"
 # An HTTP request without a session id (the 2026-07-28 protocol has none): it sees the server's
 # toolsets and can turn none on, since every such client would share the change.
 SESSIONLESS = ""
+# Where the HTTP transport leaves the caller its token made (an ASGI scope key).
+CALLER_SCOPE = "athena.caller"
+# Requests that run as their caller; the others (initialize, lists, pings) touch no namespace.
+RESOURCE_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen")
+CLIENT_CHARS = 100  # of the client's self-announced name/version kept for the audit trail
 
 
 class SessionToolsets:
@@ -63,16 +76,83 @@ class SessionToolsets:
 class ToolsetServer(MCPServer[Any]):
     """An MCP server that shows each session its own toolsets (see SessionToolsets)."""
 
-    def __init__(self, session_toolsets: SessionToolsets, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        session_toolsets: SessionToolsets,
+        *,
+        namespaces: Iterable[str] = (),
+        content_policy: ContentPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
         tools = list({t.name: t for ts in session_toolsets.by_toolset.values() for t in ts}.values())
         super().__init__(tools=tools, middleware=[self._gate], **kwargs)
         self.session_toolsets = session_toolsets
+        self.content_policy = content_policy
+        # The namespaces every caller is limited to (--namespaces); None: any.
+        self.namespaces = frozenset(namespaces) or None
+        # Requests that come with no HTTP request come from the stdio transport (which says so) or
+        # from a client in this process.
+        self.local_transport: Literal["stdio", "in-process"] = "in-process"
 
     async def _gate(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
             return _only(await call_next(ctx), self.session_toolsets.tools_of(session_of(ctx.request)))
-        if ctx.method != "tools/call":
+        if ctx.method != "tools/call" and ctx.method not in RESOURCE_METHODS:
             return await call_next(ctx)
+        caller = self.caller_of(ctx)
+        # Set for the rest of the chain, which runs the handler in this same task: the store reads it
+        # in every write transaction (audit, provenance).
+        token = acting_as(caller)
+        try:
+            if ctx.method == "tools/call":
+                return await self._call_tool(ctx, call_next, caller)
+            refusal = resource_refusal(caller, await self._resource_namespaces(ctx))
+            if refusal is not None:
+                raise MCPError(INVALID_PARAMS, refusal)
+            return await call_next(ctx)
+        finally:
+            reset_caller(token)
+
+    def caller_of(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
+        """Who makes this request: from its connection, never from its arguments."""
+        scope = getattr(ctx.request, "scope", None)
+        if isinstance(scope, dict) and scope.get("type") == "http":
+            found = scope.get(CALLER_SCOPE)
+            caller = found if isinstance(found, Caller) else Caller(transport="http")
+            session = session_of(ctx.request) or None
+        else:
+            caller, session = Caller(transport=self.local_transport), None
+        name = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
+        return dataclasses.replace(
+            caller,
+            client=_client(ctx),
+            session=session,
+            tool=name if isinstance(name, str) else None,
+            readable=_within(caller.readable, self.namespaces),
+            writable=_within(caller.writable, self.namespaces),
+        )
+
+    async def _resource_namespaces(self, ctx: ServerRequestContext[Any, Any]) -> list[str]:
+        """The namespaces named by the resource URIs a read or a subscription asks for, found with the
+        server's own templates (so the namespace checked is the one the resource is read for)."""
+        params = ctx.params or {}
+        uris = [params.get("uri")]
+        notifications = params.get("notifications")
+        if isinstance(notifications, Mapping):
+            listened = notifications.get("resourceSubscriptions")
+            uris += listened if isinstance(listened, list) else []
+        templates = [UriTemplate.parse(t.uri_template) for t in await self.list_resource_templates()]
+        found: list[str] = []
+        for uri in (uri for uri in uris if isinstance(uri, str)):
+            for template in templates:
+                match = template.match(uri)
+                value = None if match is None else match.get("namespace")
+                found += [value] if isinstance(value, str) else value or []
+        return found
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, caller: Caller
+    ) -> HandlerResult:
         params = ctx.params or {}
         name = params.get("name")
         tool = (
@@ -87,11 +167,20 @@ class ToolsetServer(MCPServer[Any]):
                 "turns further toolsets on.",
             )
         arguments = params.get("arguments") or {}
+        # Arguments that are not an object are refused by the SDK; checked as none meanwhile.
+        refused = tool_refusal(caller, tool, arguments if isinstance(arguments, dict) else {})
+        if refused is not None:
+            return _refusal(f"Error executing tool {tool.name}: {refused}")
         if not isinstance(arguments, dict):
             return await call_next(ctx)
         unknown = unknown_arguments(tool, arguments)
         if unknown is not None:
             return _refusal(f"Error executing tool {tool.name}: {unknown}")
+        screened = self._screen(tool, arguments)
+        if screened.refusal is not None:
+            return _refusal(f"Error executing tool {tool.name}: {screened.refusal}")
+        if screened.arguments is not arguments:
+            ctx = dataclasses.replace(ctx, params={**params, "arguments": screened.arguments})
         result = await call_next(ctx)
         if isinstance(result, dict) and result.get("isError"):
             # The SDK validated the arguments before the tool ran; validating again only on a
@@ -99,7 +188,19 @@ class ToolsetServer(MCPServer[Any]):
             invalid = invalid_arguments(tool, arguments)
             return result if invalid is None else _refusal(f"Error executing tool {tool.name}: {invalid}")
         # A client may send a boolean as JSON text; the SDK accepts "true" too.
-        return render_answer(tool.name, result, detail=arguments.get("detail") in (True, "true"))
+        answer = render_answer(tool.name, result, detail=arguments.get("detail") in (True, "true"))
+        return with_notes(answer, screened.notes)
+
+    def _screen(self, tool: Tool, arguments: dict[str, Any]) -> Screened:
+        """The content policy of the namespace a writing call writes to (reads pass as they are)."""
+        if self.content_policy is None or (tool.annotations and tool.annotations.read_only_hint):
+            return Screened(arguments)
+        try:
+            named = namespaces_named(tool, arguments)
+        except ValueError:
+            return Screened(arguments)  # refused by the SDK's own validation
+        # A writing tool names one namespace; one that names none writes nothing a policy covers.
+        return Screened(arguments) if not named else self.content_policy.screen(arguments, named[0])
 
 
 def session_of(request: Any) -> str | None:
@@ -107,6 +208,23 @@ def session_of(request: Any) -> str | None:
     where there is no HTTP request, on stdio and in process, whose server has one client."""
     headers = getattr(request, "headers", None)
     return None if headers is None else headers.get(SESSION_HEADER, SESSIONLESS)
+
+
+def _client(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    """The client's "name/version" from its initialize, kept to printable text (it is the client's
+    own claim, and it goes into the audit trail)."""
+    params = ctx.session.client_params
+    info = None if params is None else params.client_info
+    if info is None:
+        return None
+    text = f"{info.name}/{info.version}"
+    return "".join(c if c.isprintable() else "?" for c in text)[:CLIENT_CHARS]
+
+
+def _within(allowed: frozenset[str] | None, limit: frozenset[str] | None) -> frozenset[str] | None:
+    if limit is None:
+        return allowed
+    return limit if allowed is None else allowed & limit
 
 
 def _only(result: HandlerResult, tools: Mapping[str, Tool]) -> HandlerResult:

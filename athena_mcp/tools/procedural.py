@@ -115,10 +115,12 @@ async def find_procedures(
 
 
 @tool_errors
-async def get_procedure(services: ServicesDep, id: ProcedureId, runs: Runs = 10) -> ProcedureDetail:
+async def get_procedure(
+    services: ServicesDep, id: ProcedureId, runs: Runs = 10, namespace: Namespace = "default"
+) -> ProcedureDetail:
     """Fetch one procedure by id, retired ones included, with its statistics, its latest runs and the
     sessions and events that evidence it."""
-    return await services.procedural.get(id, runs)
+    return await services.procedural.get(namespace, id, runs)
 
 
 @tool_errors
@@ -130,9 +132,11 @@ async def record_execution(
     notes: Notes | None = None,
     session_id: Annotated[SessionId, Field(description="Counted once")] | None = None,
     event_ids: EventIds | None = None,
+    namespace: Namespace = "default",
 ) -> ExecutionResult:
     """After following a procedure, report how it went; its success rate and confidence follow."""
     return await services.procedural.record_execution(
+        namespace,
         id,
         Execution(
             outcome=outcome,
@@ -168,14 +172,16 @@ async def list_procedures(
 
 @tool_errors
 async def retire_procedure(
-    services: ServicesDep, id: ProcedureId, reason: Reason | None = None
+    services: ServicesDep, id: ProcedureId, reason: Reason | None = None, namespace: Namespace = "default"
 ) -> ProcedureStatusResult:
     """Retire an obsolete or harmful procedure: find_procedures stops returning it, but it is kept so
     that restore_procedure can undo this."""
-    return await services.procedural.retire(id, reason)
+    return await services.procedural.retire(namespace, id, reason)
 
 
 @tool_errors
-async def restore_procedure(services: ServicesDep, id: ProcedureId) -> ProcedureStatusResult:
+async def restore_procedure(
+    services: ServicesDep, id: ProcedureId, namespace: Namespace = "default"
+) -> ProcedureStatusResult:
     """Undo retire_procedure: the procedure is found again."""
-    return await services.procedural.restore(id)
+    return await services.procedural.restore(namespace, id)

@@ -12,6 +12,7 @@ from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 from mcp.shared.uri_template import UriTemplate
 from pydantic import Field, TypeAdapter, ValidationError
 
+from athena_mcp.caller import WORKER, acting_as, reset_caller
 from athena_mcp.errors import AthenaError, InvalidInput
 from athena_mcp.fields import (
     MAX_LIMIT,
@@ -347,6 +348,11 @@ async def due_resource(namespace: str, ctx: Context) -> str:
 
 async def _current_due(services: Services, namespace: str, lookahead_minutes: int, limit: int) -> DueResult:
     now = time.time()
-    # A pass first, so that what came due since the worker's last tick has fired.
-    await services.triggers.run_once(now)
+    # A pass first, so that what came due since the worker's last tick has fired. It is the worker's
+    # work, done early, in every namespace: recorded as the worker's, not as this caller's.
+    token = acting_as(WORKER)
+    try:
+        await services.triggers.run_once(now)
+    finally:
+        reset_caller(token)
     return await services.prospective.due(namespace, now, lookahead_minutes * 60, limit)

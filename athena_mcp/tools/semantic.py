@@ -187,9 +187,11 @@ async def recall(
 
 
 @tool_errors
-async def get(services: ServicesDep, id: MemoryId, include_history: bool = False) -> MemoryDetail:
+async def get(
+    services: ServicesDep, id: MemoryId, include_history: bool = False, namespace: Namespace = "default"
+) -> MemoryDetail:
     """Fetch one memory by id, including forgotten ones; include_history=true adds its earlier versions."""
-    return await services.semantic.get(id, include_history)
+    return await services.semantic.get(namespace, id, include_history)
 
 
 @tool_errors
@@ -202,6 +204,7 @@ async def update(
     importance: Importance | None = None,
     source: Source | None = None,
     reason: Reason | None = None,
+    namespace: Namespace = "default",
 ) -> UpdateResult:
     """Revise a fact: the given fields replace the current ones and the previous version is kept in its
     history (see get with include_history). Fields left out stay as they are."""
@@ -214,19 +217,21 @@ async def update(
     )
     if not changes:
         raise InvalidInput("update needs at least one of content, kind, tags, importance or source.")
-    return await services.semantic.update(id, changes, reason)
+    return await services.semantic.update(namespace, id, changes, reason)
 
 
 @tool_errors
-async def forget(services: ServicesDep, id: MemoryId, reason: Reason | None = None) -> StatusResult:
+async def forget(
+    services: ServicesDep, id: MemoryId, reason: Reason | None = None, namespace: Namespace = "default"
+) -> StatusResult:
     """Forget a memory: it never appears in recall again but is kept, so `restore` can undo this."""
-    return await services.semantic.forget(id, reason)
+    return await services.semantic.forget(namespace, id, reason)
 
 
 @tool_errors
-async def restore(services: ServicesDep, id: MemoryId) -> StatusResult:
+async def restore(services: ServicesDep, id: MemoryId, namespace: Namespace = "default") -> StatusResult:
     """Undo `forget`: the memory appears in recall again."""
-    return await services.semantic.restore(id)
+    return await services.semantic.restore(namespace, id)
 
 
 @tool_errors

@@ -4,9 +4,11 @@ mcp's own transport already does two of the checks, and we configure rather than
 `TransportSecuritySettings` refuses a Host header that is not ours (421) and a browser Origin that
 is not allowed (403), the DNS rebinding protection the MCP specification asks for, and
 `max_request_body_size` counts the streamed bytes of a body (not its Content-Length) and answers 413.
-What mcp lacks is added here as plain ASGI middlewares in front of its app: a bearer token
-compared in constant time, a per-client token-bucket rate limit, and a memory check that answers 503
-to a body that would not fit under the address-space limit (see memory_budget).
+What mcp lacks is added here as plain ASGI middlewares in front of its app: bearer tokens
+compared in constant time (the one `--http-token`, which may do everything, and the named tokens of
+`--token-file`, each bound to namespaces; see tokens), a per-client token-bucket rate limit, and a
+memory check that answers 503 to a body that would not fit under the address-space limit (see
+memory_budget). The token a request passed is handed to the gate in the ASGI scope, as the caller.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from athena_mcp.caller import Caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.settings import Settings
+from athena_mcp.tools.gate import CALLER_SCOPE
 from athena_mcp.transports import memory_budget
+from athena_mcp.transports.tokens import TokenFile
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +42,25 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MIN_TOKEN_CHARS = 16
 MAX_TRACKED_CLIENTS = 10_000
 RETRY_AFTER_MEMORY = 5  # seconds: memory is short until another request ends
+RETRY_AFTER_TOKEN_FILE = 30  # seconds: a broken token file waits for its operator
+# The name the single --http-token goes by in the audit trail.
+HTTP_TOKEN_NAME = "http-token"
 
 
 async def serve_http(server: MCPServer, settings: Settings) -> None:
     """Serve `server` over streamable HTTP at /mcp until cancelled; refuses an unsafe configuration first."""
     app = http_app(server, settings)
-    # Pinned rather than left to uvicorn's FORWARDED_ALLOW_IPS: a client that could set its own
-    # X-Forwarded-For would choose its rate-limit bucket. A proxy on this machine is trusted.
+    # X-Forwarded-For is read only from the proxies named in --trusted-proxies, never from
+    # uvicorn's FORWARDED_ALLOW_IPS default (loopback): any client that could set it would choose its
+    # rate-limit bucket, and a client on this machine could set it.
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
-        forwarded_allow_ips=["127.0.0.1", "::1"],
+        # Never below INFO: uvicorn's debug logs are not ours to vet for content (see cli.configure_logging).
+        log_level=max(logging.INFO, logging.getLevelName(settings.log_level)),
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
     await uvicorn.Server(config).serve()
 
@@ -62,6 +73,7 @@ def http_app(
     `clock` (monotonic seconds) drives the rate limit's refill; tests pass their own to see recovery.
     """
     token = bearer_token(settings)
+    token_file = TokenFile(Path(settings.token_file).expanduser()) if settings.token_file else None
     app = server.streamable_http_app(
         transport_security=transport_security(settings),
         max_request_body_size=settings.http_max_body,
@@ -70,17 +82,19 @@ def http_app(
     # Starlette puts each added middleware outside the previous one: the rate limit runs first, so
     # failed token guesses are limited too.
     app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
-    if token is not None:
-        app.add_middleware(BearerToken, token=token)
+    if token is not None or token_file is not None:
+        app.add_middleware(BearerToken, token=token, token_file=token_file)
     if settings.http_rate > 0:
         app.add_middleware(RateLimit, rate=settings.http_rate, burst=settings.http_burst, clock=clock)
     log.info(
-        "HTTP transport on %s port %d: bearer token %s, body limit %d bytes, rate limit %s",
+        "HTTP transport on %s port %d: bearer token %s, body limit %d bytes, rate limit %s, "
+        "X-Forwarded-For %s",
         settings.host,
         settings.port,
-        "required" if token else "not set (loopback only)",
+        "required" if token or token_file else "not set (loopback only)",
         settings.http_max_body,
         f"{settings.http_rate:g}/s burst {settings.http_burst}" if settings.http_rate > 0 else "off",
+        f"from {', '.join(settings.trusted_proxies)}" if settings.trusted_proxies else "ignored",
     )
     return app
 
@@ -95,7 +109,8 @@ def is_loopback(host: str) -> bool:
 
 
 def bearer_token(settings: Settings) -> str | None:
-    """The configured token, None if there is none and the server only listens on loopback."""
+    """The one configured --http-token, None if there is none and either a token file serves or the
+    server only listens on loopback."""
     if settings.http_token and settings.http_token_file:
         raise AthenaError("set one of --http-token and --http-token-file, not both")
     token = settings.http_token
@@ -108,12 +123,13 @@ def bearer_token(settings: Settings) -> str | None:
         if not token:
             raise AthenaError(f"the HTTP token file {path} is empty")
     if not token:
-        if is_loopback(settings.host):
+        if settings.token_file or is_loopback(settings.host):
             return None
         raise AthenaError(
             f"--host {settings.host} is not a loopback address, so the HTTP transport needs a bearer token: "
             "set --http-token-file (or --http-token, ATHENA_HTTP_TOKEN), e.g. from "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or --token-file with tokens "
+            "made by `athena-mcp token add`"
         )
     if len(token) < MIN_TOKEN_CHARS or not (token.isascii() and token.isprintable()) or " " in token:
         raise AthenaError(
@@ -184,28 +200,53 @@ class MemoryGuard:
 
 
 class BearerToken:
-    """Answers 401 to an HTTP request without `Authorization: Bearer <the token>`."""
+    """Answers 401 to an HTTP request without `Authorization: Bearer <a token>`, and tells the gate
+    which token it was: the --http-token (every namespace) or a named one of the token file."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, token_file: TokenFile | None) -> None:
         self.app = app
-        self._token = token.encode("ascii")
+        self._token = None if token is None else token.encode("ascii")
+        self._token_file = token_file
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self._authorised(scope):
-            response = PlainTextResponse(
-                "Missing or wrong bearer token: send Authorization: Bearer <the server's --http-token>",
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="athena-mcp"'},
-            )
-            await response(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            try:
+                caller = self._caller(scope)
+            except AthenaError:
+                # What is wrong (a path, a line) is for the server log, not for any client.
+                response = PlainTextResponse(
+                    "The server cannot check tokens now: its token file is missing or malformed (its log "
+                    "says why). Retry once its operator has fixed it.",
+                    status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_TOKEN_FILE)},
+                )
+                await response(scope, receive, send)
+                return
+            if caller is None:
+                response = PlainTextResponse(
+                    "Missing or wrong bearer token: send Authorization: Bearer <a token of this server>",
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="athena-mcp"'},
+                )
+                await response(scope, receive, send)
+                return
+            scope[CALLER_SCOPE] = caller
         await self.app(scope, receive, send)
 
-    def _authorised(self, scope: Scope) -> bool:
+    def _caller(self, scope: Scope) -> Caller | None:
         header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
         scheme, _, presented = header.partition(b" ")
-        # compare_digest takes as long whatever the bytes are, so timing tells nothing of the token.
-        return hmac.compare_digest(presented.strip(), self._token) and scheme.lower() == b"bearer"
+        presented = presented.strip()
+        bearer = scheme.lower() == b"bearer"
+        # compare_digest takes as long whatever the bytes are, so timing tells nothing of the token;
+        # both kinds are always compared, so timing does not tell which kind a server has either.
+        single = self._token is not None and hmac.compare_digest(presented, self._token)
+        grant = self._token_file.match(presented) if self._token_file is not None else None
+        if not bearer:
+            return None
+        if single:
+            return Caller(transport="http", token=HTTP_TOKEN_NAME)
+        return None if grant is None else grant.caller()
 
 
 class RateLimit:

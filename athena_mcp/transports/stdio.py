@@ -40,6 +40,7 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
+from athena_mcp.tools.gate import ToolsetServer
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.stdio_lines import (
     PEEK_BYTES,
@@ -145,7 +146,11 @@ def claimed_wire() -> Iterator[tuple[IO[bytes], IO[bytes]]]:
             os.dup2(2, 1)
         except OSError:  # no stderr
             os.dup2(null, 1)
-        with open(wire_in, "rb", closefd=False) as reader, open(wire_out, "wb", closefd=False) as writer:
+        # The reader is never closed: closing a buffered file waits for a read in progress, and the
+        # reader thread may be blocked in one (a server that failed to start would then wait, silent,
+        # until the client closed stdin). Its descriptor stays open anyway (below).
+        reader = open(wire_in, "rb", closefd=False)  # noqa: SIM115
+        with open(wire_out, "wb", closefd=False) as writer:
             yield reader, writer
     finally:
         os.dup2(wire_in, 0)
@@ -272,6 +277,8 @@ async def run_stdio(server: MCPServer) -> None:
     # The low-level server is what MCPServer.run_stdio_async drives too; MCPServer offers no public
     # handle on it.
     lowlevel = server._lowlevel_server
+    if isinstance(server, ToolsetServer):
+        server.local_transport = "stdio"  # its callers are "stdio" in the audit trail
     with claimed_wire() as (wire_in, wire_out):
         async with stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
             # Sessions turn toolsets on (memory_status), and clients on handshake-era protocol

@@ -135,7 +135,7 @@ async def test_only_one_result_is_stored_per_revision_when_two_processes_compute
 async def test_storing_a_run_rechecks_the_revision_and_writes_nothing_when_one_is_there(database):
     await plant(GraphMemory(database))
     stored = await GraphCommunities(database).detect("default")
-    run = await store.run(database, stored.run_id)
+    run = await store.run(database, "default", stored.run_id)
     assert run is not None
     async with database.transaction() as tx:
         assert await store.save_run(tx, replace(run, algorithm="late"), ()) is None
@@ -209,7 +209,7 @@ async def test_old_runs_are_dropped_beyond_the_newest_few(database):
 
     rows = await database.fetchall("SELECT count(*) FROM graph_community_runs")
     assert rows[0][0] == store.KEPT_RUNS
-    assert await store.run(database, oldest.run_id) is None
+    assert await store.run(database, "default", oldest.run_id) is None
     with pytest.raises(NotFound, match="community_id"):
         await communities.get_community("default", old_community, 10)
 

@@ -123,12 +123,14 @@ async def test_a_procedure_saved_by_another_process_is_found_and_followed(
         assert await find(ours, BY_MEANING) == [saved.id]
 
         for _ in range(3):
-            await theirs.procedural.record_execution(saved.id, Execution(outcome="success", duration=60))
+            await theirs.procedural.record_execution(
+                "ops", saved.id, Execution(outcome="success", duration=60)
+            )
         result = await ours.procedural.find(ProcedureSearch(query=BY_MEANING, namespace="ops", explain=True))
         assert result.results[0].explain is not None
         assert result.results[0].explain.confidence == procedures.confidence(3, 0, 3)
         assert result.results[0].stats.mean_duration == 60
 
-        await theirs.procedural.retire(saved.id, "replaced")
+        await theirs.procedural.retire("ops", saved.id, "replaced")
         assert await find(ours, BY_MEANING) == []
         assert await find(ours, BY_MEANING, include_retired=True) == [saved.id]

@@ -125,8 +125,8 @@ async def test_a_run_rolled_back_with_its_transaction_leaves_no_trace(settings, 
 
 async def test_a_run_of_an_unknown_procedure_is_not_found(settings, minilm):
     async with services_for(settings, minilm) as services:
-        with pytest.raises(NotFound, match="id: no procedure 42"):
-            await services.procedural.record_execution(42, Execution(outcome="success"))
+        with pytest.raises(NotFound, match="id: no procedure 42 in namespace 'work'"):
+            await services.procedural.record_execution("work", 42, Execution(outcome="success"))
 
 
 async def test_a_name_is_taken_in_its_namespace_only_and_regardless_of_case(settings, minilm):
@@ -154,7 +154,7 @@ async def test_every_change_takes_the_next_revision(settings, minilm):
             async with services.database.transaction() as tx:
                 await change(tx)
             seen.append((await row(services, procedure_id))["revision"])
-        validated = await procedures.get_procedure(services.database, first)
+        validated = await procedures.get_procedure(services.database, "work", first)
     assert seen == list(range(seen[0], seen[0] + 6))
     assert validated is not None and validated.validation == "validated"
 

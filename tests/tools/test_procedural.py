@@ -55,11 +55,13 @@ async def found(client: Client, query: str, **arguments: Any) -> list[int]:
 
 async def test_save_then_get_returns_every_field_with_fresh_statistics(settings, minilm):
     async with open_client(settings, minilm) as client:
+        events = [{"content": f"step {n}", "session_id": "s-7"} for n in range(3)]
+        first, _, third = (await call(client, "record_events", events=events, namespace="lib"))["ids"]
         saved = await call(
-            client, "save_procedure", **RELEASE, namespace="lib", session_id="s-7", event_ids=[3, 1]
+            client, "save_procedure", **RELEASE, namespace="lib", session_id="s-7", event_ids=[third, first]
         )
         assert saved["vector"] == "stored"
-        detail = await call(client, "get_procedure", id=saved["id"])
+        detail = await call(client, "get_procedure", id=saved["id"], namespace="lib")
     assert {key: detail[key] for key in RELEASE} == RELEASE
     assert (detail["namespace"], detail["origin"], detail["status"], detail["validation"]) == (
         "lib",
@@ -77,8 +79,8 @@ async def test_save_then_get_returns_every_field_with_fresh_statistics(settings,
         "mean_duration": None,
         "last_used_at": None,
     }
-    assert (detail["source_session_id"], detail["source_event_ids"]) == ("s-7", [3, 1])
-    assert (detail["evidence_sessions"], detail["evidence_event_ids"]) == (["s-7"], [3, 1])
+    assert (detail["source_session_id"], detail["source_event_ids"]) == ("s-7", [third, first])
+    assert (detail["evidence_sessions"], detail["evidence_event_ids"]) == (["s-7"], [third, first])
     assert detail["recent_runs"] == []
 
 
@@ -128,8 +130,15 @@ async def test_record_execution_updates_the_statistics_and_confidence(settings, 
 async def test_a_session_is_counted_once_however_often_it_is_reported(settings, minilm):
     async with open_client(settings, minilm) as client:
         procedure_id = await save(client, RELEASE)
+        events = [{"content": f"release step {n}", "session_id": "s1"} for n in range(2)]
+        event_ids = (await call(client, "record_events", events=events))["ids"]
         first = await call(
-            client, "record_execution", id=procedure_id, outcome="success", session_id="s1", event_ids=[5, 6]
+            client,
+            "record_execution",
+            id=procedure_id,
+            outcome="success",
+            session_id="s1",
+            event_ids=event_ids,
         )
         again = await call(client, "record_execution", id=procedure_id, outcome="failure", session_id="s1")
         other = await call(client, "record_execution", id=procedure_id, outcome="failure", session_id="s2")
@@ -137,7 +146,7 @@ async def test_a_session_is_counted_once_however_often_it_is_reported(settings, 
     assert (first["recorded"], again["recorded"], other["recorded"]) == (True, False, True)
     assert again["stats"] == first["stats"]
     assert (other["stats"]["runs"], other["stats"]["failures"]) == (2, 1)
-    assert detail["evidence_sessions"] == ["s2", "s1"] and detail["evidence_event_ids"] == [5, 6]
+    assert detail["evidence_sessions"] == ["s2", "s1"] and detail["evidence_event_ids"] == event_ids
 
 
 async def test_a_proven_procedure_outranks_an_equally_relevant_failing_one(settings, minilm):

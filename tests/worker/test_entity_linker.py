@@ -104,7 +104,9 @@ async def test_an_edited_fact_is_linked_again(settings, minilm):
         )
         await link_all(services.linker)
         assert await names_of(services.database, stored.id) == {"berlin"}
-        await services.semantic.update(stored.id, FactChanges(content="The office moved to Lisbon."), None)
+        await services.semantic.update(
+            "default", stored.id, FactChanges(content="The office moved to Lisbon."), None
+        )
         await link_all(services.linker)
         assert await names_of(services.database, stored.id) == {"lisbon"}
 

@@ -151,7 +151,7 @@ async def test_a_repeating_event_trigger_fires_on_every_match_and_hides_forgotte
     )
     ids = await record(services, *[("error", f"error {n}") for n in range(3)], ("message", "hello"))
     assert await services.triggers.run_once(T0) == 3
-    await services.semantic.forget(ids[0], "pasted a secret")
+    await services.semantic.forget("default", ids[0], "pasted a secret")
     events = [item.event for item in (await services.prospective.due("default", T0, 0, 10)).fired]
     assert [None if e is None else e.id for e in events] == [None, ids[1], ids[2]]
     await record(services, ("error", "error 3"))
