@@ -29,6 +29,19 @@ def error_text(result: CallToolResult) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)
 
 
+async def wait_for_port(port: int) -> None:
+    """Until something listens on the loopback port (a server process starting up)."""
+    async with asyncio.timeout(CALL_TIMEOUT):
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.1)
+            else:
+                writer.close()
+                return
+
+
 class ToolFailed(Exception):
     """The tool answered with an error; `text` is what the client was shown."""
 

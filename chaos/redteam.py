@@ -42,7 +42,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, CreateMessageRequestParams, CreateMessageResult, TextContent
 
 from athena_mcp.transports import tokens
-from chaos.process import error_text
+from chaos.process import error_text, wait_for_port
 
 ALICE = "alice"
 MALLORY = "mallory"
@@ -286,14 +286,7 @@ async def http_server(db: Path, token_file: Path, admin_file: Path, port: int) -
     )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
-        async with asyncio.timeout(CALL_TIMEOUT):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.close()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
+        await wait_for_port(port)
         yield url
     finally:
         process.terminate()

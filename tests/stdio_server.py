@@ -17,6 +17,17 @@ from typing import Any
 
 ATHENA_MCP = str(Path(sys.executable).parent / "athena-mcp")
 PROTOCOL_VERSION = "2025-11-25"
+# The first request of a session, as a raw client sends it.
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": PROTOCOL_VERSION,
+        "capabilities": {},
+        "clientInfo": {"name": "athena-tests", "version": "1"},
+    },
+}
 ANSWER_BYTES = 1 << 24  # the longest answer line read (a 500-event batch's answer is ~100 KB)
 
 
@@ -42,14 +53,7 @@ class StdioServer:
             env={**os.environ, "ATHENA_TOOLSETS": "all", "ATHENA_BACKLOG_INTERVAL": "0.2"},
             limit=ANSWER_BYTES,
         )
-        result = await self.request(
-            "initialize",
-            {
-                "protocolVersion": PROTOCOL_VERSION,
-                "capabilities": {},
-                "clientInfo": {"name": "athena-tests", "version": "0"},
-            },
-        )
+        result = await self.request("initialize", INITIALIZE["params"])
         assert result["protocolVersion"] == PROTOCOL_VERSION
         await self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return self

@@ -12,18 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stdio_server import ATHENA_MCP, PROTOCOL_VERSION, free_port
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": PROTOCOL_VERSION,
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
+from tests.stdio_server import ATHENA_MCP, INITIALIZE, free_port
 
 
 def fifo(folder: Path) -> Path:

@@ -28,21 +28,11 @@ from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
 from athena_mcp.transports import http, memory_budget
 from athena_mcp.transports.http import http_app
-from tests.stdio_server import ATHENA_MCP, PROTOCOL_VERSION, free_port, http_server
+from tests.stdio_server import ATHENA_MCP, free_port, http_server
+from tests.stdio_server import INITIALIZE as STDIO_INITIALIZE
 
 TOKEN = "s3cret-token-for-the-tests"
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": PROTOCOL_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "test", "version": "1"},
-        },
-    }
-).encode()
+INITIALIZE = json.dumps(STDIO_INITIALIZE).encode()
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 

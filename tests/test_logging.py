@@ -15,7 +15,7 @@ import pytest
 
 from athena_mcp.cli import CONTENT_LOGGERS, configure_logging
 from tests.http_rpc import RpcClient, listening
-from tests.stdio_server import ATHENA_MCP, PROTOCOL_VERSION, free_port
+from tests.stdio_server import ATHENA_MCP, INITIALIZE, free_port
 
 SECRET = "marker-7f3a9c-the-launch-code"
 
@@ -31,16 +31,7 @@ async def stdio_session(db: Path, log: Path) -> None:
         )
         assert process.stdin is not None and process.stdout is not None
         messages = [
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"},
-                },
-            },
+            INITIALIZE,
             {"jsonrpc": "2.0", "method": "notifications/initialized"},
             {
                 "jsonrpc": "2.0",

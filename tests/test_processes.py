@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from chaos.process import wait_for_port
 from tests.stdio_server import ATHENA_MCP, StdioServer, free_port, http_server
 
 pytestmark = pytest.mark.slow
@@ -164,14 +165,7 @@ def test_python_dash_m_runs_the_same_cli():
 async def test_the_http_transport_serves_streamable_http_on_loopback(tmp_path: Path):
     port = free_port()
     async with http_server(tmp_path / "a.db", port):
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                    writer.close()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
+        await wait_for_port(port)
         async with Client(f"http://127.0.0.1:{port}/mcp") as client:
             stored = await client.call_tool("remember", {"content": "Reached over streamable HTTP"})
             found = await client.call_tool("recall", {"query": "streamable HTTP"})

@@ -14,22 +14,13 @@ from typing import Any
 import pytest
 
 from chaos.stdio_fuzz import run_stdio_fuzz
-from tests.stdio_server import PROTOCOL_VERSION
+from tests.stdio_server import INITIALIZE as STDIO_INITIALIZE
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND = -32700, -32600, -32601
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": "init",
-    "method": "initialize",
-    "params": {
-        "protocolVersion": PROTOCOL_VERSION,
-        "capabilities": {},
-        "clientInfo": {"name": "athena-tests", "version": "0"},
-    },
-}
+INITIALIZE = {**STDIO_INITIALIZE, "id": "init"}
 
 # (line sent, the error code of the answer, or None when the spec wants no answer)
 JUNK: list[tuple[bytes, int | None]] = [

@@ -67,25 +67,24 @@ def split_statements(script: str) -> tuple[str, ...]:
 
 
 async def migrate(database: Database) -> int:
-    """Apply every pending migration; returns the schema version the database is now at."""
+    """Apply every pending migration, all in one transaction (so the schema moves from one release's
+    to the next whole, and a first start pays one commit, not one per migration); returns the
+    schema version the database is now at."""
+    migrations = known_migrations()
+    newest_known = migrations[-1].version
     async with database.transaction() as tx:
         await tx.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-    migrations = known_migrations()
-    newest_known = migrations[-1].version
-    for migration in migrations:
-        async with database.transaction() as tx:
-            applied = {row[0] for row in await tx.fetchall("SELECT version FROM schema_migrations")}
-            if applied and max(applied) > newest_known:
-                raise StoreUnavailable(
-                    f"The database {database.path} was written by a newer athena-mcp (schema version "
-                    f"{max(applied)}, this release knows up to {newest_known}). Upgrade athena-mcp, or use "
-                    "another --db."
-                )
-            if migration.version in applied:
-                continue
+        applied = {row[0] for row in await tx.fetchall("SELECT version FROM schema_migrations")}
+        if applied and max(applied) > newest_known:
+            raise StoreUnavailable(
+                f"The database {database.path} was written by a newer athena-mcp (schema version "
+                f"{max(applied)}, this release knows up to {newest_known}). Upgrade athena-mcp, or use "
+                "another --db."
+            )
+        for migration in (m for m in migrations if m.version not in applied):
             for statement in migration.statements:
                 await tx.execute(statement)
             await tx.execute(

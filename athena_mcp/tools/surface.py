@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
 
@@ -123,18 +124,21 @@ def served(toolsets: Iterable[str]) -> tuple[str, ...]:
 
 
 def build_tools(toolsets: Iterable[str]) -> dict[str, tuple[Tool, ...]]:
-    """Each served toolset's tools, built once with lean schemas; a tool two toolsets share is one Tool."""
-    built: dict[str, Tool] = {}
-    by_toolset: dict[str, tuple[Tool, ...]] = {}
-    for name in served(toolsets):
-        tools = []
-        for spec in TOOLSETS[name].specs():
-            key = spec.fn.__name__
-            if key not in built:
-                built[key] = _build(spec)
-            tools.append(built[key])
-        by_toolset[name] = tuple(tools)
-    return by_toolset
+    """Each served toolset's tools with lean schemas; a tool two toolsets share is one Tool."""
+    return {name: tuple(_built(spec) for spec in TOOLSETS[name].specs()) for name in served(toolsets)}
+
+
+# Building a tool derives its schemas from the function's signature with pydantic, a few
+# milliseconds a tool; the functions never change, so each is built once per process and every
+# server shares it (nothing changes a Tool once built).
+_BUILT: dict[Callable[..., Any], Tool] = {}
+
+
+def _built(spec: ToolSpec) -> Tool:
+    tool = _BUILT.get(spec.fn)
+    if tool is None:
+        tool = _BUILT[spec.fn] = _build(spec)
+    return tool
 
 
 def _build(spec: ToolSpec) -> Tool:
