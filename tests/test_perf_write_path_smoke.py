@@ -7,4 +7,4 @@ from perf import bench_write_path
 
 async def test_the_write_path_benchmark_times_a_batch_and_a_fact() -> None:
     batch, fact = await bench_write_path.measure(batches=1, facts=2)
-    assert 0 < fact and 0 < batch
+    assert fact > 0 and batch > 0
