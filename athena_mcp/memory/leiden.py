@@ -10,13 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-import igraph
-import leidenalg
+from importlib.metadata import version
 
 from athena_mcp.store.communities import NewCommunity, SnapshotEntity, SnapshotRelation
 
-ALGORITHM = f"leidenalg {leidenalg.__version__} modularity"
+ALGORITHM = f"leidenalg {version('leidenalg')} modularity"
 SEED = 42
 # Communities smaller than this are not kept: a lone entity is not a community.
 MIN_SIZE = 2
@@ -39,6 +37,11 @@ def detect(
     previous: Mapping[int, int] | None = None,
 ) -> Partition:
     """Communities of the graph; `previous` (entity id -> community id) seeds the search."""
+    # Imported here, not at start-up: igraph brings in its drawing code (matplotlib where installed),
+    # which would delay the server's first answer by up to a second.
+    import igraph
+    import leidenalg
+
     index = {entity.id: position for position, entity in enumerate(entities)}
     # Self-relations and non-positive weights carry no tie between two entities.
     kept = [

@@ -13,7 +13,7 @@ from athena_mcp.errors import Conflict, InvalidInput, NotFound
 from athena_mcp.memory.cursors import decode_cursor, encode_cursor
 from athena_mcp.models import Memory, MemoryVersion
 from athena_mcp.retrieval.vector_mirror import VectorMirror
-from athena_mcp.store import memories, vectors
+from athena_mcp.store import duplicate_checks, memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import FactChanges, NewMemory
@@ -37,7 +37,8 @@ class RememberResult(BaseModel):
         description="Near-duplicates already stored; consider `update` on one of them instead",
     )
     vector: Literal["stored", "pending"] = Field(
-        description="pending: the embedding model is not ready; the vector is computed in the background"
+        description="pending: the embedding model is not ready; the vector is computed in the background, "
+        "and a near-duplicate it finds then is noted on a later answer in this namespace"
     )
 
 
@@ -52,6 +53,14 @@ class StatusResult(BaseModel):
     id: int
     status: Literal["active", "forgotten"]
     changed: bool = Field(description="False when the memory was already in that state")
+
+
+@dataclass(frozen=True)
+class LateDuplicate:
+    """A near-duplicate found after the fact was stored, once its vector existed."""
+
+    memory_id: int
+    similar: SimilarMemory
 
 
 class MemoryDetail(Memory):
@@ -170,6 +179,30 @@ class SemanticMemory:
             await vectors.set_vector_active(tx, memory_id, status == "active")
         return StatusResult(id=memory_id, status=status, changed=True)
 
+    async def check_owed_duplicates(self, new_vectors: dict[int, np.ndarray]) -> None:
+        """Run the near-duplicate check that facts stored without a vector still owe, now that the
+        backlog has computed these vectors; a finding waits for `take_late_duplicates`."""
+        for memory_id, namespace in await duplicate_checks.owed_among(self._database, list(new_vectors)):
+            similar = await self._similar(new_vectors[memory_id], namespace, exclude=memory_id)
+            async with self._database.transaction() as tx:
+                best = (similar[0].id, similar[0].similarity) if similar else None
+                await duplicate_checks.settle(tx, memory_id, best)
+
+    async def take_late_duplicates(self, namespaces: tuple[str, ...]) -> list[LateDuplicate]:
+        """Near-duplicates found late in these namespaces, each handed out once (to any process)."""
+        if not await duplicate_checks.any_found(self._database, namespaces):
+            return []  # the usual case, without taking the write lock
+        async with self._database.transaction() as tx:
+            found = await duplicate_checks.take_found(tx, namespaces)
+        twins = await memories.get_memories(self._database, [f.similar_id for f in found])
+        late = []
+        for finding in found:
+            twin = twins.get(finding.similar_id)
+            if twin is not None and twin.status == "active":  # not forgotten since the check
+                similar = SimilarMemory(id=twin.id, similarity=finding.similarity, content=twin.content)
+                late.append(LateDuplicate(finding.memory_id, similar))
+        return late
+
     async def _embed(self, content: str) -> np.ndarray | None:
         result = await self._embeddings.embed_documents([content])
         return None if result is None else result[0]
@@ -200,6 +233,7 @@ class SemanticMemory:
     ) -> None:
         if vector is None:
             await vectors.queue_for_embedding(tx, [memory_id])
+            await duplicate_checks.owe(tx, memory_id, namespace)
         else:
             await vectors.write_vectors(
                 tx,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcp.server.context import HandlerResult
 
+from athena_mcp.memory.semantic import LateDuplicate
 from athena_mcp.tools.render import (
     Answer,
     Renderer,
@@ -174,6 +175,14 @@ RENDERERS: dict[str, Renderer] = {
     "open_nodes": _graph,
     "explore_graph": _explored,
 }
+
+
+def late_duplicate_note(late: LateDuplicate) -> str:
+    twin = late.similar
+    return (
+        f"fact [{late.memory_id}], stored before its vector existed, is a near-duplicate of [{twin.id}] "
+        f"{twin.similarity:.2f}: {quoted(twin.content)}; update one and forget the other"
+    )
 
 
 def with_notes(result: HandlerResult, notes: list[str]) -> HandlerResult:

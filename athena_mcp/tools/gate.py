@@ -24,8 +24,9 @@ from mcp.shared.uri_template import UriTemplate
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
 from athena_mcp.caller import Caller, acting_as, reset_caller
+from athena_mcp.services import Services
 from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_refusal
-from athena_mcp.tools.answers import render_answer, with_notes
+from athena_mcp.tools.answers import late_duplicate_note, render_answer, with_notes
 from athena_mcp.tools.arguments import invalid_arguments, unknown_arguments
 from athena_mcp.tools.content_policy import ContentPolicy, Screened
 
@@ -189,7 +190,18 @@ class ToolsetServer(MCPServer[Any]):
             return result if invalid is None else _refusal(f"Error executing tool {tool.name}: {invalid}")
         # A client may send a boolean as JSON text; the SDK accepts "true" too.
         answer = render_answer(tool.name, result, detail=arguments.get("detail") in (True, "true"))
-        return with_notes(answer, screened.notes)
+        return with_notes(answer, [*screened.notes, *await self._late_duplicates(ctx, tool, arguments)])
+
+    async def _late_duplicates(
+        self, ctx: ServerRequestContext[Any, Any], tool: Tool, arguments: dict[str, Any]
+    ) -> list[str]:
+        """Near-duplicates found since, in the call's namespaces, for facts stored before their vectors
+        existed (remember could not check them then)."""
+        named = namespaces_named(tool, arguments)  # valid: the call succeeded with it
+        services = ctx.lifespan_context
+        if named is None or not isinstance(services, Services):
+            return []
+        return [late_duplicate_note(late) for late in await services.semantic.take_late_duplicates(named)]
 
     def _screen(self, tool: Tool, arguments: dict[str, Any]) -> Screened:
         """The content policy of the namespace a writing call writes to (reads pass as they are)."""

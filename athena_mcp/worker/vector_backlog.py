@@ -6,6 +6,7 @@ import json
 import time
 
 from athena_mcp.embeddings.service import EmbeddingService
+from athena_mcp.memory.semantic import SemanticMemory
 from athena_mcp.store import vectors
 from athena_mcp.store.database import Database
 from athena_mcp.store.memories import content_hash
@@ -24,11 +25,13 @@ class VectorBacklogWorker:
         self,
         database: Database,
         embeddings: EmbeddingService,
+        semantic: SemanticMemory,
         batch_size: int = PASS_SIZE,
         first_load_retry: float = 2.0,
     ) -> None:
         self._database = database
         self._embeddings = embeddings
+        self._semantic = semantic
         self._pass = PassSize(batch_size)
         # A model that failed to load is retried after this many seconds, doubling.
         self._load_retry = first_load_retry
@@ -75,6 +78,7 @@ class VectorBacklogWorker:
                 if p.memory_id in current and current[p.memory_id][0] == content_hash(p.content)
             ]
             await vectors.write_vectors(tx, rows, self._embeddings.identity)
+        await self._semantic.check_owed_duplicates({row.memory_id: row.vector for row in rows})
         return len(rows)
 
     async def run_until_caught_up(self) -> None:

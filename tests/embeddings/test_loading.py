@@ -1,7 +1,10 @@
-"""The server answers while the model loads: searches go lexical-only, writes queue their vectors."""
+"""While the model loads, calls that need it wait for it (up to `embedding_load_wait`); past that
+bound searches go lexical-only and writes queue their vectors."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import threading
 
 import numpy as np
@@ -42,9 +45,22 @@ class BrokenEmbedder(GatedEmbedder):
         raise RuntimeError("weights file is corrupt")
 
 
-async def test_tools_answer_while_the_model_loads_and_vectors_follow(settings, minilm):
+async def test_a_call_made_while_the_model_loads_waits_for_it(settings, minilm):
     embedder = GatedEmbedder(minilm)
     async with open_client(settings, embedder) as client:
+        assert {tool.name for tool in (await client.list_tools()).tools} == ALL_TOOLS  # answered at once
+        asyncio.get_running_loop().call_later(0.3, embedder.gate.set)
+        found = await call(client, "recall", query="how many processors does CI have?")
+        assert found["mode"] == "hybrid" and found.get("notice") is None
+        first = await call(client, "remember", content="Our CI runs on two cores")
+        twin = await call(client, "remember", content="Our CI runs on 2 cores.")
+        assert first["vector"] == twin["vector"] == "stored"
+        assert [s["id"] for s in twin["similar"]] == [first["id"]]
+
+
+async def test_past_the_wait_tools_answer_without_the_model_and_vectors_follow(settings, minilm):
+    embedder = GatedEmbedder(minilm)
+    async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
         assert {tool.name for tool in (await client.list_tools()).tools} == ALL_TOOLS
         stored = await call(client, "remember", content="Our CI runs on two cores")
         assert stored["vector"] == "pending"
@@ -85,3 +101,28 @@ async def test_a_model_that_fails_to_load_leaves_lexical_search_working(settings
         assert [h["id"] for h in result["results"]] == [stored["id"]]
         assert result["mode"] == "lexical"
         assert "corrupt" not in result["notice"]  # internal details stay in the server log
+
+
+async def test_a_fact_stored_before_its_vector_gets_its_near_duplicate_check_later(settings, minilm):
+    embedder = GatedEmbedder(minilm)
+    async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
+        first = await call(client, "remember", content="The user prefers dark mode in every editor")
+        twin = await call(client, "remember", content="The user prefers dark mode in all editors")
+        await call(client, "remember", content="The user prefers dark mode in every editor", namespace="other")
+        assert first["vector"] == twin["vector"] == "pending" and twin["similar"] == []
+        embedder.gate.set()
+
+        notes: list[str] = []
+
+        async def noted() -> bool:
+            elsewhere = await client.call_tool("recall", {"query": "dark mode", "namespace": "other"})
+            assert "near-duplicate" not in elsewhere.content[0].text  # its fact has no twin there
+            answer = await client.call_tool("recall", {"query": "dark mode"})
+            notes.extend(line for line in answer.content[0].text.splitlines() if "near-duplicate" in line)
+            return bool(notes)
+
+        await wait_for(noted)
+        assert len(notes) == 1  # the pair once, though both facts owed a check
+        assert f"[{first['id']}]" in notes[0] and f"[{twin['id']}]" in notes[0]
+        again = await client.call_tool("recall", {"query": "dark mode"})
+        assert "near-duplicate" not in again.content[0].text, (notes, again.content[0].text)  # reported once

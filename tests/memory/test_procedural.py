@@ -55,7 +55,9 @@ async def find(services: Services, query: str, **options: bool) -> list[int]:
 async def test_a_procedure_saved_before_the_model_is_ready_gets_its_vectors_from_the_worker(
     settings: Settings, minilm: MiniLMEmbedder
 ) -> None:
-    async with open_services(settings, minilm, background=False) as services:
+    # Without waiting for a load: the model is not started, as in the moment after a server starts.
+    not_waiting = dataclasses.replace(settings, embedding_load_wait=0)
+    async with open_services(not_waiting, minilm, background=False) as services:
         saved = await services.procedural.save(BACKUP)
         lexical = await services.procedural.find(ProcedureSearch(query="pg_restore", namespace="ops"))
         assert saved.vector == "pending" and await procedures.step_embeddings(services.database, "ops") == []
@@ -100,7 +102,8 @@ async def test_the_worker_fills_only_the_vector_a_learned_procedure_lacks(
 async def test_a_procedure_the_embedder_rejects_does_not_hold_up_the_others(
     settings: Settings, minilm: MiniLMEmbedder
 ) -> None:
-    async with open_services(settings, RejectingEmbedder(minilm), background=False) as services:
+    not_waiting = dataclasses.replace(settings, embedding_load_wait=0)
+    async with open_services(not_waiting, RejectingEmbedder(minilm), background=False) as services:
         poisoned = await services.procedural.save(
             dataclasses.replace(BACKUP, name="Poisoned", steps=("POISON step",))
         )

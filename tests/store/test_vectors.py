@@ -52,7 +52,7 @@ async def test_the_store_records_its_model_and_refuses_another(settings, minilm)
         async with open_client(settings, SmallModel(minilm)):
             pass
     message = str(refused.value)
-    assert "all-MiniLM-L6-v2 (384-d)" in message and "test/minilm-64 (64-d)" in message
+    assert minilm.identity.describe() in message and "test/minilm-64 (64-d)" in message
     assert "athena-mcp reembed" in message
 
 
