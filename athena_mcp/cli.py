@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from athena_mcp import __version__
 from athena_mcp.errors import AthenaError, out_of_memory
 from athena_mcp.settings import Settings, env_var, setting_fields
 from athena_mcp.transports import memory_budget
+
+if TYPE_CHECKING:
+    from athena_mcp.embeddings.base import Embedder
 
 log = logging.getLogger("athena_mcp")
 
@@ -187,6 +193,11 @@ CONTENT_LOGGERS = {
 }
 
 
+def _load_early(embedder: Embedder) -> None:
+    with contextlib.suppress(Exception):
+        embedder.load()
+
+
 def configure_logging(level: str) -> None:
     """Logs on stderr at `level` for athena_mcp, never below INFO for the libraries it uses, so that
     no level shows stored content (or tokens): the libraries' debug logs are not ours to vet."""
@@ -246,6 +257,14 @@ def fatal_message(exc: BaseException) -> str | None:
 
 
 def serve(settings: Settings) -> None:
+    from athena_mcp.embeddings.factory import make_embedder
+
+    # The model starts loading before the server's own imports, beside them: ONNX Runtime builds its
+    # session in C++ without the GIL, so the first call that needs the model waits less. A failure
+    # here is left to the embedding service, which loads again and reports it.
+    embedder = make_embedder(settings)
+    threading.Thread(target=_load_early, args=(embedder,), name="athena-embed-early", daemon=True).start()
+
     from athena_mcp.server import build_server
     from athena_mcp.store.files import prepare
     from athena_mcp.transports.stdio import run_stdio
@@ -253,7 +272,7 @@ def serve(settings: Settings) -> None:
     # Checked before serving as well as when the store opens: over HTTP, uvicorn would report a
     # failed start-up with a traceback.
     prepare(settings.db)
-    server = build_server(settings)
+    server = build_server(settings, embedder)
     memory_budget.require_room_to_serve()
     log.info("athena-mcp %s serving %s over %s", __version__, settings.db, settings.transport)
     if settings.transport == "http":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ TOKENIZER = Path(__file__).parent / "data" / "all-MiniLM-L6-v2-tokenizer.json"
 # The weights file is checked before it is run: a package update that changed it would change every
 # vector without changing the recorded identity.
 WEIGHTS_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+# Padded tokens per model call. Small batches of long texts keep the activations small: on 512
+# LongMemEval answer lines, peak RSS 294 MB and 70 texts/s at 512 tokens, 630 MB and 35 texts/s with
+# no bound (batches of 16); texts of a few words still go 16 at a time.
+TOKENS_PER_BATCH = 512
 
 
 class ModelFileMismatch(RuntimeError):
@@ -70,7 +75,7 @@ class MiniLMEmbedder:
                 )
             tokenizer = Tokenizer.from_file(str(TOKENIZER))
             tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            tokenizer.no_padding()  # each batch is padded to its own longest text
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
@@ -85,18 +90,31 @@ class MiniLMEmbedder:
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.load()
+        tokens = [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
         vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        # Texts of like length share a batch, so little of each batch is padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self._batch_size):
-            batch = order[start : start + self._batch_size]
-            vectors[batch] = self._embed_batch([texts[i] for i in batch])
+        for batch in self._batches(tokens):
+            vectors[batch] = self._embed_batch([tokens[i] for i in batch])
         return vectors
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    def _batches(self, tokens: list[list[int]]) -> Iterator[list[int]]:
+        """Indexes of texts of like length (so that little of a batch is padding), within the text
+        and token bounds of a batch."""
+        batch: list[int] = []
+        for index in sorted(range(len(tokens)), key=lambda i: len(tokens[i])):
+            padded = (len(batch) + 1) * len(tokens[index])  # the longest so far, with this text
+            if batch and (len(batch) == self._batch_size or padded > TOKENS_PER_BATCH):
+                yield batch
+                batch = []
+            batch.append(index)
+        if batch:
+            yield batch
+
+    def _embed_batch(self, tokens: list[list[int]]) -> np.ndarray:
+        ids = np.zeros((len(tokens), max(map(len, tokens))), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, text in enumerate(tokens):
+            ids[row, : len(text)] = text
+            mask[row, : len(text)] = 1
         (hidden,) = self._session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )
