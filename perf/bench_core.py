@@ -45,7 +45,7 @@ from mcp import Client, StdioServerParameters
 from rank_bm25 import BM25Okapi
 
 from athena_mcp.embeddings.base import Embedder
-from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.fields import MAX_BATCH_EVENTS
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.server import build_server
@@ -79,6 +79,7 @@ class BenchConfig:
     eval_dir: Path = corpus.DEFAULT_EVAL_DIR
     cache_dir: Path = DEFAULT_CACHE_DIR
     out: Path = DEFAULT_OUT
+    embedder: str = "minilm"  # the local embedder measured: minilm (ONNX) or minilm-torch
 
 
 QUICK = BenchConfig(sizes=(200,), queries=30, repeats=1, remember_calls=10, ingest_sample=64)
@@ -238,7 +239,10 @@ async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) 
     records one batch of long events; None where /proc is not available."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "athena_mcp", "--db", str(store), "--toolsets", "all", "--log-level", "ERROR"],
+        args=[
+            *("-m", "athena_mcp", "--db", str(store), "--embedder", config.embedder),
+            *("--toolsets", "all", "--log-level", "ERROR"),
+        ],
     )
     events = take_events(config, max(config.sizes) + max(config.batch_sizes))[-max(config.batch_sizes) :]
     before = child_pids()
@@ -484,6 +488,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
         help=f"where model vectors of store text are kept (default {DEFAULT_CACHE_DIR})",
     )
     parser.add_argument("--out", type=Path, help=f"JSON results file (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--embedder", choices=("minilm", "minilm-torch"), help="the local embedder (default minilm, ONNX)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run well under a minute")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else BenchConfig()
@@ -494,7 +501,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchConfig:
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(argv)
     try:
-        asyncio.run(run(config, MiniLMEmbedder()))
+        asyncio.run(run(config, make_embedder(Settings(embedder=config.embedder))))
     except BenchError as exc:
         sys.exit(f"bench_core: {exc}")
 

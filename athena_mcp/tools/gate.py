@@ -12,6 +12,7 @@ each answer's text block is rendered for a model from its structured content.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from mcp.shared.uri_template import UriTemplate
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
 from athena_mcp.caller import Caller, acting_as, reset_caller
+from athena_mcp.errors import OutOfMemory, StoreBusy, StoreFault, StoreFull
 from athena_mcp.services import Services
 from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_refusal
 from athena_mcp.tools.answers import late_duplicate_note, render_answer, with_notes
@@ -42,6 +44,8 @@ CALLER_SCOPE = "athena.caller"
 # Requests that run as their caller; the others (initialize, lists, pings) touch no namespace.
 RESOURCE_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen")
 CLIENT_CHARS = 100  # of the client's self-announced name/version kept for the audit trail
+
+log = logging.getLogger(__name__)
 
 
 class SessionToolsets:
@@ -201,7 +205,13 @@ class ToolsetServer(MCPServer[Any]):
         services = ctx.lifespan_context
         if named is None or not isinstance(services, Services):
             return []
-        return [late_duplicate_note(late) for late in await services.semantic.take_late_duplicates(named)]
+        try:
+            late = await services.semantic.take_late_duplicates(named)
+        except (StoreBusy, StoreFault, StoreFull, OutOfMemory) as exc:
+            # The call itself succeeded and must be answered as such; the notes wait for a later call.
+            log.warning("near-duplicate notes put off: %s", exc)
+            return []
+        return [late_duplicate_note(item) for item in late]
 
     def _screen(self, tool: Tool, arguments: dict[str, Any]) -> Screened:
         """The content policy of the namespace a writing call writes to (reads pass as they are)."""
