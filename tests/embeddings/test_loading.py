@@ -108,7 +108,8 @@ async def test_a_fact_stored_before_its_vector_gets_its_near_duplicate_check_lat
     async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
         first = await call(client, "remember", content="The user prefers dark mode in every editor")
         twin = await call(client, "remember", content="The user prefers dark mode in all editors")
-        await call(client, "remember", content="The user prefers dark mode in every editor", namespace="other")
+        alone = "The user prefers dark mode in every editor"  # in a namespace of its own
+        await call(client, "remember", content=alone, namespace="other")
         assert first["vector"] == twin["vector"] == "pending" and twin["similar"] == []
         embedder.gate.set()
 
