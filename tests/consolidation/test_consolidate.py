@@ -4,6 +4,7 @@ idempotence, System 2 review by sampling, decay and compaction."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -184,7 +185,8 @@ async def test_a_session_that_recorded_its_outcome_is_taken_in_without_waiting_t
 
 async def test_a_run_says_when_settled_events_wait_for_their_vectors(settings, minilm):
     embedder = GatedEmbedder(minilm)
-    async with open_client(settings, embedder) as client:
+    # Calls wait for the loading model this long, then go on without it.
+    async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
         try:
             recorded = await call(
                 client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)

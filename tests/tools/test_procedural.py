@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -294,7 +295,8 @@ async def test_list_procedures_filters_by_tags_and_status(settings, minilm):
 
 async def test_vectors_saved_while_the_model_loads_are_computed_later(settings, minilm):
     embedder = GatedEmbedder(minilm)
-    async with open_client(settings, embedder) as client:
+    # Calls wait for the loading model this long, then go on without it.
+    async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
         saved = await call(client, "save_procedure", **RELEASE)
         assert saved["vector"] == "pending"
         lexical = await call(client, "find_procedures", query="twine upload")
