@@ -186,7 +186,8 @@ def late_duplicate_note(late: LateDuplicate) -> str:
 
 
 def with_notes(result: HandlerResult, notes: list[str]) -> HandlerResult:
-    """An answer (its wire form) with notes about what the call stored added to its text."""
+    """An answer (its wire form) with notes added to its text: what the call stored, and what the
+    server found since (a late near-duplicate)."""
     if not notes or not isinstance(result, dict) or result.get("isError"):
         return result
     blocks = result.get("content") or []
