@@ -257,7 +257,10 @@ def fatal_message(exc: BaseException) -> str | None:
 
 
 def serve(settings: Settings) -> None:
+    from athena_mcp import native_memory
     from athena_mcp.embeddings.factory import make_embedder
+
+    native_memory.tune_for_server()
 
     # The model starts loading before the server's own imports, beside them: ONNX Runtime builds its
     # session in C++ without the GIL, so the first call that needs the model waits less. A failure

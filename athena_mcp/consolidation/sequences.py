@@ -64,7 +64,7 @@ def similar_pairs(
     pairs: list[tuple[int, int]] = []
     if len(rows) == 0 or len(columns) == 0:
         return pairs
-    block = max(1, (1 << 24) // len(columns))  # about 64 MB of float32 similarities at a time
+    block = max(1, (1 << 21) // len(columns))  # about 8 MB of float32 similarities at a time
     for start in range(0, len(rows), block):
         similarity = rows[start : start + block] @ columns.T
         for r, c in zip(*np.nonzero(similarity >= threshold), strict=True):

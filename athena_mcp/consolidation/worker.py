@@ -69,8 +69,6 @@ class ConsolidationPolicy:
 class _Chunk:
     events: list[Event]  # of one namespace
     waiting: int  # settled events left for later: no vector yet
-    # The namespace's event ids and vectors, copied out of the vector copy once per chunk.
-    vectors: tuple[np.ndarray, np.ndarray] | None
 
 
 class RunReport(BaseModel):
@@ -236,20 +234,20 @@ class ConsolidationWorker:
             self._database, namespace, settled_before, CHUNK_SESSIONS, CHUNK_LOOSE_EVENTS
         )
         if not rows:
-            return _Chunk([], 0, None)
-        ids, matrix = await self._vectors.vectors(_events_of(namespace))
+            return _Chunk([], 0)
+        ids, matrix = await self._vectors.vectors_of([int(row["id"]) for row in rows], _events_of(namespace))
         slot = {int(memory_id): index for index, memory_id in enumerate(ids.tolist())}
         blocked = {_unit_key(row) for row in rows if int(row["id"]) not in slot}
         events = [_event(row, matrix[slot[int(row["id"])]]) for row in rows if _unit_key(row) not in blocked]
-        return _Chunk(events, len(rows) - len(events), (ids, matrix))
+        return _Chunk(events, len(rows) - len(events))
 
     async def _plan(
         self, namespace: str, chunk: _Chunk, verdicts: Mapping[str, Verdict] | None = None
     ) -> Plan:
-        if not chunk.events or chunk.vectors is None:
+        if not chunk.events:
             return Plan()
         fresh = [e for e in chunk.events if e.kind != STEP_KIND]
-        repeats = await self._repeats(namespace, fresh, *chunk.vectors)
+        repeats = await self._repeats(namespace, fresh)
         chunk_ids = {event.id for event in chunk.events}
         earlier = await store.earlier_events(
             self._database, namespace, sorted({b for _, b in repeats if b not in chunk_ids})
@@ -263,20 +261,16 @@ class ConsolidationWorker:
             verdicts,
         )
 
-    async def _repeats(
-        self, namespace: str, fresh: list[Event], ids: np.ndarray, matrix: np.ndarray
-    ) -> list[tuple[int, int]]:
-        """Pairs (new event, new or consolidated event) of the namespace whose texts match, among the
-        namespace's events `ids` with their vectors `matrix`."""
+    async def _repeats(self, namespace: str, fresh: list[Event]) -> list[tuple[int, int]]:
+        """Pairs (new event, new or consolidated event) of the namespace whose texts match."""
         if not fresh:
             return []
         earlier = set(await store.consolidated_fact_sources(self._database, namespace, STEP_KIND))
-        wanted = earlier | {e.id for e in fresh}
-        keep = np.isin(ids, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+        ids, matrix = await self._vectors.vectors_of(earlier | {e.id for e in fresh}, _events_of(namespace))
         rows = np.stack([e.vector for e in fresh])
         row_ids = np.array([e.id for e in fresh], dtype=np.int64)
         # Off the event loop: at 10k events this is a second of matrix products.
-        return await asyncio.to_thread(similar_pairs, rows, row_ids, matrix[keep], ids[keep], FACT_MATCH)
+        return await asyncio.to_thread(similar_pairs, rows, row_ids, matrix, ids, FACT_MATCH)
 
     async def _write(self, plan: Plan, run_id: int) -> bool:
         """Write the plan in one transaction, renewing the lease; False when the lease passed to another

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from athena_mcp import native_memory
 from athena_mcp.embeddings.base import normalise
 from athena_mcp.models import EmbeddingIdentity
 
@@ -35,6 +37,9 @@ WEIGHTS_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2
 # LongMemEval answer lines, peak RSS 294 MB and 70 texts/s at 512 tokens, 630 MB and 35 texts/s with
 # no bound (batches of 16); texts of a few words still go 16 at a time.
 TOKENS_PER_BATCH = 512
+# Attention scores per model call (texts x tokens x tokens; times 12 heads and 4 bytes each): the
+# attention tensors grow with the square of a text's length, so long texts go fewer at a time.
+ATTENTION_CELLS_PER_BATCH = 512 * 64
 
 
 class ModelFileMismatch(RuntimeError):
@@ -84,10 +89,17 @@ class MiniLMEmbedder:
             # and the vector scan between queries (as OMP_WAIT_POLICY=PASSIVE did for torch).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3  # warnings about unused initializers are not the user's
+            # Each call's activations are allocated and freed as it runs, not kept in an arena sized
+            # for the largest call so far (a batch of long texts grew it by 80 MB for good).
+            options.enable_cpu_mem_arena = False
+            options.enable_mem_pattern = False
+            model = rows_looked_up_first(model)  # one copy of the file in memory at a time
             self._tokenizer = tokenizer
             self._session = onnxruntime.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
             )
+            del model
+            native_memory.return_freed_memory()  # the session's build freed 70 MB the heap still held
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.load()
@@ -102,8 +114,13 @@ class MiniLMEmbedder:
         and token bounds of a batch."""
         batch: list[int] = []
         for index in sorted(range(len(tokens)), key=lambda i: len(tokens[i])):
-            padded = (len(batch) + 1) * len(tokens[index])  # the longest so far, with this text
-            if batch and (len(batch) == self._batch_size or padded > TOKENS_PER_BATCH):
+            length = len(tokens[index])  # the longest so far: texts come shortest first
+            padded, attention = (len(batch) + 1) * length, (len(batch) + 1) * length * length
+            if batch and (
+                len(batch) == self._batch_size
+                or padded > TOKENS_PER_BATCH
+                or attention > ATTENTION_CELLS_PER_BATCH
+            ):
                 yield batch
                 batch = []
             batch.append(index)
@@ -122,3 +139,58 @@ class MiniLMEmbedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return normalise(pooled)
+
+
+def rows_looked_up_first(model: bytes) -> bytes:
+    """The model with its embedding tables' rows looked up before they are dequantised.
+
+    The file keeps each weight as int8 with a scale, and dequantises it with a Cast and a Mul that
+    ONNX Runtime folds into a float32 constant when it builds the session. For the word embeddings
+    that is a 47 MB table (30,522 tokens x 384) of which a call reads a few rows; building it raised
+    the load's peak by 77 MB. Looking up the int8 rows and their scales first, then dequantising only
+    those, gives the same floats: each element is still its int8 value times its row's scale."""
+    import onnx
+    from onnx import helper
+
+    rewritten = onnx.load_from_string(model)
+    graph = rewritten.graph
+    shape = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
+    producer = {output: node for node in graph.node for output in node.output}
+    readers = Counter(name for node in graph.node for name in node.input)
+    replaced: dict[int, list[onnx.NodeProto]] = {}
+    dropped: set[int] = set()
+    for node in graph.node:
+        dequantising = _dequantised_by_row(node, producer, shape, readers)
+        if dequantising is None:
+            continue
+        cast, scaled = dequantising
+        table, scales, positions, out = cast.input[0], scaled.input[1], node.input[1], node.output[0]
+        replaced[id(node)] = [
+            helper.make_node("Gather", [table, positions], [f"{out}_int8"], axis=0),
+            helper.make_node("Cast", [f"{out}_int8"], [f"{out}_float"], to=onnx.TensorProto.FLOAT),
+            helper.make_node("Gather", [scales, positions], [f"{out}_scale"], axis=0),
+            helper.make_node("Mul", [f"{out}_float", f"{out}_scale"], [out]),
+        ]
+        dropped.update((id(scaled), id(cast)))
+    nodes = [new for node in graph.node if id(node) not in dropped for new in replaced.get(id(node), [node])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return rewritten.SerializeToString()
+
+
+def _dequantised_by_row(
+    node: Any, producer: dict[str, Any], shape: dict[str, tuple[int, ...]], readers: Counter[str]
+) -> tuple[Any, Any] | None:
+    """(Cast, Mul) when `node` looks up rows (Gather, axis 0) of a constant table that the Cast
+    dequantises and the Mul scales by one factor per row, and nothing else reads that table."""
+    if node.op_type != "Gather" or any(a.name == "axis" and a.i != 0 for a in node.attribute):
+        return None
+    scaled = producer.get(node.input[0])
+    if scaled is None or scaled.op_type != "Mul":
+        return None
+    cast = producer.get(scaled.input[0])
+    if cast is None or cast.op_type != "Cast":
+        return None
+    table, scales = shape.get(cast.input[0]), shape.get(scaled.input[1])
+    only_reader = readers[scaled.output[0]] == 1 and readers[cast.output[0]] == 1
+    return (cast, scaled) if table is not None and scales == (table[0], 1) and only_reader else None

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,9 +100,12 @@ class VectorMirror:
         ids, scores = ranked.ids[:k], ranked.scores[:k]
         return [(int(memory_id), float(score)) for memory_id, score in zip(ids, scores, strict=True)]
 
-    async def vectors(self, memory_filter: MemoryFilter) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, unit vectors as rows) of every active memory that passes the namespace and system
-        filter, copied out of the copy (built first if there is none), for bulk work."""
+    async def vectors_of(
+        self, memory_ids: Collection[int], memory_filter: MemoryFilter
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, unit vectors as rows) of those of `memory_ids` that are active memories passing the
+        filter and have a vector, copied out of the copy (built first if there is none). Only these
+        rows are copied: copying a whole namespace for bulk work held 150 MB more at 100k events."""
         if self._copy is None:
             await self.load()
         async with self._lock:
@@ -109,8 +113,12 @@ class VectorMirror:
             copy = self._copy
             if copy is None:  # dropped by the catch-up: another process reset the vectors
                 return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
-            allowed = copy.mask(memory_filter)
-            return copy.ids[: copy.size][allowed], copy.matrix[: copy.size][allowed]
+            slots = np.fromiter(
+                (slot for memory_id in memory_ids if (slot := copy.slots.get(memory_id)) is not None),
+                dtype=np.int64,
+            )
+            slots = slots[copy.mask(memory_filter)[slots]]
+            return copy.ids[slots], copy.matrix[slots]
 
     async def _ranked(
         self, query: np.ndarray, memory_filter: MemoryFilter, within: set[int] | None = None

@@ -228,3 +228,22 @@ async def test_the_copy_grows_as_memories_arrive(
         await fill(services)
         await assert_same_as_vec0(services, "lunch plans")
         assert len(services.vectors) == 60
+
+
+async def test_vectors_of_copies_only_the_asked_memories_that_pass_the_filter(
+    settings: Settings, minilm: MiniLMEmbedder
+):
+    async with services_for(settings, minilm) as services:
+        ids = await fill(services)
+        work = [memory_id for n, memory_id in enumerate(ids) if n % 3]
+        home = [memory_id for n, memory_id in enumerate(ids) if not n % 3]
+        asked = [*work[:5], *home[:2], 10**9]  # two of another namespace, one that does not exist
+        found_ids, matrix = await services.vectors.vectors_of(asked, MemoryFilter(namespaces=("work",)))
+        assert sorted(found_ids.tolist()) == sorted(work[:5])
+        for memory_id, row in zip(found_ids.tolist(), matrix, strict=True):
+            [expected] = await services.embeddings.embed(
+                [f"Note {ids.index(memory_id)} about {TOPICS[ids.index(memory_id) % len(TOPICS)]}"]
+            )
+            np.testing.assert_allclose(row, expected, atol=1e-6)
+        none_ids, none = await services.vectors.vectors_of([], MemoryFilter(namespaces=("work",)))
+        assert none_ids.size == 0 and none.shape[0] == 0
