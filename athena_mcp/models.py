@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
@@ -60,8 +61,10 @@ class Memory(BaseModel):
     forget_reason: str | None = None
     origin: Origin | None = Field(None, description="How it came, as the server saw it")
 
+    # Cached: an answer reads it several times per memory (its dump, `trust`, the text rendering),
+    # and each scan is ~80 us of regular expressions (4 ms of a 10-hit recall, uncached).
     @computed_field(description="instruction: reads like an instruction to the model; secret: holds one")  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def flags(self) -> list[Flag]:
         return flags_of(self.content)
 
