@@ -107,6 +107,10 @@ class MiniLMEmbedder:
         vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
         for batch in self._batches(tokens):
             vectors[batch] = self._embed_batch([tokens[i] for i in batch])
+        if len(texts) > 1:
+            # The calls' activations were freed into the heap; hand them back, or a batch of 256
+            # events left the server ~60 MB larger for good (trimming costs well under a millisecond).
+            native_memory.return_freed_memory()
         return vectors
 
     def _batches(self, tokens: list[list[int]]) -> Iterator[list[int]]:
