@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,7 +92,6 @@ class MiniLMEmbedder:
             # for the largest call so far (a batch of long texts grew it by 80 MB for good).
             options.enable_cpu_mem_arena = False
             options.enable_mem_pattern = False
-            model = rows_looked_up_first(model)  # one copy of the file in memory at a time
             self._tokenizer = tokenizer
             self._session = onnxruntime.InferenceSession(
                 model, sess_options=options, providers=["CPUExecutionProvider"]
@@ -143,58 +141,3 @@ class MiniLMEmbedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return normalise(pooled)
-
-
-def rows_looked_up_first(model: bytes) -> bytes:
-    """The model with its embedding tables' rows looked up before they are dequantised.
-
-    The file keeps each weight as int8 with a scale, and dequantises it with a Cast and a Mul that
-    ONNX Runtime folds into a float32 constant when it builds the session. For the word embeddings
-    that is a 47 MB table (30,522 tokens x 384) of which a call reads a few rows; building it raised
-    the load's peak by 77 MB. Looking up the int8 rows and their scales first, then dequantising only
-    those, gives the same floats: each element is still its int8 value times its row's scale."""
-    import onnx
-    from onnx import helper
-
-    rewritten = onnx.load_from_string(model)
-    graph = rewritten.graph
-    shape = {tensor.name: tuple(tensor.dims) for tensor in graph.initializer}
-    producer = {output: node for node in graph.node for output in node.output}
-    readers = Counter(name for node in graph.node for name in node.input)
-    replaced: dict[int, list[onnx.NodeProto]] = {}
-    dropped: set[int] = set()
-    for node in graph.node:
-        dequantising = _dequantised_by_row(node, producer, shape, readers)
-        if dequantising is None:
-            continue
-        cast, scaled = dequantising
-        table, scales, positions, out = cast.input[0], scaled.input[1], node.input[1], node.output[0]
-        replaced[id(node)] = [
-            helper.make_node("Gather", [table, positions], [f"{out}_int8"], axis=0),
-            helper.make_node("Cast", [f"{out}_int8"], [f"{out}_float"], to=onnx.TensorProto.FLOAT),
-            helper.make_node("Gather", [scales, positions], [f"{out}_scale"], axis=0),
-            helper.make_node("Mul", [f"{out}_float", f"{out}_scale"], [out]),
-        ]
-        dropped.update((id(scaled), id(cast)))
-    nodes = [new for node in graph.node if id(node) not in dropped for new in replaced.get(id(node), [node])]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return rewritten.SerializeToString()
-
-
-def _dequantised_by_row(
-    node: Any, producer: dict[str, Any], shape: dict[str, tuple[int, ...]], readers: Counter[str]
-) -> tuple[Any, Any] | None:
-    """(Cast, Mul) when `node` looks up rows (Gather, axis 0) of a constant table that the Cast
-    dequantises and the Mul scales by one factor per row, and nothing else reads that table."""
-    if node.op_type != "Gather" or any(a.name == "axis" and a.i != 0 for a in node.attribute):
-        return None
-    scaled = producer.get(node.input[0])
-    if scaled is None or scaled.op_type != "Mul":
-        return None
-    cast = producer.get(scaled.input[0])
-    if cast is None or cast.op_type != "Cast":
-        return None
-    table, scales = shape.get(cast.input[0]), shape.get(scaled.input[1])
-    only_reader = readers[scaled.output[0]] == 1 and readers[cast.output[0]] == 1
-    return (cast, scaled) if table is not None and scales == (table[0], 1) and only_reader else None

