@@ -37,6 +37,8 @@ class Haystack:
     name: str
     documents: list[Document]
     questions: list[Question]
+    # "event": documents are dialog turns recorded as events; "fact": statements stored as facts
+    kind: str = "event"
 
 
 LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
@@ -64,6 +66,51 @@ def locomo(path: Path) -> Iterator[Haystack]:
             if evidence:
                 questions.append(Question(qa["question"], evidence, LOCOMO_CATEGORIES[qa["category"]]))
         yield Haystack(f"locomo-{sample['sample_id']}", documents, questions)
+
+
+def locomo_facts(path: Path) -> Iterator[Haystack]:
+    """One small store per conversation, of facts: the dataset authors' observations (one statement
+    each, such as "Caroline attended an LGBTQ support group recently ...", citing the turn it came
+    from), a few hundred a conversation. A question's relevant facts are those citing one of its
+    evidence turns; identical statements are one fact citing all their turns."""
+    for sample in json.loads(path.read_text("utf-8")):
+        conversation = sample["conversation"]
+        cites: dict[str, set[str]] = {}
+        moments: dict[str, float | None] = {}
+        for key, by_speaker in sample.get("observation", {}).items():
+            session = key.removesuffix("_observation")
+            for statements in by_speaker.values():
+                for text, evidence in statements:
+                    refs = [evidence] if isinstance(evidence, str) else list(evidence)
+                    cites.setdefault(text, set()).update(_evidence_ids(refs))
+                    moments.setdefault(text, _locomo_time(conversation.get(f"{session}_date_time")))
+        documents = [Document(f"F{n}", text, moments[text], None) for n, text in enumerate(cites)]
+        citing: dict[str, set[str]] = {}
+        for document in documents:
+            for turn in cites[document.content]:
+                citing.setdefault(turn, set()).add(document.key)
+        questions = []
+        for qa in sample["qa"]:
+            relevant = frozenset(
+                key for turn in _evidence_ids(qa.get("evidence", [])) for key in citing.get(turn, ())
+            )
+            if relevant:
+                questions.append(Question(qa["question"], relevant, LOCOMO_CATEGORIES[qa["category"]]))
+        yield Haystack(f"locomo-facts-{sample['sample_id']}", documents, questions, kind="fact")
+
+
+def locomo_sessions(path: Path) -> Iterator[Haystack]:
+    """One tiny store per conversation session (a few dozen turns), with the questions whose
+    evidence lies wholly in that session."""
+    for conversation in locomo(path):
+        by_session: dict[str | None, list[Document]] = {}
+        for document in conversation.documents:
+            by_session.setdefault(document.session, []).append(document)
+        for session, documents in by_session.items():
+            keys = {document.key for document in documents}
+            questions = [q for q in conversation.questions if q.relevant <= keys]
+            if questions:
+                yield Haystack(f"{conversation.name}-{session}", documents, questions)
 
 
 def _evidence_ids(evidence: list[str]) -> Iterator[str]:

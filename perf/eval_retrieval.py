@@ -1,10 +1,17 @@
 """Retrieval quality on LoCoMo and LongMemEval, for lexical-only, dense-only and hybrid search, and
-hybrid search with graph expansion (retrieval/graph_expansion.py).
+hybrid search with graph expansion (retrieval/graph_expansion.py), beside plain BM25 (rank-bm25 over
+the same documents) and with the calibration of the hybrid scores.
 
 Documents are stored as episodic memories through the same store code as `record_events` (one
 namespace per conversation or question, the session date as timestamp, the document key as
 `source`), and every question is answered by the hybrid searcher behind `recall`. The data has no
 curated entities: graph expansion follows the names the entity linker extracts from the turns.
+
+LoCoMo is measured at three scales: whole conversations (about 600 turns a store), small stores of
+facts (each conversation's observations, 170-320 statements, stored through `remember`), and tiny
+stores of one session's turns (about 20). Calibration: of the hybrid hits in each top 10, the share
+that is relevant among those scoring at least 0.25, 0.5 and 0.75, and how many hits a question gets
+above each; a calibrated score keeps those alike at every scale.
 
     python -m perf.eval_retrieval locomo      [--data PATH] [--limit N] [--out FILE] [--cache DIR]
     python -m perf.eval_retrieval longmemeval [--data PATH] [--limit N] [--out FILE] [--cache DIR]
@@ -28,12 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rank_bm25 import BM25Okapi
+
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
+from athena_mcp.memory.semantic import FactDraft
 from athena_mcp.retrieval.fusion import Signal
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
+from athena_mcp.store import fts
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
 from perf import eval_data, metrics
@@ -45,13 +56,17 @@ DATA = {
     "locomo": EVAL_DIR / "locomo" / "locomo_dev.json",
     "longmemeval": EVAL_DIR / "longmemeval" / "longmemeval_s_dev.json.gz",
 }
-# mode -> (signals, graph expansion)
+# mode -> (signals, graph expansion); "bm25" is rank-bm25, outside the product
 MODES: dict[str, tuple[tuple[Signal, ...], bool]] = {
     "lexical": (("lexical",), False),
     "dense": (("dense",), False),
     "hybrid": (("lexical", "dense"), False),
     "hybrid+graph": (("lexical", "dense"), True),
 }
+BM25_BASELINE = "bm25"
+CALIBRATED_MODE = "hybrid"
+THRESHOLDS = (0.25, 0.5, 0.75)
+CALIBRATION_DEPTH = 10
 INGEST_BATCH = 256
 Scores = dict[str, float]
 Scorer = Callable[[list[str], Question], Scores]
@@ -77,22 +92,76 @@ def longmemeval_scores(ranked: list[str], question: Question) -> Scores:
 async def evaluate(
     services: Services, haystacks: Iterable[Haystack], scorer: Scorer, depth: int, limit: int | None = None
 ) -> dict[str, Any]:
-    """Mean scores per mode, overall and per question category."""
+    """Mean scores per mode, overall and per question category, and the hybrid scores' calibration."""
     per_question: dict[str, list[tuple[str, Scores]]] = defaultdict(list)
+    scored_hits: list[tuple[float, bool]] = []
     asked = 0
     for haystack in haystacks:
         if limit is not None and asked >= limit:
             break
         await ingest(services, haystack)
+        baseline = PlainBM25(haystack)
         for question in haystack.questions[: None if limit is None else limit - asked]:
             asked += 1
+            per_question[BM25_BASELINE].append(
+                (question.category, scorer(baseline.rank(question.query, depth), question))
+            )
             for mode, (signals, expand) in MODES.items():
-                ranked = await rank(services, haystack.name, question.query, signals, depth, expand)
-                per_question[mode].append((question.category, scorer(ranked, question)))
-    return {"questions": asked, "modes": {mode: summarise(rows) for mode, rows in per_question.items()}}
+                hits = await rank(services, haystack, question.query, signals, depth, expand)
+                per_question[mode].append((question.category, scorer([key for key, _ in hits], question)))
+                if mode == CALIBRATED_MODE:
+                    scored_hits += [
+                        (score, key in question.relevant) for key, score in hits[:CALIBRATION_DEPTH]
+                    ]
+    return {
+        "questions": asked,
+        "modes": {mode: summarise(rows) for mode, rows in per_question.items()},
+        "calibration": calibration(scored_hits, asked),
+    }
+
+
+class PlainBM25:
+    """rank-bm25 (BM25Okapi) over a haystack's documents, with the store's query terms: the baseline."""
+
+    def __init__(self, haystack: Haystack) -> None:
+        self._keys = [document.key for document in haystack.documents]
+        self._index = BM25Okapi(
+            [fts.WORD.findall(document.content.lower()) for document in haystack.documents]
+        )
+
+    def rank(self, query: str, depth: int) -> list[str]:
+        scores = self._index.get_scores(fts.query_terms(query))
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [self._keys[i] for i in order[:depth] if scores[i] > 0]
+
+
+def calibration(hits: list[tuple[float, bool]], questions: int) -> dict[str, Any]:
+    """Per threshold: the share of hits scoring at least it that are relevant, and hits per question."""
+    report = {}
+    for threshold in THRESHOLDS:
+        above = [relevant for score, relevant in hits if score >= threshold]
+        report[f">={threshold}"] = {
+            "precision": round(statistics.fmean(above), 4) if above else None,
+            "hits_per_question": round(len(above) / max(questions, 1), 3),
+        }
+    return report
 
 
 async def ingest(services: Services, haystack: Haystack) -> None:
+    if haystack.kind == "fact":
+        for document in haystack.documents:
+            await services.semantic.remember(
+                FactDraft(
+                    content=document.content,
+                    kind="fact",
+                    namespace=haystack.name,
+                    tags=(),
+                    importance=0.5,
+                    source=document.key,
+                    occurred_at=document.timestamp,
+                )
+            )
+        return
     events = [
         NewMemory(
             "episodic",
@@ -113,17 +182,19 @@ async def ingest(services: Services, haystack: Haystack) -> None:
 
 
 async def rank(
-    services: Services, namespace: str, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
-) -> list[str]:
+    services: Services, haystack: Haystack, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
+) -> list[tuple[str, float]]:
+    """(document key, score) best first."""
+    system = "semantic" if haystack.kind == "fact" else "episodic"
     request = SearchRequest(
         query,
-        MemoryFilter(namespaces=(namespace,), systems=("episodic",)),
+        MemoryFilter(namespaces=(haystack.name,), systems=(system,)),
         limit=depth,
         signals=signals,
         expand_graph=expand,
     )
     result = await services.search.search(request)
-    return [hit.source or "" for hit in result.results]
+    return [(hit.source or "", hit.score) for hit in result.results]
 
 
 def summarise(rows: list[tuple[str, Scores]]) -> dict[str, Any]:
@@ -153,6 +224,14 @@ def table(report: dict[str, Any], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def calibration_table(report: dict[str, Any]) -> str:
+    lines = ["hybrid score at least    precision of those hits    hits per question"]
+    for threshold, figures in report.items():
+        precision = "-" if figures["precision"] is None else f"{figures['precision']:.3f}"
+        lines.append(f"  {threshold:22}{precision:>20}{figures['hits_per_question']:>21.2f}")
+    return "\n".join(lines)
+
+
 def side_by_side(report: dict[str, Any], base: str, other: str, columns: list[str]) -> str:
     """`base` against `other` per category: each column as base -> other (difference)."""
     first, second = report["modes"][base], report["modes"][other]
@@ -173,12 +252,15 @@ def benchmark_runs(
     benchmark: str, path: Path
 ) -> Iterator[tuple[str, Iterable[Haystack], Scorer, int, list[str]]]:
     if benchmark == "locomo":
+        columns = ["recall@5", "recall@10", "recall@25", "mrr"]
+        yield ("locomo", eval_data.locomo(path), locomo_scores, 25, columns)
+        yield ("locomo-facts", eval_data.locomo_facts(path), locomo_scores, 25, columns)
         yield (
-            "locomo",
-            eval_data.locomo(path),
+            "locomo-sessions",
+            eval_data.locomo_sessions(path),
             locomo_scores,
-            25,
-            ["recall@5", "recall@10", "recall@25", "mrr"],
+            10,
+            ["recall@1", "recall@5", "mrr"],
         )
     else:
         for granularity in ("turn", "session"):
@@ -210,7 +292,9 @@ async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder)
                 result = await evaluate(services, haystacks, scorer, depth, limit)
                 report["runs"][name] = result
                 print(f"\n{name}: {result['questions']} questions\n{table(result, columns)}")
+                print("\n" + side_by_side(result, BM25_BASELINE, "hybrid", columns))
                 print("\n" + side_by_side(result, "hybrid", "hybrid+graph", columns))
+                print("\n" + calibration_table(result["calibration"]))
     report["finished_at"] = datetime.now(UTC).isoformat()
     return report
 

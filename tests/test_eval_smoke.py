@@ -41,9 +41,18 @@ def test_malformed_locomo_evidence_is_repaired():
 @pytest.mark.skipif(not eval_retrieval.DATA["locomo"].is_file(), reason="no shared evaluation data")
 async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys):
     report = await eval_retrieval.run("locomo", eval_retrieval.DATA["locomo"], 12, minilm)
+    assert set(report["runs"]) == {"locomo", "locomo-facts", "locomo-sessions"}
+    for small in ("locomo-facts", "locomo-sessions"):
+        assert report["runs"][small]["questions"] == 12
+        assert report["runs"][small]["modes"]["hybrid"]["overall"]["recall@5"] > 0
     run = report["runs"]["locomo"]
     assert run["questions"] == 12
-    assert set(run["modes"]) == {"lexical", "dense", "hybrid", "hybrid+graph"}
+    assert set(run["modes"]) == {"bm25", "lexical", "dense", "hybrid", "hybrid+graph"}
+    calibration = run["calibration"]
+    assert [figures["hits_per_question"] for figures in calibration.values()] == sorted(
+        (figures["hits_per_question"] for figures in calibration.values()), reverse=True
+    )
+    assert all(f["precision"] is None or 0 <= f["precision"] <= 1 for f in calibration.values())
     for summary in run["modes"].values():
         overall = summary["overall"]
         assert (
@@ -58,7 +67,20 @@ async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys
     # Lexical, dense and hybrid really are different searches.
     assert len({json_key(summary["overall"]) for summary in run["modes"].values()}) > 1
     printed = capsys.readouterr().out
-    assert "hybrid (all)" in printed and "hybrid -> hybrid+graph" in printed
+    assert "hybrid (all)" in printed and "hybrid -> hybrid+graph" in printed and "bm25 -> hybrid" in printed
+    assert "precision of those hits" in printed
+
+
+@pytest.mark.skipif(not eval_retrieval.DATA["locomo"].is_file(), reason="no shared evaluation data")
+def test_small_stores_keep_each_questions_evidence():
+    facts = next(eval_data.locomo_facts(eval_retrieval.DATA["locomo"]))
+    by_key = {document.key: document.content for document in facts.documents}
+    assert len(by_key) == len(set(by_key.values()))  # identical statements are one fact
+    first = facts.questions[0]  # "When did Caroline go to the LGBTQ support group?"
+    assert any("support group" in by_key[key] for key in first.relevant)
+    for session in eval_data.locomo_sessions(eval_retrieval.DATA["locomo"]):
+        keys = {document.key for document in session.documents}
+        assert len(keys) < 60 and all(question.relevant <= keys for question in session.questions)
 
 
 def json_key(scores: dict[str, float]) -> str:
