@@ -18,7 +18,7 @@ PACKAGE = Path(athena_mcp.__file__).resolve().parent
 # in GROUPS. A module may import its own component and the layers below it; a value type that two
 # layers share lives in the lower one.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("foundation",),  # value types, bounded fields, errors, settings
+    ("foundation",),  # value types, bounded fields, errors, settings, allocator tuning
     ("store", "embeddings"),  # SQL and the embedders; neither knows the other
     ("retrieval",),
     ("memory",),  # one module per memory system
@@ -37,6 +37,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "athena_mcp.fields",
             "athena_mcp.governance",
             "athena_mcp.models",
+            "athena_mcp.native_memory",
             "athena_mcp.prospective_models",
             "athena_mcp.settings",
         }
