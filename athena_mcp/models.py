@@ -114,10 +114,12 @@ class Explanation(BaseModel):
     fused: float = Field(
         description="Weighted sum of the signals' rescaled scores plus any context, before normalisation"
     )
+    coverage: float | None = Field(None, description="BM25 over the best possible for the query (score part)")
+    relative: float | None = Field(None, description="Fused score over the best possible (score part)")
 
 
 class RecallHit(Memory):
-    score: float = Field(description="Fused relevance in [0, 1]: 1 means ranked first by every signal")
+    score: float = Field(description="Calibrated relevance in [0, 1]: about the chance it answers the query")
     explain: Explanation | None = None
 
 

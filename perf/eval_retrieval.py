@@ -31,6 +31,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ MODES: dict[str, tuple[tuple[Signal, ...], bool]] = {
 }
 BM25_BASELINE = "bm25"
 CALIBRATED_MODE = "hybrid"
+RELATIVE_MODE = "hybrid by relative"  # ordered by the relative score, as before calibration
 THRESHOLDS = (0.25, 0.5, 0.75)
 CALIBRATION_DEPTH = 10
 INGEST_BATCH = 256
@@ -94,7 +96,7 @@ async def evaluate(
 ) -> dict[str, Any]:
     """Mean scores per mode, overall and per question category, and the hybrid scores' calibration."""
     per_question: dict[str, list[tuple[str, Scores]]] = defaultdict(list)
-    scored_hits: list[tuple[float, bool]] = []
+    scored_hits: dict[str, list[tuple[float, bool]]] = {"relative": [], "calibrated": []}
     asked = 0
     for haystack in haystacks:
         if limit is not None and asked >= limit:
@@ -108,15 +110,21 @@ async def evaluate(
             )
             for mode, (signals, expand) in MODES.items():
                 hits = await rank(services, haystack, question.query, signals, depth, expand)
-                per_question[mode].append((question.category, scorer([key for key, _ in hits], question)))
+                per_question[mode].append((question.category, scorer([h.key for h in hits], question)))
                 if mode == CALIBRATED_MODE:
-                    scored_hits += [
-                        (score, key in question.relevant) for key, score in hits[:CALIBRATION_DEPTH]
-                    ]
+                    # Before calibration, hits were ordered and scored by the relative score alone.
+                    before = sorted(hits, key=lambda h: -h.relative)
+                    per_question[RELATIVE_MODE].append(
+                        (question.category, scorer([h.key for h in before], question))
+                    )
+                    for hit in hits[:CALIBRATION_DEPTH]:
+                        scored_hits["calibrated"].append((hit.score, hit.key in question.relevant))
+                    for hit in before[:CALIBRATION_DEPTH]:
+                        scored_hits["relative"].append((hit.relative, hit.key in question.relevant))
     return {
         "questions": asked,
         "modes": {mode: summarise(rows) for mode, rows in per_question.items()},
-        "calibration": calibration(scored_hits, asked),
+        "calibration": {score: calibration(hits, asked) for score, hits in scored_hits.items()},
     }
 
 
@@ -181,20 +189,31 @@ async def ingest(services: Services, haystack: Haystack) -> None:
     await services.linker.run_until_caught_up()
 
 
+@dataclass(frozen=True)
+class RankedHit:
+    key: str
+    score: float  # the calibrated relevance recall reports
+    relative: float  # the fused score over the best possible: what ordered and scored hits before
+
+
 async def rank(
     services: Services, haystack: Haystack, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
-) -> list[tuple[str, float]]:
-    """(document key, score) best first."""
+) -> list[RankedHit]:
+    """The hits best first."""
     system = "semantic" if haystack.kind == "fact" else "episodic"
     request = SearchRequest(
         query,
         MemoryFilter(namespaces=(haystack.name,), systems=(system,)),
         limit=depth,
         signals=signals,
+        explain=True,
         expand_graph=expand,
     )
     result = await services.search.search(request)
-    return [(hit.source or "", hit.score) for hit in result.results]
+    return [
+        RankedHit(hit.source or "", hit.score, (hit.explain.relative if hit.explain else None) or 0.0)
+        for hit in result.results
+    ]
 
 
 def summarise(rows: list[tuple[str, Scores]]) -> dict[str, Any]:
@@ -225,10 +244,17 @@ def table(report: dict[str, Any], columns: list[str]) -> str:
 
 
 def calibration_table(report: dict[str, Any]) -> str:
-    lines = ["hybrid score at least    precision of those hits    hits per question"]
-    for threshold, figures in report.items():
-        precision = "-" if figures["precision"] is None else f"{figures['precision']:.3f}"
-        lines.append(f"  {threshold:22}{precision:>20}{figures['hits_per_question']:>21.2f}")
+    """Per threshold, for the relative score (before) and the calibrated one: the precision of the
+    top-10 hits scoring at least it, and how many such hits a question gets."""
+    header = "".join(f"{name + ': precision, hits/question':>40}" for name in report)
+    lines = [f"{'score at least':16}{header}"]
+    for threshold in THRESHOLDS:
+        cells = []
+        for figures in report.values():
+            entry = figures[f">={threshold}"]
+            precision = "-" if entry["precision"] is None else f"{entry['precision']:.3f}"
+            cells.append(f"{precision + ', ' + format(entry['hits_per_question'], '.2f'):>40}")
+        lines.append(f"  {threshold:<14}" + "".join(cells))
     return "\n".join(lines)
 
 
@@ -294,6 +320,7 @@ async def run(benchmark: str, path: Path, limit: int | None, embedder: Embedder)
                 print(f"\n{name}: {result['questions']} questions\n{table(result, columns)}")
                 print("\n" + side_by_side(result, BM25_BASELINE, "hybrid", columns))
                 print("\n" + side_by_side(result, "hybrid", "hybrid+graph", columns))
+                print("\n" + side_by_side(result, RELATIVE_MODE, "hybrid", columns))
                 print("\n" + calibration_table(result["calibration"]))
     report["finished_at"] = datetime.now(UTC).isoformat()
     return report

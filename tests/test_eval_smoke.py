@@ -47,12 +47,13 @@ async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys
         assert report["runs"][small]["modes"]["hybrid"]["overall"]["recall@5"] > 0
     run = report["runs"]["locomo"]
     assert run["questions"] == 12
-    assert set(run["modes"]) == {"bm25", "lexical", "dense", "hybrid", "hybrid+graph"}
-    calibration = run["calibration"]
-    assert [figures["hits_per_question"] for figures in calibration.values()] == sorted(
-        (figures["hits_per_question"] for figures in calibration.values()), reverse=True
-    )
-    assert all(f["precision"] is None or 0 <= f["precision"] <= 1 for f in calibration.values())
+    assert set(run["modes"]) == {"bm25", "lexical", "dense", "hybrid", "hybrid by relative", "hybrid+graph"}
+    assert set(run["calibration"]) == {"relative", "calibrated"}
+    for calibration in run["calibration"].values():
+        assert [figures["hits_per_question"] for figures in calibration.values()] == sorted(
+            (figures["hits_per_question"] for figures in calibration.values()), reverse=True
+        )
+        assert all(f["precision"] is None or 0 <= f["precision"] <= 1 for f in calibration.values())
     for summary in run["modes"].values():
         overall = summary["overall"]
         assert (
@@ -68,7 +69,7 @@ async def test_a_short_locomo_run_reports_every_mode_and_category(minilm, capsys
     assert len({json_key(summary["overall"]) for summary in run["modes"].values()}) > 1
     printed = capsys.readouterr().out
     assert "hybrid (all)" in printed and "hybrid -> hybrid+graph" in printed and "bm25 -> hybrid" in printed
-    assert "precision of those hits" in printed
+    assert "calibrated: precision, hits/question" in printed and "hybrid by relative -> hybrid" in printed
 
 
 @pytest.mark.skipif(not eval_retrieval.DATA["locomo"].is_file(), reason="no shared evaluation data")

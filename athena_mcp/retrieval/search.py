@@ -15,6 +15,7 @@ from athena_mcp.models import (
     SearchResult,
     SignalExplanation,
 )
+from athena_mcp.retrieval.calibration import evidence_of
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.retrieval.graph_expansion import add_graph_expansion
@@ -58,6 +59,7 @@ class HybridSearcher:
         self._embeddings = embeddings
         self._vectors = vectors
         self._usage = usage  # told which memories each search returns, for decay
+        self._best_lexical = fts.BestPossibleScores()
 
     async def search(self, request: SearchRequest) -> SearchResult:
         """The requested signals, fused; without a query vector the dense signal is replaced by the
@@ -68,12 +70,11 @@ class HybridSearcher:
         # The lexical search runs in SQLite's thread while the model embeds the query: at 100k
         # memories that took recall through MCP from p95 28.5-33.0 to 23.9-25.4 ms (ONNX model, 2 cores).
         lexical = (
-            asyncio.ensure_future(
-                fts.lexical_search(self._database, request.query, request.memory_filter, depth)
-            )
+            asyncio.ensure_future(self._lexical(request.query, request.memory_filter, depth))
             if "lexical" in request.signals
             else None
         )
+        best_lexical = 0.0
         try:
             if "dense" in request.signals:
                 query_vector = await self._embeddings.embed_query(request.query)
@@ -85,22 +86,23 @@ class HybridSearcher:
                 else:
                     ranked["dense"] = await self._vectors.nearest(query_vector, request.memory_filter, depth)
             if lexical is not None:
-                ranked["lexical"] = await lexical
+                ranked["lexical"], best_lexical = await lexical
         except BaseException:
             if lexical is not None:
                 lexical.cancel()
                 await asyncio.gather(lexical, return_exceptions=True)
             raise
         if not ranked:  # no query vector, and lexical was not asked for: it stands in for dense
-            ranked["lexical"] = await fts.lexical_search(
-                self._database, request.query, request.memory_filter, depth
-            )
+            ranked["lexical"], best_lexical = await self._lexical(request.query, request.memory_filter, depth)
         candidates, best_possible = fuse(ranked, SIGNAL_WEIGHTS)
         candidates = await add_neighbour_context(self._database, candidates, request.memory_filter)
         if request.expand_graph:
             candidates = await add_graph_expansion(
                 self._database, candidates, request.memory_filter, request.limit
             )
+        evidence = {c.id: evidence_of(c, ranked, best_lexical, best_possible, depth) for c in candidates}
+        # Stable: equal relevance keeps the fused order (ties there go to the newer memory).
+        candidates.sort(key=lambda c: -evidence[c.id].relevance)
         top = candidates[: request.limit]
         memories = await get_memories(self._database, [c.id for c in top])
         hits: list[RecallHit] = []
@@ -110,10 +112,13 @@ class HybridSearcher:
             memory = memories.get(candidate.id)
             if memory is None or memory.status != "active":
                 continue  # forgotten between the index read and this fetch
+            parts = evidence[candidate.id]
             explanation = None
             if request.explain:
                 explanation = Explanation(
                     fused=candidate.fused,
+                    coverage=parts.coverage,
+                    relative=parts.relative,
                     context=None
                     if candidate.context is None
                     else ContextExplanation(
@@ -132,9 +137,7 @@ class HybridSearcher:
                         for signal, (rank, score, contribution) in candidate.signals.items()
                     },
                 )
-            # Context can lift an event past the best a single memory can earn on its own: cap at 1.
-            score = min(1.0, candidate.fused / best_possible)
-            hit = RecallHit(**memory.model_dump(), score=score, explain=explanation)
+            hit = RecallHit(**memory.model_dump(), score=parts.relevance, explain=explanation)
             if budget is not None:
                 # The whole hit counts (context, tags, metadata), as the caller will read all of it.
                 cost = len(hit.model_dump_json()) // CHARS_PER_TOKEN
@@ -147,3 +150,10 @@ class HybridSearcher:
             self._usage.note(hit.id for hit in hits)
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
         return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)
+
+    async def _lexical(
+        self, query: str, memory_filter: MemoryFilter, depth: int
+    ) -> tuple[list[tuple[int, float]], float]:
+        """The lexical candidates, and the best BM25 score possible for the query (calibration.py)."""
+        found = await fts.lexical_search(self._database, query, memory_filter, depth)
+        return found, (await self._best_lexical.score(self._database, query)) if found else 0.0

@@ -7,7 +7,9 @@ literal, and OR-ed so BM25 ranks partial matches instead of demanding every word
 
 from __future__ import annotations
 
+import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +63,8 @@ class RankedIndex:
 
 
 MEMORIES = RankedIndex("memories_fts", "memories", "m", "1.0, 0.5")  # content, tags
+# FTS5's BM25 constant: a term's contribution approaches idf * (K1 + 1) as it repeats in a short text.
+K1 = 1.2
 
 
 async def lexical_search(
@@ -72,6 +76,52 @@ async def lexical_search(
         return []
     where, params = memory_filter.memory_clause(MEMORIES.alias)
     return await ranked_matches(database, MEMORIES, expression, where, params, k)
+
+
+class BestPossibleScores:
+    """The BM25 score no text can reach for a query: each term's IDF (as FTS5 computes it, over the
+    whole index) times K1 + 1. A match's score divided by it is how much of the query it holds,
+    rare terms counting most, whatever the store's size: a calibrated lexical signal.
+
+    Each term's document count is kept (a count is a walk of its matches, up to 0.5 ms for a common
+    term at 100k) until the index has grown or shrunk by a hundredth: IDF moves little meanwhile."""
+
+    MAX_TERMS = 4096
+    DRIFT = 0.01
+
+    def __init__(self, index: RankedIndex = MEMORIES) -> None:
+        self._index = index
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._total = 0
+
+    async def score(self, database: Database, query: str) -> float:
+        terms = query_terms(query)
+        if not terms:
+            return 0.0
+        fts_table = self._index.fts
+        total = await database.fetchone(f"SELECT count(*) FROM {fts_table}_docsize")
+        assert total is not None  # count(*) always returns its row
+        if abs(int(total[0]) - self._total) > self.DRIFT * self._total:
+            self._counts.clear()
+            self._total = int(total[0])
+        missing = [term for term in terms if term not in self._counts]
+        if missing:
+            counts = ", ".join(
+                f"(SELECT count(*) FROM {fts_table} WHERE {fts_table} MATCH ?)" for _ in missing
+            )
+            row = await database.fetchone(f"SELECT {counts}", [f'"{term}"' for term in missing])
+            assert row is not None  # a SELECT without FROM always returns its row
+            self._counts.update(zip(missing, (int(n) for n in row), strict=True))
+        for term in terms:
+            self._counts.move_to_end(term)
+        while len(self._counts) > self.MAX_TERMS:
+            self._counts.popitem(last=False)
+        # FTS5's IDF, floored as FTS5 floors it, so that a term in over half the texts still counts a little.
+        n_total = self._total
+        idf = [
+            max(1e-6, math.log((n_total - self._counts[t] + 0.5) / (self._counts[t] + 0.5))) for t in terms
+        ]
+        return (K1 + 1) * sum(idf)
 
 
 async def ranked_matches(
