@@ -99,29 +99,36 @@ class BestPossibleScores:
         if not terms:
             return 0.0
         fts_table = self._index.fts
-        total = await database.fetchone(f"SELECT count(*) FROM {fts_table}_docsize")
-        assert total is not None  # count(*) always returns its row
-        if abs(int(total[0]) - self._total) > self.DRIFT * self._total:
+        row = await database.fetchone(f"SELECT count(*) FROM {fts_table}_docsize")
+        assert row is not None  # count(*) always returns its row
+        total = int(row[0])
+        if abs(total - self._total) > self.DRIFT * self._total:
             self._counts.clear()
-            self._total = int(total[0])
-        missing = [term for term in terms if term not in self._counts]
+            self._total = total
+        # A local copy: another search of this process may clear the cache while this one waits.
+        counts = {term: self._counts[term] for term in terms if term in self._counts}
+        missing = [term for term in terms if term not in counts]
         if missing:
-            counts = ", ".join(
+            subqueries = ", ".join(
                 f"(SELECT count(*) FROM {fts_table} WHERE {fts_table} MATCH ?)" for _ in missing
             )
-            row = await database.fetchone(f"SELECT {counts}", [f'"{term}"' for term in missing])
+            row = await database.fetchone(f"SELECT {subqueries}", [f'"{term}"' for term in missing])
             assert row is not None  # a SELECT without FROM always returns its row
-            self._counts.update(zip(missing, (int(n) for n in row), strict=True))
+            fresh = dict(zip(missing, (int(n) for n in row), strict=True))
+            counts.update(fresh)
+            self._counts.update(fresh)
         for term in terms:
-            self._counts.move_to_end(term)
+            if term in self._counts:
+                self._counts.move_to_end(term)
         while len(self._counts) > self.MAX_TERMS:
             self._counts.popitem(last=False)
-        # FTS5's IDF, floored as FTS5 floors it, so that a term in over half the texts still counts a little.
-        n_total = self._total
-        idf = [
-            max(1e-6, math.log((n_total - self._counts[t] + 0.5) / (self._counts[t] + 0.5))) for t in terms
-        ]
-        return (K1 + 1) * sum(idf)
+        return (K1 + 1) * sum(_idf(min(counts[term], total), total) for term in terms)
+
+
+def _idf(matches: int, total: int) -> float:
+    """FTS5's IDF, floored as FTS5 floors it, so that a term in over half the texts still counts a
+    little. `matches` is at most `total` (other processes write between the two counts)."""
+    return max(1e-6, math.log((total - matches + 0.5) / (matches + 0.5)))
 
 
 async def ranked_matches(

@@ -74,3 +74,18 @@ async def test_the_best_possible_bm25_follows_fts5s_idf(settings: Settings, mini
         assert await scores.score(services.database, "rollouts note") == pytest.approx(expected)
         [top, *_] = await search(services, "rollouts")
         assert top.explain is not None and 0 < top.explain.coverage < 1
+
+
+async def test_a_count_taken_after_other_processes_wrote_never_breaks_the_score(
+    settings: Settings, minilm: MiniLMEmbedder
+):
+    async with services_for(settings, minilm) as services:
+        for n in range(10):
+            await services.semantic.remember(
+                FactDraft(f"editor note {n}", "fact", "default", (), 0.5, None, None)
+            )
+        scores = fts.BestPossibleScores()
+        await scores.score(services.database, "editor")
+        # As when another server wrote between this one's two counts: more matches than texts.
+        scores._counts["editor"] = 12
+        assert await scores.score(services.database, "editor") == pytest.approx((fts.K1 + 1) * 1e-6)
