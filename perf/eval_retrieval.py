@@ -189,6 +189,13 @@ async def ingest(services: Services, haystack: Haystack) -> None:
     await services.linker.run_until_caught_up()
 
 
+def haystack_filter(haystack: Haystack) -> MemoryFilter:
+    """The haystack's namespace, and the memory system its documents were stored in (see ingest)."""
+    return MemoryFilter(
+        namespaces=(haystack.name,), systems=("semantic" if haystack.kind == "fact" else "episodic",)
+    )
+
+
 @dataclass(frozen=True)
 class RankedHit:
     key: str
@@ -200,10 +207,9 @@ async def rank(
     services: Services, haystack: Haystack, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
 ) -> list[RankedHit]:
     """The hits best first."""
-    system = "semantic" if haystack.kind == "fact" else "episodic"
     request = SearchRequest(
         query,
-        MemoryFilter(namespaces=(haystack.name,), systems=(system,)),
+        haystack_filter(haystack),
         limit=depth,
         signals=signals,
         explain=True,

@@ -25,10 +25,9 @@ from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
-from athena_mcp.store.filters import MemoryFilter
 from perf import eval_data, metrics
 from perf.eval_data import Haystack
-from perf.eval_retrieval import DATA, THRESHOLDS, ingest
+from perf.eval_retrieval import DATA, THRESHOLDS, haystack_filter, ingest
 
 POOL = 25
 PARTS = ("coverage", "relative")  # as calibration.Evidence
@@ -39,11 +38,10 @@ async def collect(services: Services, name: str, haystacks: list[Haystack]) -> l
     rows = []
     for number, haystack in enumerate(haystacks):
         await ingest(services, haystack)
-        system = "semantic" if haystack.kind == "fact" else "episodic"
         for question in haystack.questions:
             request = SearchRequest(
                 question.query,
-                MemoryFilter(namespaces=(haystack.name,), systems=(system,)),
+                haystack_filter(haystack),
                 limit=POOL,
                 explain=True,
             )

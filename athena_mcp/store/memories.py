@@ -86,14 +86,7 @@ async def insert_memories(tx: Transaction, memories: Sequence[NewMemory]) -> lis
     if len(ids) != len(memories):
         # Only when ids ran out (SQLite then picks free ones at random): never silently misnumber.
         raise StoreFault("The memory database has run out of ids in order; nothing was written.")
-    await tx.executemany(
-        "INSERT OR IGNORE INTO memory_tags (memory_id, tag) VALUES (?, ?)",
-        [
-            (memory_id, tag)
-            for memory_id, memory in zip(ids, memories, strict=True)
-            for tag in set(memory.tags)
-        ],
-    )
+    await _write_tags(tx, [(memory_id, memory.tags) for memory_id, memory in zip(ids, memories, strict=True)])
     return ids
 
 
@@ -186,7 +179,7 @@ async def update_memory(
     )
     if changes.tags is not None:
         await tx.execute("DELETE FROM memory_tags WHERE memory_id = ?", (current.id,))
-        await _write_tags(tx, current.id, changes.tags)
+        await _write_tags(tx, [(current.id, changes.tags)])
     await tx.execute(
         "UPDATE memories SET content = coalesce(?, content), content_hash = coalesce(?, content_hash), "
         "kind = coalesce(?, kind), tags = coalesce(?, tags), importance = coalesce(?, importance), "
@@ -358,8 +351,9 @@ def _tags_json(tags: Sequence[str]) -> str:
     return json.dumps(list(tags), ensure_ascii=False)
 
 
-async def _write_tags(tx: Transaction, memory_id: int, tags: Sequence[str]) -> None:
+async def _write_tags(tx: Transaction, tagged: Sequence[tuple[int, Sequence[str]]]) -> None:
+    """Each memory's tags, in one statement call for them all."""
     await tx.executemany(
         "INSERT OR IGNORE INTO memory_tags (memory_id, tag) VALUES (?, ?)",
-        [(memory_id, tag) for tag in set(tags)],
+        [(memory_id, tag) for memory_id, tags in tagged for tag in set(tags)],
     )
