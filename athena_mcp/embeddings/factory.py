@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.http import HttpEmbedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
@@ -21,4 +23,5 @@ def make_embedder(settings: Settings) -> Embedder:
         )
     if settings.embedder == "minilm-torch":
         return TorchMiniLMEmbedder(batch_size=settings.embedding_batch_size)
-    return MiniLMEmbedder(batch_size=settings.embedding_batch_size)
+    cache = Path(settings.model_cache).expanduser() if settings.model_cache else None
+    return MiniLMEmbedder(batch_size=settings.embedding_batch_size, cache=cache)
