@@ -32,6 +32,9 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("athena-mcp", appauthor=False)) / "athena.db"
 
 
+MODEL_CACHE_OFF = "off"
+
+
 def default_model_cache() -> str:
     return platformdirs.user_cache_dir("athena-mcp", appauthor=False)
 
@@ -127,7 +130,7 @@ class Settings:
     model_cache: str = _setting(
         default_model_cache,
         "Folder where the local embedding model, prepared once for this machine, is kept: later starts "
-        "map its weights instead of rebuilding them (faster, 100+ MB less memory); empty to build it "
+        "map its weights instead of rebuilding them (faster, 100+ MB less memory); `off` to build it "
         "in memory at every start.",
     )
     # 16: small batches are fastest for the local model on a 2-core CPU (padding and cache pressure

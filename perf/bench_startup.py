@@ -9,7 +9,7 @@ from starting the process to that first answer and how many first answers were h
 vector included, not lexical-only), then the server's peak RSS after 200 recalls and a batch of
 256 events. The starts share a model cache made new for the run: one start before them prepares
 the model in it (timed on its own), and the RSS is measured both with the prepared model and with
-the model built in memory (`--model-cache ""`). `minilm-torch` needs the torch extra.
+the model built in memory (`--model-cache off`). `minilm-torch` needs the torch extra.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ BATCH = 256
 
 
 def server(store: Path, embedder: str, model_cache: str) -> StdioServerParameters:
-    """A server over stdio; `model_cache` "" builds the local model in memory at every start."""
+    """A server over stdio; `model_cache` "off" builds the local model in memory at every start."""
     return StdioServerParameters(
         command=sys.executable,
         args=[
@@ -93,7 +93,7 @@ async def measure(args: argparse.Namespace, embedder_name: str, workdir: Path) -
         "starts": starts,
         "first_recall_s_preparing_the_model": preparing,
         "peak_rss_mb": await peak_rss(store, embedder_name, model_cache, queries, batch),
-        "peak_rss_mb_model_built_in_memory": await peak_rss(store, embedder_name, "", queries, batch),
+        "peak_rss_mb_model_built_in_memory": await peak_rss(store, embedder_name, "off", queries, batch),
     }
 
 

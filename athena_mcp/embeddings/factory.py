@@ -8,7 +8,7 @@ from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.http import HttpEmbedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.embeddings.minilm_torch import TorchMiniLMEmbedder
-from athena_mcp.settings import Settings
+from athena_mcp.settings import MODEL_CACHE_OFF, Settings
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -23,5 +23,5 @@ def make_embedder(settings: Settings) -> Embedder:
         )
     if settings.embedder == "minilm-torch":
         return TorchMiniLMEmbedder(batch_size=settings.embedding_batch_size)
-    cache = Path(settings.model_cache).expanduser() if settings.model_cache else None
+    cache = None if settings.model_cache == MODEL_CACHE_OFF else Path(settings.model_cache).expanduser()
     return MiniLMEmbedder(batch_size=settings.embedding_batch_size, cache=cache)

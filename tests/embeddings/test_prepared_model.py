@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from athena_mcp.embeddings import prepared_model
+from athena_mcp.embeddings.factory import make_embedder
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.settings import Settings
 
 TEXTS = ["hello", "The deploy to Fly.io failed because the migration locked the users table.", "x" * 2000]
 
@@ -111,3 +113,13 @@ def test_two_processes_preparing_at_once_leave_one_complete_folder(tmp_path: Pat
     assert printed[0] == printed[1]
     assert [path.name for path in tmp_path.iterdir()] == [prepared_folder(tmp_path).name]  # no staging left
     assert prepared_model._intact(prepared_folder(tmp_path))
+
+
+def test_the_setting_names_the_folder_or_turns_the_cache_off(tmp_path: Path) -> None:
+    prepared = make_embedder(Settings.load(flags={"model_cache": str(tmp_path)}))
+    in_memory = make_embedder(Settings.load(env={"ATHENA_MODEL_CACHE": "off"}))
+    assert isinstance(prepared, MiniLMEmbedder) and isinstance(in_memory, MiniLMEmbedder)
+    prepared.load()
+    in_memory.load()
+    assert prepared.graph is not None and prepared.graph.is_relative_to(tmp_path)
+    assert in_memory.graph is None
