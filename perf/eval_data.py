@@ -62,7 +62,7 @@ def locomo(path: Path) -> Iterator[Haystack]:
         known = {document.key for document in documents}
         questions = []
         for qa in sample["qa"]:
-            evidence = frozenset(ref for ref in _evidence_ids(qa.get("evidence", [])) if ref in known)
+            evidence = frozenset(ref for ref in evidence_ids(qa.get("evidence", [])) if ref in known)
             if evidence:
                 questions.append(Question(qa["question"], evidence, LOCOMO_CATEGORIES[qa["category"]]))
         yield Haystack(f"locomo-{sample['sample_id']}", documents, questions)
@@ -82,7 +82,7 @@ def locomo_facts(path: Path) -> Iterator[Haystack]:
             for statements in by_speaker.values():
                 for text, evidence in statements:
                     refs = [evidence] if isinstance(evidence, str) else list(evidence)
-                    cites.setdefault(text, set()).update(_evidence_ids(refs))
+                    cites.setdefault(text, set()).update(evidence_ids(refs))
                     moments.setdefault(text, _locomo_time(conversation.get(f"{session}_date_time")))
         documents = [Document(f"F{n}", text, moments[text], None) for n, text in enumerate(cites)]
         citing: dict[str, set[str]] = {}
@@ -92,7 +92,7 @@ def locomo_facts(path: Path) -> Iterator[Haystack]:
         questions = []
         for qa in sample["qa"]:
             relevant = frozenset(
-                key for turn in _evidence_ids(qa.get("evidence", [])) for key in citing.get(turn, ())
+                key for turn in evidence_ids(qa.get("evidence", [])) for key in citing.get(turn, ())
             )
             if relevant:
                 questions.append(Question(qa["question"], relevant, LOCOMO_CATEGORIES[qa["category"]]))
@@ -113,7 +113,7 @@ def locomo_sessions(path: Path) -> Iterator[Haystack]:
                 yield Haystack(f"{conversation.name}-{session}", documents, questions)
 
 
-def _evidence_ids(evidence: list[str]) -> Iterator[str]:
+def evidence_ids(evidence: list[str]) -> Iterator[str]:
     # A few evidence strings are malformed ("D8:6; D9:17", "D:11:26", "D30:05"): split and repair.
     for item in evidence:
         for part in re.split(r"[;\s]+", item):

@@ -34,7 +34,7 @@ def test_reciprocal_rank_and_ndcg():
 
 
 def test_malformed_locomo_evidence_is_repaired():
-    found = list(eval_data._evidence_ids(["D8:6; D9:17", "D9:1 D4:4", "D:11:26", "D30:05", "D"]))
+    found = list(eval_data.evidence_ids(["D8:6; D9:17", "D9:1 D4:4", "D:11:26", "D30:05", "D"]))
     assert found == ["D8:6", "D9:17", "D9:1", "D4:4", "D11:26", "D30:5"]
 
 
