@@ -19,9 +19,24 @@ _WORD = re.compile(r"\w+")
 # Longer names are not looked for: entity names are short, and the n-gram walk is bounded by it.
 MAX_NAME_WORDS = 8
 # Quoted or back-ticked phrases, and runs of capitalised words ("Alice", "New York", "PostgreSQL").
-_QUOTED = re.compile(r"[\"“`]([^\"”`\n]{2,60})[\"”`]")
+# A quoted name starts and ends with a word character: in `said, "I loved "Becoming Nicole" by`
+# the span between two quotes that are not a pair ("I loved ") ends with a space.
+_QUOTED = re.compile(r"[\"“`](\w[^\"”`\n]{0,58}\w)[\"”`]")
 _CAPITALISED = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
+# An opening quote or bracket starts a sentence too: dialog is quoted ('Tom said, "Thanks ...').
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*|[\"“‘'(]\s*)$")
+# A quoted utterance is not a name: quoted names are short and carry no sentence punctuation.
+_UTTERANCE = re.compile(r"[,.!?;:]\s|[.!?]$")
+MAX_QUOTED_WORDS = 6
+# Words that open a sentence capitalised and are never a name: a greeting or an interjection before
+# a name ("Hey Melanie", "Thanks Caroline") is dropped, and alone it is no name at all.
+INTERJECTIONS = frozenset(
+    """
+    hey hi hello thanks thank wow yeah yes yep nope oh ah aw awww aww wow omg lol haha hmm ok okay
+    sure great cool nice awesome absolutely agreed definitely totally exactly congrats
+    congratulations sorry well good bye goodbye welcome dear please yay ugh whoa gosh btw
+    """.split()
+)
 MAX_NAMES_PER_EVENT = 8
 MAX_NAME_CHARS = 60
 
@@ -29,25 +44,34 @@ MAX_NAME_CHARS = 60
 def mentioned_names(text: str) -> list[str]:
     """Names an event mentions, in order of first mention, at most MAX_NAMES_PER_EVENT.
 
-    A capitalised word that opens a sentence is taken only as part of a longer run ("Alice went"
-    gives nothing from "Alice" alone, "Alice Smith went" gives "Alice Smith"): at a sentence start
-    capitals say nothing. Leading function words are stripped ("The Berlin office" -> "Berlin")."""
+    A capitalised word that opens a sentence or a quotation is taken only as part of a longer run
+    ("Alice went" gives nothing from "Alice" alone, "Alice Smith went" gives "Alice Smith"): at a
+    sentence start capitals say nothing. Leading function words and interjections are stripped
+    ("The Berlin office" -> "Berlin", "Hey Melanie" -> "Melanie"), and a trailing "I" ("Yesterday I
+    went" gives nothing). A quoted phrase is a name only if it is short and no utterance
+    ('"Becoming Nicole"', not '"Thanks, Caroline!"'): on LoCoMo's dev conversations this took the
+    graph candidates from 921 (11 % with both names in the authors' observations) to 163 (40 %)."""
     found: dict[str, str] = {}
     for match in _QUOTED.finditer(text):
-        _add(found, match.group(1).strip())
+        phrase = match.group(1).strip()
+        if len(phrase.split()) <= MAX_QUOTED_WORDS and not _UTTERANCE.search(phrase):
+            _add(found, phrase)
     for match in _CAPITALISED.finditer(text):
         words = match.group(0).split()
-        while words and words[0].lower() in STOPWORDS:
+        while words and (words[0].lower() in STOPWORDS or words[0].lower() in INTERJECTIONS):
             words = words[1:]
+        while words and words[-1] == "I":  # "Yesterday I went": the pronoun ends no name
+            words = words[:-1]
         at_start = bool(_SENTENCE_START.search(text[: match.start()]))
-        if not words or (at_start and len(words) == 1 and words == match.group(0).split()):
+        if not words or (at_start and len(words) == 1 and words[0] == match.group(0).split()[0]):
             continue
         _add(found, " ".join(words))
     return list(found.values())[:MAX_NAMES_PER_EVENT]
 
 
 def _add(found: dict[str, str], name: str) -> None:
-    if 2 <= len(name) <= MAX_NAME_CHARS and name.lower() not in STOPWORDS:
+    folded = name.lower()
+    if 2 <= len(name) <= MAX_NAME_CHARS and folded not in STOPWORDS and folded not in INTERJECTIONS:
         found.setdefault(name.casefold(), name)
 
 

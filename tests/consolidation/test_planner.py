@@ -156,6 +156,18 @@ def test_names_skip_sentence_initial_capitals_and_keep_quoted_phrases():
     ]
 
 
+def test_names_in_dialog_are_not_greetings_or_whole_utterances():
+    # From a LoCoMo conversation recorded as events: greetings paired with names became graph candidates.
+    assert mentioned_names('Caroline said, "Hey Melanie, great to hear from you. Thanks!"') == ["Melanie"]
+    assert mentioned_names('Mel said, "Thanks, Caroline!"') == ["Caroline"]
+    assert mentioned_names('Mel said, "Awesome, glad it went well."') == []
+    assert mentioned_names('Gina said, "Yesterday I met Jon. BTW Jon says hi."') == ["Jon"]
+    assert mentioned_names('Caroline said, "I loved "Becoming Nicole" by Amy Ellis Nutt."') == [
+        "Becoming Nicole",
+        "Amy Ellis Nutt",
+    ]
+
+
 def test_verdicts_drop_rejected_proposals_and_mark_confirmed_ones():
     events = session(1, "a", [0, 1, 2], "success") + session(10, "b", [0, 1, 2], "success")
     plan = plan_chunk(events, [], {}, {}, {})
