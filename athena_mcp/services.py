@@ -122,6 +122,7 @@ async def open_services(
                     compaction_age_days=settings.compaction_age_days,
                     retention_days=settings.compaction_retention_days,
                     flashbulb_importance=settings.flashbulb_importance,
+                    vector_wait=settings.consolidation_vector_wait,
                 ),
             ),
         )

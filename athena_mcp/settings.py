@@ -172,6 +172,11 @@ class Settings:
         "Seconds between background passes that recompute the graph communities of namespaces whose "
         "graph changed; 0 recomputes them only on request.",
     )
+    consolidation_vector_wait: float = _setting(
+        10.0,
+        "Seconds a consolidate call waits for the vectors of events it could take in (computed in the "
+        "background after the model loads); past that it takes in what has them and says what waits.",
+    )
     consolidation_settle: float = _setting(
         600.0,
         "Seconds a session must be quiet (no new event) before consolidation takes it in; a session "
@@ -216,12 +221,16 @@ class Settings:
             raise ValueError("embedding_load_wait must be 0 or more seconds")
         if not 0 < self.near_duplicate_threshold <= 1:
             raise ValueError("near_duplicate_threshold must be in (0, 1]")
-        if min(self.consolidation_interval, self.consolidation_settle, self.compaction_age_days) < 0 or (
-            self.compaction_retention_days < 0 or not 0 < self.flashbulb_importance <= 1
-        ):
+        if min(
+            self.consolidation_interval,
+            self.consolidation_settle,
+            self.consolidation_vector_wait,
+            self.compaction_age_days,
+        ) < 0 or (self.compaction_retention_days < 0 or not 0 < self.flashbulb_importance <= 1):
             raise ValueError(
-                "consolidation_interval, consolidation_settle, compaction_age_days and "
-                "compaction_retention_days must be 0 or more; flashbulb_importance in (0, 1]"
+                "consolidation_interval, consolidation_settle, consolidation_vector_wait, "
+                "compaction_age_days and compaction_retention_days must be 0 or more; "
+                "flashbulb_importance in (0, 1]"
             )
         parse_policies(self.namespace_policies)
         if self.community_interval < 0:

@@ -3,11 +3,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from athena_mcp.store.fts import STOPWORDS
+
 DIGEST_CHARS = 2_000
 DIGEST_STEP_CHARS = 160
+# A statement has at least this many words that are not function words ("Thanks!" and "Sounds
+# good to me" are none).
+STATEMENT_MIN_WORDS = 4
+_WORD = re.compile(r"\w+")
+
+
+def is_statement(text: str) -> bool:
+    """Whether a text says something: enough content words, and not only a question."""
+    if text.rstrip().rstrip('"”').endswith("?"):
+        return False
+    return sum(word not in STOPWORDS for word in _WORD.findall(text.lower())) >= STATEMENT_MIN_WORDS
 
 
 def digest_text(
@@ -18,8 +32,9 @@ def digest_text(
     outcome: str | None,
     highlights: Sequence[tuple[str, str]],
 ) -> str:
-    """A session in a few lines: when, how many events, the outcome and its steps, decisions and
-    errors (`highlights` as (kind, text), in order), cut to DIGEST_CHARS."""
+    """A session in a few lines: when, how many events, the outcome and what happened (`highlights`
+    as (kind, text), in order: steps, decisions, errors and the statements central to it), cut to
+    DIGEST_CHARS."""
     start = datetime.fromtimestamp(started, tz=UTC)
     end = datetime.fromtimestamp(ended, tz=UTC)
     head = (

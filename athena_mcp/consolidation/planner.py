@@ -2,8 +2,9 @@
 
 Pure: the worker reads the events, their vectors, the procedures and the waiting candidate sessions,
 and this module turns them into a `Plan` that the worker writes in one transaction.
-- Facts: an event text that recurs (cosine >= FACT_MATCH) in at least two sessions becomes a
-  semantic fact, or is linked to the fact an earlier occurrence already became.
+- Facts: an event text that recurs (cosine >= FACT_MATCH) in at least two sessions and is a
+  statement (extraction.is_statement) becomes a semantic fact, or is linked to the fact an earlier
+  occurrence already became.
 - Procedures: a session with an outcome and at least MIN_STEPS actions that repeats a procedure
   (sequences.py) is evidence for it: success raises its confidence, failure lowers it. Otherwise it
   waits as a candidate; once MIN_SUPPORT successful sessions repeat one another they become a
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from athena_mcp.consolidation.extraction import digest_text
+from athena_mcp.consolidation.extraction import digest_text, is_statement
 from athena_mcp.consolidation.sequences import SESSION_MATCH, UnionFind, sequence_similarity
 from athena_mcp.memory.entity_linking import mentioned_names
 from athena_mcp.store.consolidation import EarlierEvent, PairPlan, SessionSteps
@@ -36,10 +38,22 @@ MIN_SUPPORT = 2
 # Below this many supporting sessions a product is uncertain: System 2 is asked about it.
 CERTAIN_SUPPORT = 3
 DIGEST_MIN_EVENTS = 3
+# Statements a digest shows of a session besides its steps, decisions and errors, and how much a
+# statement's likeness to those already shown counts against it (LoCoMo dev, perf.eval_consolidation).
+DIGEST_TOPICS = 5
+DIGEST_REDUNDANCY = 0.5
 STEP_KIND = "action"
 # Kinds that carry what happened, shown in a digest besides the steps.
 DIGEST_KINDS = ("action", "decision", "error")
 MAX_NAME_LENGTH = 80
+# An event before a session's first step names its goal when it states an intent, or when its cosine
+# to the steps' mean vector is at least GOAL_MATCH.
+_INTENT = re.compile(
+    r"^\s*(?:goal|task|objective|intent|plan)\s*:|\b(?:want|need|have|going|plan|trying|about)\s+to\b"
+    r"|\blet'?s\b",
+    re.IGNORECASE,
+)
+GOAL_MATCH = 0.35
 
 Validation = Literal["unvalidated", "validated", "rejected"]
 
@@ -232,8 +246,7 @@ def session_steps(namespace: str, session_id: str, events: Sequence[Event]) -> S
     outcomes = [e.outcome for e in events if e.outcome in ("success", "failure", "partial")]
     if len(steps) < MIN_STEPS or not outcomes:
         return None
-    before_steps = [e for e in events if e.occurred_at <= steps[0].occurred_at and e.kind != STEP_KIND]
-    goal = before_steps[0].content if before_steps else f"{steps[0].content} … {steps[-1].content}"
+    goal = session_goal(events, steps) or f"{steps[0].content} … {steps[-1].content}"
     duration = events[-1].occurred_at - events[0].occurred_at
     return SessionSteps(
         namespace=namespace,
@@ -247,6 +260,25 @@ def session_steps(namespace: str, session_id: str, events: Sequence[Event]) -> S
         duration=duration if duration > 0 else None,
         ended_at=events[-1].occurred_at,
     )
+
+
+def session_goal(events: Sequence[Event], steps: Sequence[Event]) -> str | None:
+    """What the session set out to do: of the events recorded before its first step, one that states
+    an intent ("Goal: ...", "we need to ...") or, failing that, the one nearest the steps in meaning
+    if it is near enough. Recorded order, not time, says "before": a batch's events share one time,
+    and the first of them was once taken as the goal however unrelated ("The staging database
+    password rotates every Monday" naming a checkout / pytest / publish workflow)."""
+    first = steps[0].occurred_at, steps[0].id
+    before = [e for e in events if e.kind != STEP_KIND and (e.occurred_at, e.id) < first]
+    if not before:
+        return None
+    intents = [e for e in before if _INTENT.search(e.content)]
+    if intents:
+        return intents[-1].content  # the latest stated intent before the work began
+    mean = np.stack([e.vector for e in steps]).mean(axis=0)
+    mean /= max(float(np.linalg.norm(mean)), 1e-9)
+    nearest = max(before, key=lambda e: float(e.vector @ mean))
+    return nearest.content if float(nearest.vector @ mean) >= GOAL_MATCH else None
 
 
 def _best_match(session: SessionSteps, known: Sequence[tuple[int, np.ndarray]]) -> int | None:
@@ -304,6 +336,8 @@ def _plan_facts(
         facts = (earlier[m].fact_id for m in members if m in earlier)
         linked = sorted({fact for fact in facts if fact is not None})
         newest = max(fresh, key=lambda e: (e.occurred_at, e.id))
+        if not linked and not is_statement(newest.content):
+            continue  # a recurring status line or pleasantry ("docs published", "Thanks!") is no fact
         plan.facts.append(
             FactPlan(
                 namespace=newest.namespace,
@@ -327,13 +361,15 @@ def _plan_digests(plan: Plan, sessions: Mapping[tuple[str, str], list[Event]]) -
         if len(session_events) < DIGEST_MIN_EVENTS:
             continue
         outcomes = [e.outcome for e in session_events if e.outcome is not None]
+        shown = {e.id for e in session_events if e.kind in DIGEST_KINDS or e.outcome}
+        shown.update(e.id for e in central_events(session_events, exclude=shown))
         content = digest_text(
             session_id,
             session_events[0].occurred_at,
             session_events[-1].occurred_at,
             len(session_events),
             outcomes[-1] if outcomes else None,
-            [(e.kind, e.content) for e in session_events if e.kind in DIGEST_KINDS or e.outcome],
+            [(e.kind, e.content) for e in session_events if e.id in shown],
         )
         plan.digests.append(
             DigestPlan(
@@ -345,6 +381,26 @@ def _plan_digests(plan: Plan, sessions: Mapping[tuple[str, str], list[Event]]) -
                 event_ids=tuple(e.id for e in session_events),
             )
         )
+
+
+def central_events(events: Sequence[Event], exclude: set[int]) -> list[Event]:
+    """Up to DIGEST_TOPICS events that say what the session was about: statements nearest the
+    session's mean vector, each new pick kept apart from those before it (maximal marginal
+    relevance), so that a session of several topics shows each. Greetings and short replies lie
+    far from the mean of a session's talk, and too few words make no statement at all."""
+    pool = [e for e in events if e.id not in exclude and is_statement(e.content)]
+    if not pool:
+        return []
+    vectors = np.stack([e.vector for e in pool])
+    mean = np.stack([e.vector for e in events]).mean(axis=0)
+    centrality = vectors @ (mean / max(float(np.linalg.norm(mean)), 1e-9))
+    picked: list[int] = []
+    while len(picked) < min(DIGEST_TOPICS, len(pool)):
+        redundancy = (vectors @ vectors[picked].T).max(axis=1) if picked else np.zeros(len(pool))
+        gain = centrality - DIGEST_REDUNDANCY * redundancy
+        gain[picked] = -np.inf
+        picked.append(int(np.argmax(gain)))
+    return [pool[i] for i in picked]
 
 
 def _plan_pairs(plan: Plan, events: Sequence[Event]) -> None:

@@ -53,6 +53,7 @@ CHUNK_SESSIONS = 400
 CHUNK_LOOSE_EVENTS = 2_000
 LEASE_SECONDS = 60.0
 COMPACTION_PAGE = 5_000
+VECTOR_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class ConsolidationPolicy:
     compaction_age_days: float
     retention_days: float
     flashbulb_importance: float
+    # A requested run whose settled events still wait for vectors waits this long for them.
+    vector_wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,9 @@ class RunReport(BaseModel):
     run_id: int | None = Field(
         default=None, description="The recorded run; null for a dry run or a skipped one"
     )
-    status: Literal["done", "dry_run", "skipped", "failed"]
+    status: Literal["done", "nothing_taken", "dry_run", "skipped", "failed"] = Field(
+        description="nothing_taken: no event taken in and none compacted; the notice says why"
+    )
     notice: str | None = None
     events: int = Field(default=0, description="Events taken in")
     facts_created: int = 0
@@ -149,6 +154,8 @@ class ConsolidationWorker:
         settled_before = time.time() - settle
         if dry_run:
             return await self._dry_run(namespace, settled_before, settle)
+        if trigger == "request":
+            await self._wait_for_vectors(namespace, settled_before)
         async with self._run_lock:
             now = time.time()
             async with self._database.transaction() as tx:
@@ -175,16 +182,31 @@ class ConsolidationWorker:
             async with self._database.transaction() as tx:
                 await store.finish_run(tx, run_id, "done", reports, None)
                 await store.release_lease(tx, self.holder)
+            totals = sum(reports.values(), Counter())
             done = RunReport.model_validate(
                 {
                     "run_id": run_id,
-                    "status": "done",
+                    "status": "done"
+                    if totals["events"] or totals["compacted"] or totals["purged"]
+                    else "nothing_taken",
                     "settling": await store.settling(self._database, namespace, settled_before),
-                    **sum(reports.values(), Counter()),
+                    **totals,
                 }
             )
             done.notice = _left_for_later(done, settle)
             return done
+
+    async def _wait_for_vectors(self, namespace: str | None, settled_before: float) -> None:
+        """Until no settled event of the namespace(s) waits for its vector (the vector backlog
+        computes them), or `policy.vector_wait` seconds have passed."""
+        deadline = time.monotonic() + self.policy.vector_wait
+        while True:
+            waiting = 0
+            for space in await self._namespaces(namespace):
+                waiting += (await self._next_chunk(space, settled_before)).waiting
+            if not waiting or time.monotonic() >= deadline:
+                return
+            await asyncio.sleep(min(VECTOR_POLL_SECONDS, max(deadline - time.monotonic(), 0)))
 
     async def _dry_run(self, namespace: str | None, settled_before: float, settle: float) -> RunReport:
         counted: Counter[str] = Counter()

@@ -185,20 +185,45 @@ async def test_a_session_that_recorded_its_outcome_is_taken_in_without_waiting_t
 
 async def test_a_run_says_when_settled_events_wait_for_their_vectors(settings, minilm):
     embedder = GatedEmbedder(minilm)
-    # Calls wait for the loading model this long, then go on without it.
-    async with open_client(dataclasses.replace(settings, embedding_load_wait=0.2), embedder) as client:
+    # Calls wait for the loading model this long, and consolidate for the vectors this long.
+    waits = dataclasses.replace(settings, embedding_load_wait=0.2, consolidation_vector_wait=0.3)
+    async with open_client(waits, embedder) as client:
         try:
             recorded = await call(
                 client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)
             )
             assert recorded["vectors"] == "pending"
             report = await call(client, "consolidate", settle_seconds=0)
-            assert (report["status"], report["events"]) == ("done", 0)
+            # Never "done" over nothing (a LoCoMo conversation reported done with 675 events waiting).
+            assert (report["status"], report["events"]) == ("nothing_taken", 0)
             assert report["waiting_for_vectors"] == len(recorded["ids"])
             assert (
                 report["notice"].startswith("Nothing taken in.") and "waiting for vectors" in report["notice"]
             )
             assert "unvalidated" not in report["notice"]
+        finally:
+            embedder.gate.set()
+
+
+async def test_a_run_waits_for_vectors_the_background_computes_meanwhile(settings, minilm):
+    embedder = GatedEmbedder(minilm)
+    waits = dataclasses.replace(settings, embedding_load_wait=0.2, consolidation_vector_wait=30)
+    async with open_client(waits, embedder) as client:
+        try:
+            recorded = await call(
+                client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)
+            )
+            assert recorded["vectors"] == "pending"
+            consolidating = asyncio.ensure_future(call(client, "consolidate", settle_seconds=0))
+            await asyncio.sleep(0.5)
+            assert not consolidating.done()  # waiting for the vectors, not reporting nothing
+            embedder.gate.set()
+            report = await asyncio.wait_for(consolidating, 30)
+            assert (report["status"], report["events"], report["waiting_for_vectors"]) == (
+                "done",
+                len(recorded["ids"]),
+                0,
+            )
         finally:
             embedder.gate.set()
 
@@ -421,7 +446,8 @@ async def test_a_cancelled_run_is_recorded_as_interrupted_and_hands_back_its_lea
         monkeypatch.undo()
         runs = await services.database.fetchall("SELECT status FROM consolidation_runs")
         assert [row[0] for row in runs] == ["interrupted"]
-        assert (await worker.run_once(settle_seconds=0)).status == "done"  # the lease was handed back
+        # The lease was handed back: the run is not skipped (and had nothing to take in).
+        assert (await worker.run_once(settle_seconds=0)).status == "nothing_taken"
 
 
 async def test_two_processes_never_take_in_the_same_events(settings, minilm):

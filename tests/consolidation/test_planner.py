@@ -28,7 +28,7 @@ def session(
 ) -> list[Event]:
     """A goal message, one action per step direction, then the outcome."""
     events = [
-        Event(first_id, namespace, "message", f"goal of {session_id}", session_id, None, 0.0, 0.5, unit(7))
+        Event(first_id, namespace, "message", f"Goal: ship {session_id}", session_id, None, 0.0, 0.5, unit(7))
     ]
     for n, step in enumerate(steps, start=1):
         events.append(
@@ -62,7 +62,7 @@ def test_two_successful_sessions_with_the_same_steps_make_a_procedure_with_their
     plan = plan_chunk(events, [], {}, {}, {})
     [procedure] = plan.procedures
     assert procedure.steps == ("step 0", "step 1", "step 2")
-    assert procedure.goal == "goal of a" or procedure.goal == "goal of b"
+    assert procedure.goal == "Goal: ship a" or procedure.goal == "Goal: ship b"
     assert [s.session_id for s in procedure.evidence] == ["a", "b"] and procedure.support == 2
     assert plan.new_candidates == [] and plan.used_candidates == []
 
@@ -148,6 +148,34 @@ def test_digests_need_three_events_and_name_pairs_come_from_one_event():
     }
 
 
+def test_the_goal_is_the_stated_intent_not_an_unrelated_event_of_the_same_batch():
+    # One record_events batch: every event has the same time; only the recorded order tells.
+    def batch(texts_and_vectors: list[tuple[str, str, np.ndarray]]) -> list[Event]:
+        return [
+            Event(
+                n, "default", kind, text, "s", "success" if n == len(texts_and_vectors) else None, 5.0, 0.5, v
+            )
+            for n, (kind, text, v) in enumerate(texts_and_vectors, start=1)
+        ]
+
+    steps = [
+        ("action", "git checkout main", unit(0)),
+        ("action", "pytest", unit(1)),
+        ("action", "publish", unit(2)),
+    ]
+    unrelated = ("observation", "The staging database password rotates every Monday", unit(7))
+    stated = ("message", "We need to publish the documentation", unit(7))
+    near = ("observation", "Docs release", (unit(0) + unit(1) + unit(2)) / np.sqrt(3))
+    assert session_steps("default", "s", batch([unrelated, stated, *steps])).goal == stated[1]
+    assert session_steps("default", "s", batch([unrelated, near, *steps])).goal == "Docs release"
+    assert session_steps("default", "s", batch([unrelated, *steps])).goal == "git checkout main … publish"
+    # An intent stated after the work began names nothing.
+    assert (
+        session_steps("default", "s", batch([*steps[:1], stated, *steps[1:]])).goal
+        == "git checkout main … publish"
+    )
+
+
 def test_names_skip_sentence_initial_capitals_and_keep_quoted_phrases():
     assert mentioned_names('Alice asked "vector index" about Postgres and The Berlin office') == [
         "vector index",
@@ -179,3 +207,21 @@ def test_verdicts_drop_rejected_proposals_and_mark_confirmed_ones():
     )
     rejected = plan_chunk(events, [], {}, {}, {}, {procedure.key: Verdict(False)})
     assert rejected.procedures == [] and rejected.rejected == [procedure.key]
+
+
+def test_only_statements_recurring_across_sessions_become_facts():
+    # A first use found "docs published" and "Goal: publish documentation" stored as facts.
+    texts = [
+        "docs published",
+        "Goal: publish documentation",
+        "Thanks!",
+        "The staging database runs PostgreSQL 16",
+    ]
+    events = [
+        Event(10 * n + s, "default", "observation", text, f"s{s}", None, float(s), 0.5, unit(n))
+        for n, text in enumerate(texts)
+        for s in (1, 2)
+    ]
+    repeats = [(10 * n + 1, 10 * n + 2) for n in range(len(texts))]
+    plan = plan_chunk(events, repeats, {}, {}, {})
+    assert [fact.content for fact in plan.facts] == ["The staging database runs PostgreSQL 16"]
