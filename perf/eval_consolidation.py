@@ -13,7 +13,8 @@ session: `observation` statements, each citing the turns it came from, and a `se
 - graph candidates: how many name pairs, and the share whose two names both occur in the
   conversation's gold observations (names, not greetings);
 - retrieval: recall@5 / @10 of the dataset's questions over the events alone and over events and
-  products, a product counting for the turns it came from. Products must not make it worse.
+  products, a product counting for the turns it came from, and the share of questions whose
+  recall@10 the products lowered (harmed) or raised. Products must not make it worse.
 
     python -m perf.eval_consolidation [--data PATH] [--limit N] [--out FILE] [--cache DIR]
 
@@ -121,7 +122,9 @@ async def recall_with_products(
     services: Services, haystack: Haystack, products: list[Product]
 ) -> dict[str, dict[str, float]]:
     """Mean recall@k of the questions' evidence turns over the events alone and over events and
-    products; a product hit covers the turns it came from."""
+    products (a product hit covers the turns it came from), and the share of questions whose
+    recall@10 products lowered ("harmed": products pushed evidence out that the events alone found)
+    or raised."""
     sources = {p.id: p.sources for p in products}
     events_only = MemoryFilter(namespaces=(haystack.name,), systems=("episodic",), kinds=("message",))
     with_products = MemoryFilter(namespaces=(haystack.name,))
@@ -139,7 +142,13 @@ async def recall_with_products(
                 found = set().union(*covered[:k]) if covered else set()
                 share = len(question.relevant & found) / len(question.relevant)
                 scores[name].setdefault(f"recall@{k}", []).append(share)
-    return {name: {k: statistics.fmean(v) for k, v in by_k.items()} for name, by_k in scores.items()}
+    report = {name: {k: statistics.fmean(v) for k, v in by_k.items()} for name, by_k in scores.items()}
+    alone, added = scores["events"][f"recall@{DEPTHS[-1]}"], scores["events+products"][f"recall@{DEPTHS[-1]}"]
+    report["questions"] = {
+        "harmed": statistics.fmean(b < a for a, b in zip(alone, added, strict=True)),
+        "helped": statistics.fmean(b > a for a, b in zip(alone, added, strict=True)),
+    }
+    return report
 
 
 def names_in(text: str) -> set[str]:
@@ -263,7 +272,8 @@ def print_report(summary: dict[str, Any], conversations: int) -> None:
         f"{pct(summary['graph_candidates_named_in_gold'])}"
     )
     for mode, by_k in summary["retrieval"].items():
-        print(f"recall over {mode}: " + ", ".join(f"{k} {v:.3f}" for k, v in by_k.items()))
+        label = "questions whose recall@10 products changed" if mode == "questions" else f"recall over {mode}"
+        print(f"{label}: " + ", ".join(f"{k} {v:.3f}" for k, v in by_k.items()))
 
 
 async def run(path: Path, limit: int | None, embedder: Embedder) -> dict[str, Any]:

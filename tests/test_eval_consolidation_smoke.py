@@ -40,9 +40,10 @@ async def test_a_short_run_reports_coverage_noise_digests_and_retrieval(minilm, 
     # session by provenance only if digests keep their sources.
     assert summary["coverage_by_provenance_products"] >= summary["coverage_by_provenance_facts"]
     retrieval = summary["retrieval"]
-    assert set(retrieval) == {"events", "events+products"}
-    for by_k in retrieval.values():
-        assert 0 < by_k["recall@5"] <= by_k["recall@10"] <= 1
+    assert set(retrieval) == {"events", "events+products", "questions"}
+    for mode in ("events", "events+products"):
+        assert 0 < retrieval[mode]["recall@5"] <= retrieval[mode]["recall@10"] <= 1
+    assert 0 <= retrieval["questions"]["harmed"] + retrieval["questions"]["helped"] <= 1
     printed = capsys.readouterr().out
     assert (
         "coverage by meaning" in printed and "noise" in printed and "recall over events+products" in printed
