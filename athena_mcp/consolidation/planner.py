@@ -35,8 +35,10 @@ FACT_MATCH = 0.9
 MIN_STEPS = 2
 MAX_STEPS = 50
 MIN_SUPPORT = 2
-# Below this many supporting sessions a product is uncertain: System 2 is asked about it.
+# Below this many supporting sessions a product is uncertain: System 2 is asked about it, about at
+# most MAX_REVIEWED of them a run.
 CERTAIN_SUPPORT = 3
+MAX_REVIEWED = 8
 DIGEST_MIN_EVENTS = 3
 # Statements a digest shows of a session besides its steps, decisions and errors, and how much a
 # statement's likeness to those already shown counts against it (LoCoMo dev, perf.eval_consolidation).
@@ -151,6 +153,10 @@ class Plan:
         facts = [f for f in self.facts if f.existing_fact_id is None and f.sessions < CERTAIN_SUPPORT]
         procedures = [p for p in self.procedures if p.support < CERTAIN_SUPPORT]
         return [*procedures, *facts]
+
+    def reviewed(self) -> list[FactPlan | ProcedurePlan]:
+        """The proposals System 2 is shown, and the only ones its answer may change."""
+        return self.uncertain()[:MAX_REVIEWED]
 
 
 def product_key(kind: str, event_ids: Iterable[int]) -> str:
@@ -412,7 +418,9 @@ def _plan_pairs(plan: Plan, events: Sequence[Event]) -> None:
 
 
 def _apply_verdicts(plan: Plan, verdicts: Mapping[str, Verdict]) -> None:
-    for proposal in plan.proposals():
+    # An answer about a key it was not shown (a certain product, one past MAX_REVIEWED, one of
+    # another namespace) is ignored: the model confirms, rejects or renames only what it was asked.
+    for proposal in plan.reviewed():
         verdict = verdicts.get(proposal.key)
         if verdict is None:
             continue

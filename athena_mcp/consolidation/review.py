@@ -2,8 +2,11 @@
 
 Only uncertain proposals (fewer than CERTAIN_SUPPORT sessions behind them) are asked about, at most
 MAX_REVIEWED per call, in one prompt; the answer is JSON keyed by each proposal's stable key. An
-answer that cannot be read changes nothing: System 1's results stand, unvalidated. The question and
-the answer are plain text here; the consolidation toolset carries them over MCP sampling.
+answer that cannot be read changes nothing: System 1's results stand, unvalidated. The answer is
+untrusted text: it can confirm, reject or rename only the proposals it was shown
+(`Plan.reviewed`), and a new name that reads like an instruction to a model or carries a secret is
+dropped. The question and the answer are plain text here; the consolidation toolset carries them
+over MCP sampling.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import json
 import re
 
 from athena_mcp.consolidation.planner import FactPlan, Plan, ProcedurePlan, Verdict
+from athena_mcp.governance import scan
 
-MAX_REVIEWED = 8
 MAX_SUMMARY_CHARS = 200
 REVIEW_MAX_TOKENS = 800
 
@@ -27,7 +30,7 @@ _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 def review_prompt(plan: Plan) -> str | None:
     """The question about the plan's uncertain proposals, or None when it has none."""
-    items = plan.uncertain()[:MAX_REVIEWED]
+    items = plan.reviewed()
     if not items:
         return None
     lines = [_describe(item) for item in items]
@@ -69,5 +72,7 @@ def verdicts_from(answer: str) -> dict[str, Verdict]:
             continue
         summary = answer.get("summary")
         summary = " ".join(summary.split())[:MAX_SUMMARY_CHARS] if isinstance(summary, str) else None
+        if summary and scan(summary):
+            summary = None  # a goal becomes memory the agent reads: no instructions, no secrets in it
         verdicts[str(key)] = Verdict(valid=answer["valid"], summary=summary or None)
     return verdicts
