@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from perf import eval_consolidation
+from perf import eval_consolidation, eval_procedures
 from perf.eval_retrieval import DATA
 
 needs_data = pytest.mark.skipif(not DATA["locomo"].is_file(), reason="no shared evaluation data")
@@ -48,3 +48,17 @@ async def test_a_short_run_reports_coverage_noise_digests_and_retrieval(minilm, 
     assert (
         "coverage by meaning" in printed and "noise" in printed and "recall over events+products" in printed
     )
+
+
+async def test_the_procedure_check_learns_workflows_names_their_goals_and_ignores_near_misses(minilm):
+    report = await eval_procedures.run(repeats=3, one_offs=6, seed=3, embedder=minilm)
+    assert report["learned"] >= 3 and report["precision"] == 1.0
+    assert report["goal_named_right"] == 1.0  # batches start with an unrelated event of the same time
+    assert report["foreign_evidence"] == 0.0
+    sessions = eval_procedures.recorded_sessions(3, 6, seed=3)
+    batched = [
+        memories
+        for memories, recorded in sessions
+        if recorded.workflow and len({m.occurred_at for m in memories}) == 1
+    ]
+    assert batched and all(memories[0].content in eval_procedures.CHATTER for memories in batched)

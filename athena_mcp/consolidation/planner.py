@@ -52,6 +52,7 @@ MAX_NAME_LENGTH = 80
 # to the steps' mean vector is at least GOAL_MATCH.
 _INTENT = re.compile(
     r"^\s*(?:goal|task|objective|intent|plan)\s*:|\b(?:want|need|have|going|plan|trying|about)\s+to\b"
+    r"|\b(?:want|need)\s+(?:a|an|the|some)\b"
     r"|\blet'?s\b",
     re.IGNORECASE,
 )
