@@ -190,6 +190,7 @@ def test_names_in_dialog_are_not_greetings_or_whole_utterances():
     assert mentioned_names('Mel said, "Thanks, Caroline!"') == ["Caroline"]
     assert mentioned_names('Mel said, "Awesome, glad it went well."') == []
     assert mentioned_names('Gina said, "Yesterday I met Jon. BTW Jon says hi."') == ["Jon"]
+    assert mentioned_names('Jon said, "See you Next Friday, or Tues at the latest, with May."') == ["May"]
     assert mentioned_names('Caroline said, "I loved "Becoming Nicole" by Amy Ellis Nutt."') == [
         "Becoming Nicole",
         "Amy Ellis Nutt",
