@@ -70,12 +70,14 @@ def prepared_graph(cache: Path, source: Path, source_sha256: str, options: Calla
 def _intact(folder: Path) -> bool:
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        return all(file_sha256(folder / name) == manifest[name] for name in (GRAPH, WEIGHTS))
+        changed = [name for name in (GRAPH, WEIGHTS) if file_sha256(folder / name) != manifest[name]]
     except FileNotFoundError:
         return False
     except (OSError, ValueError, KeyError, TypeError) as error:
-        log.warning("the prepared embedding model in %s is damaged (%s); preparing it again", folder, error)
-        return False
+        changed = [str(error)]
+    if changed:
+        log.warning("the prepared embedding model in %s is damaged (%s); preparing it again", folder, changed)
+    return not changed
 
 
 def _prepare(folder: Path, source: Path, options: Callable[[], Any]) -> None:

@@ -78,6 +78,7 @@ def test_a_damaged_prepared_model_is_prepared_again(
         vectors = MiniLMEmbedder(cache=tmp_path).embed(TEXTS)
 
     assert np.array_equal(vectors, minilm.embed(TEXTS))
+    assert "is damaged (['weights.bin'])" in caplog.text
     manifest = json.loads((weights.parent / "manifest.json").read_text())
     assert prepared_model.file_sha256(weights) == manifest["weights.bin"]
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".preparing-")]
