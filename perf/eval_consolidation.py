@@ -55,6 +55,8 @@ NOISE = 0.45  # a product no gold observation comes this close to is noise
 DEPTHS = (5, 10)
 QUESTION_DEPTH = 25
 WORD = re.compile(r"\w+")
+# A digest quotes an event when it holds the event's first characters (it shortens long ones).
+QUOTED_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,23 @@ def gold_of(sample: dict[str, Any]) -> Gold:
 
 
 async def products_of(services: Services, namespace: str) -> list[Product]:
-    """The consolidation's text products in the namespace, each with the turns it came from."""
+    """The consolidation's text products in the namespace, each with the turns it came from. A digest
+    counts only for the turns it shows: its provenance holds every event of its session, but a reader
+    of the digest learns only what it quotes."""
     rows = await services.database.fetchall(
-        "SELECT p.id, p.kind, p.content, p.session_id, e.source FROM memories p "
+        "SELECT p.id, p.kind, p.content, p.session_id, e.source, e.content FROM memories p "
         "JOIN provenance v ON v.product_type = 'memory' AND v.product_id = p.id "
         "JOIN memories e ON e.id = v.memory_id "
         "WHERE p.namespace = ? AND p.status = 'active' AND p.kind IN ('fact', 'episode')",
         [namespace],
     )
     found: dict[int, tuple[str, str, str | None, set[str]]] = {}
-    for product_id, kind, content, session_id, source in rows:
+    for product_id, kind, content, session_id, source, event_text in rows:
         entry = found.setdefault(
             product_id, ("fact" if kind == "fact" else "digest", content, session_id, set())
         )
-        if source:
+        shown = kind == "fact" or " ".join(event_text.split())[:QUOTED_CHARS] in " ".join(content.split())
+        if source and shown:
             entry[3].add(source)
     return [Product(i, k, c, s, frozenset(src)) for i, (k, c, s, src) in found.items()]
 
@@ -120,11 +125,11 @@ def cosines(embedder: Embedder, left: list[str], right: list[str]) -> np.ndarray
 
 async def recall_with_products(
     services: Services, haystack: Haystack, products: list[Product]
-) -> dict[str, dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], list[str]]:
     """Mean recall@k of the questions' evidence turns over the events alone and over events and
     products (a product hit covers the turns it came from), and the share of questions whose
     recall@10 products lowered ("harmed": products pushed evidence out that the events alone found)
-    or raised."""
+    or raised; and the questions harmed, to look into."""
     sources = {p.id: p.sources for p in products}
     events_only = MemoryFilter(namespaces=(haystack.name,), systems=("episodic",), kinds=("message",))
     with_products = MemoryFilter(namespaces=(haystack.name,))
@@ -148,7 +153,8 @@ async def recall_with_products(
         "harmed": statistics.fmean(b < a for a, b in zip(alone, added, strict=True)),
         "helped": statistics.fmean(b > a for a, b in zip(alone, added, strict=True)),
     }
-    return report
+    harmed = [q.query for q, a, b in zip(haystack.questions, alone, added, strict=True) if b < a]
+    return report, harmed
 
 
 def names_in(text: str) -> set[str]:
@@ -196,6 +202,7 @@ async def evaluate_conversation(
         set().union(*(names_in(text) for text in gold.observations)) if gold.observations else set()
     )
     pairs = await graph_pairs(services, haystack.name)
+    retrieval, harmed = await recall_with_products(services, haystack, products)
     return {
         "conversation": haystack.name,
         "events": len(haystack.documents),
@@ -217,7 +224,8 @@ async def evaluate_conversation(
         )
         if pairs
         else None,
-        "retrieval": await recall_with_products(services, haystack, products),
+        "retrieval": retrieval,
+        "harmed_questions": harmed,
         "examples": {
             "facts": [p.content for p in facts[:5]],
             "digests": [p.content for p in digests[:2]],
