@@ -28,6 +28,7 @@ import numpy as np
 
 from athena_mcp.consolidation.extraction import digest_text, is_statement
 from athena_mcp.consolidation.sequences import SESSION_MATCH, UnionFind, sequence_similarity
+from athena_mcp.governance import scan
 from athena_mcp.memory.entity_linking import mentioned_names
 from athena_mcp.store.consolidation import EarlierEvent, PairPlan, SessionSteps
 
@@ -39,6 +40,9 @@ MIN_SUPPORT = 2
 # most MAX_REVIEWED of them a run.
 CERTAIN_SUPPORT = 3
 MAX_REVIEWED = 8
+# Statements System 2 reads facts from in one run, and facts it may propose from them.
+MAX_SHOWN_STATEMENTS = 40
+MAX_PROPOSED_FACTS = 10
 DIGEST_MIN_EVENTS = 3
 # Statements a digest shows of a session besides its steps, decisions and errors, and how much a
 # statement's likeness to those already shown counts against it (LoCoMo dev, perf.eval_consolidation).
@@ -58,7 +62,8 @@ _INTENT = re.compile(
 )
 GOAL_MATCH = 0.35
 
-Validation = Literal["unvalidated", "validated", "rejected"]
+# extracted: written by System 2 itself, read in the sessions' statements it cites
+Validation = Literal["unvalidated", "validated", "rejected", "extracted"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,14 @@ class Verdict:
 
     valid: bool
     summary: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposedFact:
+    """A fact System 2 read in statements it was shown, citing them (by event id)."""
+
+    content: str
+    event_ids: tuple[int, ...]
 
 
 @dataclass
@@ -144,6 +157,9 @@ class Plan:
     digests: list[DigestPlan] = field(default_factory=list)
     pairs: list[PairPlan] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # keys System 2 rejected
+    # (event id, text): statements that say what the sessions were about (the digests' own), of
+    # which System 2 is shown the first MAX_SHOWN_STATEMENTS to read facts from
+    statements: list[tuple[int, str]] = field(default_factory=list)
 
     def proposals(self) -> list[ProcedurePlan | FactPlan]:
         """The new procedures and the facts (new or linked), the products System 2 can judge."""
@@ -159,6 +175,10 @@ class Plan:
         """The proposals System 2 is shown, and the only ones its answer may change."""
         return self.uncertain()[:MAX_REVIEWED]
 
+    def shown_statements(self) -> list[tuple[int, str]]:
+        """The statements System 2 is shown, and the only events a fact it proposes may cite."""
+        return self.statements[:MAX_SHOWN_STATEMENTS]
+
 
 def product_key(kind: str, event_ids: Iterable[int]) -> str:
     """Stable name of a proposed product: the same events always give the same key."""
@@ -173,12 +193,14 @@ def plan_chunk(
     procedures: Mapping[str, Sequence[tuple[int, np.ndarray]]],
     candidates: Mapping[str, Sequence[SessionSteps]],
     verdicts: Mapping[str, Verdict] | None = None,
+    proposed_facts: Sequence[ProposedFact] = (),
 ) -> Plan:
     """What `events` (new, one or more whole sessions) consolidate into.
 
     `repeats`: pairs (new event id, event id) of fact-eligible events whose texts match, the second
     new or `earlier`; `procedures`: each namespace's active procedures' step vectors; `candidates`:
-    each namespace's waiting sessions; `verdicts`: System 2's answers by product key."""
+    each namespace's waiting sessions; `verdicts`: System 2's answers by product key;
+    `proposed_facts`: facts System 2 read in the plan's shown statements."""
     plan = Plan(event_ids=[event.id for event in events])
     sessions: dict[tuple[str, str], list[Event]] = defaultdict(list)
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
@@ -190,6 +212,8 @@ def plan_chunk(
     _plan_pairs(plan, events)
     if verdicts:
         _apply_verdicts(plan, verdicts)
+    if proposed_facts:
+        _add_proposed_facts(plan, {event.id: event for event in events}, proposed_facts)
     return plan
 
 
@@ -369,7 +393,9 @@ def _plan_digests(plan: Plan, sessions: Mapping[tuple[str, str], list[Event]]) -
             continue
         outcomes = [e.outcome for e in session_events if e.outcome is not None]
         shown = {e.id for e in session_events if e.kind in DIGEST_KINDS or e.outcome}
-        shown.update(e.id for e in central_events(session_events, exclude=shown))
+        central = central_events(session_events, exclude=shown)
+        shown.update(e.id for e in central)
+        plan.statements += [(e.id, e.content) for e in sorted(central, key=lambda e: (e.occurred_at, e.id))]
         content = digest_text(
             session_id,
             session_events[0].occurred_at,
@@ -437,12 +463,41 @@ def _apply_verdicts(plan: Plan, verdicts: Mapping[str, Verdict]) -> None:
             proposal.goal = verdict.summary
 
 
+def _add_proposed_facts(plan: Plan, events: Mapping[int, Event], proposed: Sequence[ProposedFact]) -> None:
+    """System 2's facts, each kept only if it cites statements it was shown (so it stays in their
+    namespace and keeps its provenance), is itself a statement, and reads like no instruction and
+    holds no secret; at most MAX_PROPOSED_FACTS, no text twice."""
+    shown = {event_id for event_id, _ in plan.shown_statements()}
+    taken = {fact.content.casefold() for fact in plan.facts}
+    for fact in proposed[: MAX_PROPOSED_FACTS * 2]:  # a flood is read no further than this
+        if sum(f.validation == "extracted" for f in plan.facts) >= MAX_PROPOSED_FACTS:
+            break
+        cited = [events[i] for i in dict.fromkeys(fact.event_ids) if i in shown and i in events]
+        if not cited or len(cited) != len(set(fact.event_ids)) or not is_statement(fact.content):
+            continue
+        if scan(fact.content) or fact.content.casefold() in taken:
+            continue
+        taken.add(fact.content.casefold())
+        plan.facts.append(
+            FactPlan(
+                namespace=cited[0].namespace,
+                content=fact.content,
+                importance=max(e.importance for e in cited),
+                vector=None,  # embedded by the vector backlog, as digests are
+                event_ids=[e.id for e in cited],
+                sessions=len({session_key(e.session_id, e.id) for e in cited}),
+                validation="extracted",
+            )
+        )
+
+
 def counts(plan: Plan) -> Counter[str]:
     """What the plan produces, counted, for run reports."""
     return Counter(
         events=len(plan.event_ids),
         facts_created=sum(f.existing_fact_id is None for f in plan.facts),
         facts_reinforced=sum(f.existing_fact_id is not None for f in plan.facts),
+        facts_extracted=sum(f.validation == "extracted" for f in plan.facts),
         procedures_proposed=len(plan.procedures),
         procedures_reinforced=sum(e.session.outcome == "success" for e in plan.evidence),
         procedures_weakened=sum(e.session.outcome != "success" for e in plan.evidence),

@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +34,7 @@ from athena_mcp.consolidation.planner import (
     STEP_KIND,
     Event,
     Plan,
+    ProposedFact,
     Verdict,
     counts,
     plan_chunk,
@@ -85,6 +86,9 @@ class RunReport(BaseModel):
     events: int = Field(default=0, description="Events taken in")
     facts_created: int = 0
     facts_reinforced: int = Field(default=0, description="Recurrences linked to a fact that already existed")
+    facts_extracted: int = Field(
+        default=0, description="Facts the client's model read in the sessions' statements (System 2)"
+    )
     procedures_proposed: int = 0
     procedures_reinforced: int = Field(default=0, description="Successful sessions that repeated a procedure")
     procedures_weakened: int = Field(default=0, description="Failed sessions that repeated a procedure")
@@ -141,15 +145,16 @@ class ConsolidationWorker:
         settle_seconds: float | None = None,
         dry_run: bool = False,
         verdicts: Mapping[str, Verdict] | None = None,
+        proposed_facts: Sequence[ProposedFact] = (),
     ) -> RunReport:
         """Consolidate every settled event of one namespace, or of each namespace in turn, then compact
         and purge; the report's notice says what was left for later and why.
 
         Each namespace is planned and written apart, so no product of one is made from, matched against
-        or reviewed with another's events; `verdicts` (System 2's answers about one namespace's
-        proposals) need that namespace."""
-        if verdicts and namespace is None:
-            raise ValueError("verdicts judge one namespace's proposals: run_once needs that namespace")
+        or reviewed with another's events; `verdicts` and `proposed_facts` (System 2's answers about
+        one namespace's proposals and statements) need that namespace."""
+        if (verdicts or proposed_facts) and namespace is None:
+            raise ValueError("System 2's answers concern one namespace: run_once needs that namespace")
         settle = self._settle_seconds(settle_seconds)
         settled_before = time.time() - settle
         if dry_run:
@@ -168,7 +173,9 @@ class ConsolidationWorker:
             reports: dict[str, Counter[str]] = defaultdict(Counter)
             try:
                 for space in await self._namespaces(namespace):
-                    reports[space] += await self._consolidate(run_id, space, settled_before, verdicts or {})
+                    reports[space] += await self._consolidate(
+                        run_id, space, settled_before, verdicts or {}, proposed_facts
+                    )
                 for space, decayed in (await self._decay(namespace)).items():
                     reports[space] += decayed
             except BaseException as exc:
@@ -236,7 +243,12 @@ class ConsolidationWorker:
         return self.policy.settle_seconds if settle_seconds is None else settle_seconds
 
     async def _consolidate(
-        self, run_id: int, namespace: str, settled_before: float, verdicts: Mapping[str, Verdict]
+        self,
+        run_id: int,
+        namespace: str,
+        settled_before: float,
+        verdicts: Mapping[str, Verdict],
+        proposed_facts: Sequence[ProposedFact] = (),
     ) -> Counter[str]:
         report: Counter[str] = Counter()
         while True:
@@ -244,7 +256,8 @@ class ConsolidationWorker:
             report["waiting_for_vectors"] = chunk.waiting
             if not chunk.events:
                 return report
-            plan = await self._plan(namespace, chunk, verdicts)
+            plan = await self._plan(namespace, chunk, verdicts, proposed_facts)
+            proposed_facts = ()  # they cite the first chunk's statements, the ones System 2 was shown
             if not await self._write(plan, run_id):
                 return report  # another process took these events in: it owns the rest too
             report += counts(plan)
@@ -264,7 +277,11 @@ class ConsolidationWorker:
         return _Chunk(events, len(rows) - len(events))
 
     async def _plan(
-        self, namespace: str, chunk: _Chunk, verdicts: Mapping[str, Verdict] | None = None
+        self,
+        namespace: str,
+        chunk: _Chunk,
+        verdicts: Mapping[str, Verdict] | None = None,
+        proposed_facts: Sequence[ProposedFact] = (),
     ) -> Plan:
         if not chunk.events:
             return Plan()
@@ -281,6 +298,7 @@ class ConsolidationWorker:
             {namespace: await procedures.step_embeddings(self._database, namespace)},
             {namespace: await store.candidate_sessions(self._database, namespace)},
             verdicts,
+            proposed_facts,
         )
 
     async def _repeats(self, namespace: str, fresh: list[Event]) -> list[tuple[int, int]]:

@@ -10,7 +10,13 @@ from mcp_types import CreateMessageResult, SamplingMessage, TextContent
 from pydantic import Field
 
 from athena_mcp.consolidation import status as records
-from athena_mcp.consolidation.review import REVIEW_MAX_TOKENS, SYSTEM_PROMPT, review_prompt, verdicts_from
+from athena_mcp.consolidation.review import (
+    REVIEW_MAX_TOKENS,
+    SYSTEM_PROMPT,
+    facts_from,
+    review_prompt,
+    verdicts_from,
+)
 from athena_mcp.consolidation.status import CompactionPage, ConsolidationStatus, UndoResult, UsageResult
 from athena_mcp.consolidation.worker import RunReport
 from athena_mcp.fields import MAX_BATCH_EVENTS, Cursor, Limit, MemoryId, Namespace
@@ -86,6 +92,7 @@ async def consolidate(
         settle_seconds=settle_seconds,
         dry_run=dry_run,
         verdicts=verdicts,
+        proposed_facts=() if review is None else facts_from(_answer_text(review)),
     )
     unreviewed = None
     if report.status == "done" and report.proposed and review is None:

@@ -468,3 +468,40 @@ async def test_two_processes_never_take_in_the_same_events(settings, minilm):
         assert tuple(rows[0]) == (36, 36)
         digests = await one.database.fetchall("SELECT count(*) FROM memories WHERE kind = 'episode'")
         assert digests[0][0] == 6
+
+
+async def test_a_sampling_client_reads_facts_in_the_sessions_statements(settings, minilm):
+    talk = [
+        "Maria Lopez reviews every database migration before it ships",
+        "The API moved from Heroku to Fly.io in May",
+        "Secrets live in Doppler and nowhere else",
+    ]
+    async with open_client(settings, minilm) as client:
+        events = [{"content": text, "event_type": "message", "session_id": "talk"} for text in talk]
+        recorded = await call(client, "record_events", events=events)
+
+    async def answer(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult:
+        shown = [
+            line[2:].split("]")[0]
+            for line in params.messages[0].content.text.splitlines()  # type: ignore[union-attr]
+            if line.startswith("[e")
+        ]
+        fact = {"fact": "Maria Lopez signs off on every schema change.", "events": shown[:1]}
+        body = json.dumps({"facts": [fact]})
+        return CreateMessageResult(
+            role="assistant", content=TextContent(type="text", text=body), model="test"
+        )
+
+    async with Client(build_server(settings, minilm), sampling_callback=answer) as client:
+        report = await call(client, "consolidate", settle_seconds=0)
+        assert report["facts_extracted"] == 1 and report["facts_created"] == 1
+        found = await call(client, "recall", query="Who signs off on schema changes?")
+        [fact] = [hit for hit in found["results"] if hit["content"].startswith("Maria Lopez signs off")]
+        assert "extracted" in fact["tags"]
+    async with services_for(settings, minilm) as services:
+        sources = await services.database.fetchall(
+            "SELECT memory_id FROM provenance WHERE product_type = 'memory' AND product_id = ?", [fact["id"]]
+        )
+        assert [row[0] for row in sources] == [recorded["ids"][0]]
