@@ -12,6 +12,8 @@ and this module turns them into a `Plan` that the worker writes in one transacti
 - Graph candidates: names mentioned together in an event.
 - Digests: a session of DIGEST_MIN_EVENTS or more becomes one summary memory, the target that its
   raw events are compacted into when they age.
+- System 2's answers, when the client's model was asked (review.py), come last: verdicts on the
+  proposals it was shown, and facts it read in the statements it was shown.
 """
 
 from __future__ import annotations
