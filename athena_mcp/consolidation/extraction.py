@@ -43,11 +43,12 @@ def digest_text(
     )
     lines = [head]
     for kind, text in highlights:
-        lines.append(f"- {kind}: {_shorten(text, DIGEST_STEP_CHARS)}")
+        lines.append(f"- {kind}: {shorten(text, DIGEST_STEP_CHARS)}")
     digest = "\n".join(lines)
     return digest if len(digest) <= DIGEST_CHARS else digest[: DIGEST_CHARS - 1] + "…"
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """The text on one line, cut to `limit` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -2,6 +2,7 @@
 
 Pure: the worker reads the events, their vectors, the procedures and the waiting candidate sessions,
 and this module turns them into a `Plan` that the worker writes in one transaction.
+System 1 only:
 - Facts: an event text that recurs (cosine >= FACT_MATCH) in at least two sessions and is a
   statement (extraction.is_statement) becomes a semantic fact, or is linked to the fact an earlier
   occurrence already became.
@@ -12,8 +13,7 @@ and this module turns them into a `Plan` that the worker writes in one transacti
 - Graph candidates: names mentioned together in an event.
 - Digests: a session of DIGEST_MIN_EVENTS or more becomes one summary memory, the target that its
   raw events are compacted into when they age.
-- System 2's answers, when the client's model was asked (review.py), come last: verdicts on the
-  proposals it was shown, and facts it read in the statements it was shown.
+System 2's answers, when the client's model was asked, change the plan afterwards (review.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from athena_mcp.consolidation.extraction import digest_text, is_statement
 from athena_mcp.consolidation.sequences import SESSION_MATCH, UnionFind, sequence_similarity
-from athena_mcp.governance import scan
+from athena_mcp.embeddings.base import normalise
 from athena_mcp.memory.entity_linking import mentioned_names
 from athena_mcp.store.consolidation import EarlierEvent, PairPlan, SessionSteps
 
@@ -38,13 +38,8 @@ FACT_MATCH = 0.9
 MIN_STEPS = 2
 MAX_STEPS = 50
 MIN_SUPPORT = 2
-# Below this many supporting sessions a product is uncertain: System 2 is asked about it, about at
-# most MAX_REVIEWED of them a run.
+# Below this many supporting sessions a product is uncertain: System 2 is asked about it.
 CERTAIN_SUPPORT = 3
-MAX_REVIEWED = 8
-# Statements System 2 reads facts from in one run, and facts it may propose from them.
-MAX_SHOWN_STATEMENTS = 40
-MAX_PROPOSED_FACTS = 10
 DIGEST_MIN_EVENTS = 3
 # Statements a digest shows of a session besides its steps, decisions and errors, and how much a
 # statement's likeness to those already shown counts against it (LoCoMo dev, perf.eval_consolidation).
@@ -79,22 +74,6 @@ class Event:
     occurred_at: float
     importance: float
     vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """System 2's answer about one uncertain product."""
-
-    valid: bool
-    summary: str | None = None
-
-
-@dataclass(frozen=True)
-class ProposedFact:
-    """A fact System 2 read in statements it was shown, citing them (by event id)."""
-
-    content: str
-    event_ids: tuple[int, ...]
 
 
 @dataclass
@@ -159,8 +138,8 @@ class Plan:
     digests: list[DigestPlan] = field(default_factory=list)
     pairs: list[PairPlan] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # keys System 2 rejected
-    # (event id, text): statements that say what the sessions were about (the digests' own), of
-    # which System 2 is shown the first MAX_SHOWN_STATEMENTS to read facts from
+    # (event id, text): statements that say what the sessions were about (the digests' own), which
+    # System 2 reads facts from (review.py)
     statements: list[tuple[int, str]] = field(default_factory=list)
 
     def proposals(self) -> list[ProcedurePlan | FactPlan]:
@@ -172,14 +151,6 @@ class Plan:
         facts = [f for f in self.facts if f.existing_fact_id is None and f.sessions < CERTAIN_SUPPORT]
         procedures = [p for p in self.procedures if p.support < CERTAIN_SUPPORT]
         return [*procedures, *facts]
-
-    def reviewed(self) -> list[FactPlan | ProcedurePlan]:
-        """The proposals System 2 is shown, and the only ones its answer may change."""
-        return self.uncertain()[:MAX_REVIEWED]
-
-    def shown_statements(self) -> list[tuple[int, str]]:
-        """The statements System 2 is shown, and the only events a fact it proposes may cite."""
-        return self.statements[:MAX_SHOWN_STATEMENTS]
 
 
 def product_key(kind: str, event_ids: Iterable[int]) -> str:
@@ -194,15 +165,13 @@ def plan_chunk(
     earlier: Mapping[int, EarlierEvent],
     procedures: Mapping[str, Sequence[tuple[int, np.ndarray]]],
     candidates: Mapping[str, Sequence[SessionSteps]],
-    verdicts: Mapping[str, Verdict] | None = None,
-    proposed_facts: Sequence[ProposedFact] = (),
 ) -> Plan:
     """What `events` (new, one or more whole sessions) consolidate into.
 
     `repeats`: pairs (new event id, event id) of fact-eligible events whose texts match, the second
     new or `earlier`; `procedures`: each namespace's active procedures' step vectors; `candidates`:
-    each namespace's waiting sessions; `verdicts`: System 2's answers by product key;
-    `proposed_facts`: facts System 2 read in the plan's shown statements."""
+    each namespace's waiting sessions. System 2's answers are applied to the plan afterwards
+    (review.apply_answers)."""
     plan = Plan(event_ids=[event.id for event in events])
     sessions: dict[tuple[str, str], list[Event]] = defaultdict(list)
     for event in sorted(events, key=lambda e: (e.occurred_at, e.id)):
@@ -212,10 +181,6 @@ def plan_chunk(
     _plan_facts(plan, events, repeats, earlier)
     _plan_digests(plan, sessions)
     _plan_pairs(plan, events)
-    if verdicts:
-        _apply_verdicts(plan, verdicts)
-    if proposed_facts:
-        _add_proposed_facts(plan, {event.id: event for event in events}, proposed_facts)
     return plan
 
 
@@ -308,10 +273,14 @@ def session_goal(events: Sequence[Event], steps: Sequence[Event]) -> str | None:
     intents = [e for e in before if _INTENT.search(e.content)]
     if intents:
         return intents[-1].content  # the latest stated intent before the work began
-    mean = np.stack([e.vector for e in steps]).mean(axis=0)
-    mean /= max(float(np.linalg.norm(mean)), 1e-9)
-    nearest = max(before, key=lambda e: float(e.vector @ mean))
-    return nearest.content if float(nearest.vector @ mean) >= GOAL_MATCH else None
+    direction = mean_direction(steps)
+    nearest = max(before, key=lambda e: float(e.vector @ direction))
+    return nearest.content if float(nearest.vector @ direction) >= GOAL_MATCH else None
+
+
+def mean_direction(events: Sequence[Event]) -> np.ndarray:
+    """The unit vector of the events' mean: what they are about together."""
+    return normalise(np.stack([e.vector for e in events]).mean(axis=0, keepdims=True))[0]
 
 
 def _best_match(session: SessionSteps, known: Sequence[tuple[int, np.ndarray]]) -> int | None:
@@ -427,8 +396,7 @@ def central_events(events: Sequence[Event], exclude: set[int]) -> list[Event]:
     if not pool:
         return []
     vectors = np.stack([e.vector for e in pool])
-    mean = np.stack([e.vector for e in events]).mean(axis=0)
-    centrality = vectors @ (mean / max(float(np.linalg.norm(mean)), 1e-9))
+    centrality = vectors @ mean_direction(events)
     picked: list[int] = []
     while len(picked) < min(DIGEST_TOPICS, len(pool)):
         redundancy = (vectors @ vectors[picked].T).max(axis=1) if picked else np.zeros(len(pool))
@@ -444,53 +412,6 @@ def _plan_pairs(plan: Plan, events: Sequence[Event]) -> None:
         for a, b in itertools.combinations(sorted(mentioned_names(event.content), key=str.casefold), 2):
             seen[(event.namespace, a, b)].append(event.id)
     plan.pairs = [PairPlan(ns, a, b, tuple(ids)) for (ns, a, b), ids in seen.items()]
-
-
-def _apply_verdicts(plan: Plan, verdicts: Mapping[str, Verdict]) -> None:
-    # An answer about a key it was not shown (a certain product, one past MAX_REVIEWED, one of
-    # another namespace) is ignored: the model confirms, rejects or renames only what it was asked.
-    for proposal in plan.reviewed():
-        verdict = verdicts.get(proposal.key)
-        if verdict is None:
-            continue
-        if not verdict.valid:
-            if isinstance(proposal, ProcedurePlan):
-                plan.procedures.remove(proposal)
-            else:
-                plan.facts.remove(proposal)
-            plan.rejected.append(proposal.key)
-            continue
-        proposal.validation = "validated"
-        if isinstance(proposal, ProcedurePlan) and verdict.summary:
-            proposal.goal = verdict.summary
-
-
-def _add_proposed_facts(plan: Plan, events: Mapping[int, Event], proposed: Sequence[ProposedFact]) -> None:
-    """System 2's facts, each kept only if it cites statements it was shown (so it stays in their
-    namespace and keeps its provenance), is itself a statement, and reads like no instruction and
-    holds no secret; at most MAX_PROPOSED_FACTS, no text twice."""
-    shown = {event_id for event_id, _ in plan.shown_statements()}
-    taken = {fact.content.casefold() for fact in plan.facts}
-    for fact in proposed[: MAX_PROPOSED_FACTS * 2]:  # a flood is read no further than this
-        if sum(f.validation == "extracted" for f in plan.facts) >= MAX_PROPOSED_FACTS:
-            break
-        cited = [events[i] for i in dict.fromkeys(fact.event_ids) if i in shown and i in events]
-        if not cited or len(cited) != len(set(fact.event_ids)) or not is_statement(fact.content):
-            continue
-        if scan(fact.content) or fact.content.casefold() in taken:
-            continue
-        taken.add(fact.content.casefold())
-        plan.facts.append(
-            FactPlan(
-                namespace=cited[0].namespace,
-                content=fact.content,
-                importance=max(e.importance for e in cited),
-                vector=None,  # embedded by the vector backlog, as digests are
-                event_ids=[e.id for e in cited],
-                sessions=len({session_key(e.session_id, e.id) for e in cited}),
-                validation="extracted",
-            )
-        )
 
 
 def counts(plan: Plan) -> Counter[str]:

@@ -1,29 +1,31 @@
-"""System 2: the connected client's model reviews what System 1 is unsure of.
+"""System 2: the connected client's model reviews what System 1 is unsure of, and reads facts in
+the statements the session digests quote.
 
 Only uncertain proposals (fewer than CERTAIN_SUPPORT sessions behind them) are asked about, at most
-MAX_REVIEWED per call, in one prompt; the answer is JSON keyed by each proposal's stable key. An
-answer that cannot be read changes nothing: System 1's results stand, unvalidated. The answer is
-untrusted text: it can confirm, reject or rename only the proposals it was shown
-(`Plan.reviewed`), and a new name that reads like an instruction to a model or carries a secret is
-dropped. The question and the answer are plain text here; the consolidation toolset carries them
-over MCP sampling.
+MAX_REVIEWED per call, in one prompt with at most MAX_SHOWN_STATEMENTS statements; the answer is
+JSON keyed by each proposal's stable key, with the facts it read under "facts". An answer that
+cannot be read changes nothing: System 1's results stand, unvalidated. The answer is untrusted
+text: it can confirm, reject or rename only the proposals it was shown (`reviewed`), a fact must
+cite statements it was shown (`shown_statements`), and a new name or fact that reads like an
+instruction to a model or carries a secret is dropped. The question and the answer are plain text
+here; the consolidation toolset carries them over MCP sampling.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from athena_mcp.consolidation.planner import (
-    MAX_PROPOSED_FACTS,
-    FactPlan,
-    Plan,
-    ProcedurePlan,
-    ProposedFact,
-    Verdict,
-)
+from athena_mcp.consolidation.extraction import is_statement, shorten
+from athena_mcp.consolidation.planner import Event, FactPlan, Plan, ProcedurePlan, session_key
 from athena_mcp.governance import scan
 
+MAX_REVIEWED = 8
+# Statements the model reads facts from in one run, and facts it may propose from them.
+MAX_SHOWN_STATEMENTS = 40
+MAX_PROPOSED_FACTS = 10
 MAX_SUMMARY_CHARS = 200
 MAX_STATEMENT_CHARS = 240
 MAX_FACT_CHARS = 300
@@ -37,17 +39,45 @@ SYSTEM_PROMPT = (
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """System 2's answer about one uncertain product."""
+
+    valid: bool
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposedFact:
+    """A fact System 2 read in statements it was shown, citing them (by event id)."""
+
+    content: str
+    event_ids: tuple[int, ...]
+
+
+def reviewed(plan: Plan) -> list[FactPlan | ProcedurePlan]:
+    """The proposals System 2 is shown, and the only ones its answer may change."""
+    return plan.uncertain()[:MAX_REVIEWED]
+
+
+def shown_statements(plan: Plan) -> list[tuple[int, str]]:
+    """The statements System 2 is shown, and the only events a fact it proposes may cite."""
+    return plan.statements[:MAX_SHOWN_STATEMENTS]
+
+
 def review_prompt(plan: Plan) -> str | None:
     """The question about the plan's uncertain proposals and the facts its statements state, or None
     when it has neither."""
-    items, statements = plan.reviewed(), plan.shown_statements()
+    items, statements = reviewed(plan), shown_statements(plan)
     if not items and not statements:
         return None
     parts = []
     if items:
         parts.append("Items:\n\n" + "\n\n".join(_describe(item) for item in items))
     if statements:
-        shown = "\n".join(f"[e{event_id}] {_shorten(text)}" for event_id, text in statements)
+        shown = "\n".join(
+            f"[e{event_id}] {shorten(text, MAX_STATEMENT_CHARS)}" for event_id, text in statements
+        )
         parts.append(f"Statements from the sessions:\n\n{shown}")
     example = ", ".join(f'"{item.key}": {{"valid": true, "summary": null}}' for item in items[:2])
     fact = '{"fact": "Alice moved the API to Fly.io in May.", "events": [12, 15]}'
@@ -60,11 +90,6 @@ def review_prompt(plan: Plan) -> str | None:
         + "statements state, each one sentence in the third person with the ids of the statements it "
         + f"comes from, for example {fact}; an empty list if there are none."
     )
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_STATEMENT_CHARS else flat[: MAX_STATEMENT_CHARS - 1] + "…"
 
 
 def _describe(item: FactPlan | ProcedurePlan) -> str:
@@ -98,7 +123,7 @@ def verdicts_from(answer: str) -> dict[str, Verdict]:
 def facts_from(answer: str) -> list[ProposedFact]:
     """The facts the model's answer proposes under "facts", each with the event ids it cites; an
     entry that is not a sentence of text citing ids is left out. Whether the ids were shown, and the
-    text is fit to keep, the planner decides (planner._add_proposed_facts)."""
+    text is fit to keep, `apply_answers` decides."""
     answers = _answer_object(answer)
     listed = answers.get("facts") if answers is not None else None
     if not isinstance(listed, list):
@@ -135,3 +160,63 @@ def _answer_object(answer: str) -> dict[str, object] | None:
     except json.JSONDecodeError:
         return None
     return parsed if isinstance(parsed, dict) else None
+
+
+def apply_answers(
+    plan: Plan, events: Sequence[Event], verdicts: Mapping[str, Verdict], proposed: Sequence[ProposedFact]
+) -> None:
+    """Change the plan of `events` as System 2 answered: its verdicts on the proposals it was shown,
+    then the facts it read in the statements it was shown."""
+    if verdicts:
+        _apply_verdicts(plan, verdicts)
+    if proposed:
+        _add_proposed_facts(plan, {event.id: event for event in events}, proposed)
+
+
+def _apply_verdicts(plan: Plan, verdicts: Mapping[str, Verdict]) -> None:
+    # An answer about a key it was not shown (a certain product, one past MAX_REVIEWED, one of
+    # another namespace) is ignored: the model confirms, rejects or renames only what it was asked.
+    for proposal in reviewed(plan):
+        verdict = verdicts.get(proposal.key)
+        if verdict is None:
+            continue
+        if not verdict.valid:
+            if isinstance(proposal, ProcedurePlan):
+                plan.procedures.remove(proposal)
+            else:
+                plan.facts.remove(proposal)
+            plan.rejected.append(proposal.key)
+            continue
+        proposal.validation = "validated"
+        if isinstance(proposal, ProcedurePlan) and verdict.summary:
+            proposal.goal = verdict.summary
+
+
+def _add_proposed_facts(plan: Plan, events: Mapping[int, Event], proposed: Sequence[ProposedFact]) -> None:
+    """System 2's facts, each kept only if it cites statements it was shown (so it stays in their
+    namespace and keeps its provenance), is itself a statement, and reads like no instruction and
+    holds no secret; at most MAX_PROPOSED_FACTS, no text twice."""
+    shown = {event_id for event_id, _ in shown_statements(plan)}
+    taken = {fact.content.casefold() for fact in plan.facts}
+    added = 0
+    for fact in proposed[: MAX_PROPOSED_FACTS * 2]:  # a flood is read no further than this
+        if added == MAX_PROPOSED_FACTS:
+            break
+        cited = [events[i] for i in dict.fromkeys(fact.event_ids) if i in shown and i in events]
+        if not cited or len(cited) != len(set(fact.event_ids)) or not is_statement(fact.content):
+            continue
+        if scan(fact.content) or fact.content.casefold() in taken:
+            continue
+        taken.add(fact.content.casefold())
+        added += 1
+        plan.facts.append(
+            FactPlan(
+                namespace=cited[0].namespace,
+                content=fact.content,
+                importance=max(e.importance for e in cited),
+                vector=None,  # embedded by the vector backlog, as digests are
+                event_ids=[e.id for e in cited],
+                sessions=len({session_key(e.session_id, e.id) for e in cited}),
+                validation="extracted",
+            )
+        )

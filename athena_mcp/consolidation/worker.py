@@ -34,13 +34,12 @@ from athena_mcp.consolidation.planner import (
     STEP_KIND,
     Event,
     Plan,
-    ProposedFact,
-    Verdict,
     counts,
     plan_chunk,
     session_key,
 )
 from athena_mcp.consolidation.products import write_products
+from athena_mcp.consolidation.review import ProposedFact, Verdict, apply_answers
 from athena_mcp.consolidation.sequences import similar_pairs
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.retrieval.usage import UsageLog
@@ -291,15 +290,15 @@ class ConsolidationWorker:
         earlier = await store.earlier_events(
             self._database, namespace, sorted({b for _, b in repeats if b not in chunk_ids})
         )
-        return plan_chunk(
+        plan = plan_chunk(
             chunk.events,
             repeats,
             earlier,
             {namespace: await procedures.step_embeddings(self._database, namespace)},
             {namespace: await store.candidate_sessions(self._database, namespace)},
-            verdicts,
-            proposed_facts,
         )
+        apply_answers(plan, chunk.events, verdicts or {}, proposed_facts)
+        return plan
 
     async def _repeats(self, namespace: str, fresh: list[Event]) -> list[tuple[int, int]]:
         """Pairs (new event, new or consolidated event) of the namespace whose texts match."""

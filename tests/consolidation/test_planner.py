@@ -6,10 +6,10 @@ import numpy as np
 
 from athena_mcp.consolidation.planner import (
     Event,
-    Verdict,
     plan_chunk,
     session_steps,
 )
+from athena_mcp.consolidation.review import Verdict, apply_answers
 from athena_mcp.consolidation.sequences import UnionFind, sequence_similarity
 from athena_mcp.memory.entity_linking import mentioned_names
 from athena_mcp.store.consolidation import EarlierEvent
@@ -202,11 +202,13 @@ def test_verdicts_drop_rejected_proposals_and_mark_confirmed_ones():
     plan = plan_chunk(events, [], {}, {}, {})
     [procedure] = plan.procedures
     assert plan.uncertain() == [procedure]
-    confirmed = plan_chunk(events, [], {}, {}, {}, {procedure.key: Verdict(True, "Ship a release")})
+    confirmed = plan_chunk(events, [], {}, {}, {})
+    apply_answers(confirmed, events, {procedure.key: Verdict(True, "Ship a release")}, ())
     assert (
         confirmed.procedures[0].validation == "validated" and confirmed.procedures[0].goal == "Ship a release"
     )
-    rejected = plan_chunk(events, [], {}, {}, {}, {procedure.key: Verdict(False)})
+    rejected = plan_chunk(events, [], {}, {}, {})
+    apply_answers(rejected, events, {procedure.key: Verdict(False)}, ())
     assert rejected.procedures == [] and rejected.rejected == [procedure.key]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from athena_mcp.consolidation.planner import Event, plan_chunk
-from athena_mcp.consolidation.review import facts_from, review_prompt, verdicts_from
+from athena_mcp.consolidation.planner import Event, Plan, plan_chunk
+from athena_mcp.consolidation.review import apply_answers, facts_from, review_prompt, verdicts_from
 from tests.consolidation.test_planner import session, unit
 
 
@@ -21,9 +21,15 @@ def fact_repeats(fact_sessions: int) -> list[tuple[int, int]]:
     return [(100, 100 + n) for n in range(1, fact_sessions)]
 
 
-def plan_with(answer: str, fact_sessions: int = 2):
-    events = two_release_sessions_and_a_fact(fact_sessions)
-    return plan_chunk(events, fact_repeats(fact_sessions), {}, {}, {}, verdicts_from(answer))
+def answered(events: list[Event], repeats: list[tuple[int, int]], answer: str) -> Plan:
+    """The plan of `events`, changed as the recorded `answer` says."""
+    plan = plan_chunk(events, repeats, {}, {}, {})
+    apply_answers(plan, events, verdicts_from(answer), facts_from(answer))
+    return plan
+
+
+def plan_with(answer: str, fact_sessions: int = 2) -> Plan:
+    return answered(two_release_sessions_and_a_fact(fact_sessions), fact_repeats(fact_sessions), answer)
 
 
 def shown_keys(fact_sessions: int = 2) -> list[str]:
@@ -109,9 +115,7 @@ def talk_session() -> list[Event]:
 
 
 def extracted(answer: str) -> list:
-    events = talk_session()
-    plan = plan_chunk(events, [], {}, {}, {}, verdicts_from(answer), facts_from(answer))
-    return [f for f in plan.facts if f.validation == "extracted"]
+    return [f for f in answered(talk_session(), [], answer).facts if f.validation == "extracted"]
 
 
 def test_the_prompt_shows_the_sessions_statements_to_read_facts_from():
