@@ -2,7 +2,6 @@
 
 Pure: the worker reads the events, their vectors, the procedures and the waiting candidate sessions,
 and this module turns them into a `Plan` that the worker writes in one transaction.
-System 1 only:
 - Facts: an event text that recurs (cosine >= FACT_MATCH) in at least two sessions and is a
   statement (extraction.is_statement) becomes a semantic fact, or is linked to the fact an earlier
   occurrence already became.

@@ -44,7 +44,7 @@ from athena_mcp.consolidation.sequences import similar_pairs
 from athena_mcp.embeddings.service import EmbeddingService
 from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.retrieval.vector_mirror import VectorMirror
-from athena_mcp.store import compaction, procedures
+from athena_mcp.store import compaction, procedures, vectors
 from athena_mcp.store import consolidation as store
 from athena_mcp.store.database import Database, Row
 from athena_mcp.store.filters import MemoryFilter
@@ -204,9 +204,10 @@ class ConsolidationWorker:
 
     async def _wait_for_vectors(self, namespace: str | None, settled_before: float) -> None:
         """Until no settled event of the namespace(s) waits for its vector (the vector backlog
-        computes them), or `policy.vector_wait` seconds have passed."""
+        computes them), or `policy.vector_wait` seconds have passed. An empty backlog answers at
+        once: reading the next chunks to count what waits would double a requested run's reads."""
         deadline = time.monotonic() + self.policy.vector_wait
-        while True:
+        while await vectors.backlog_size(self._database):
             waiting = 0
             for space in await self._namespaces(namespace):
                 waiting += (await self._next_chunk(space, settled_before)).waiting
