@@ -4,6 +4,7 @@ idempotence, System 2 review by sampling, decay and compaction."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -183,49 +184,48 @@ async def test_a_session_that_recorded_its_outcome_is_taken_in_without_waiting_t
         assert nothing["notice"] == "Nothing to take in: every event is consolidated already."
 
 
-async def test_a_run_says_when_settled_events_wait_for_their_vectors(settings, minilm):
+@contextlib.asynccontextmanager
+async def a_session_still_without_vectors(
+    settings: Settings, minilm: MiniLMEmbedder, vector_wait: float
+) -> AsyncIterator[tuple[Client, GatedEmbedder, dict[str, Any]]]:
+    """A client whose model is still loading (until the test opens the gate), a recorded session
+    waiting for its vectors, and consolidate waiting `vector_wait` seconds for them."""
     embedder = GatedEmbedder(minilm)
-    # Calls wait for the loading model this long, and consolidate for the vectors this long.
-    waits = dataclasses.replace(settings, embedding_load_wait=0.2, consolidation_vector_wait=0.3)
+    # Calls wait for the loading model this long, and consolidate for the vectors `vector_wait`.
+    waits = dataclasses.replace(settings, embedding_load_wait=0.2, consolidation_vector_wait=vector_wait)
     async with open_client(waits, embedder) as client:
         try:
             recorded = await call(
                 client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)
             )
             assert recorded["vectors"] == "pending"
-            report = await call(client, "consolidate", settle_seconds=0)
-            # Never "done" over nothing (a LoCoMo conversation reported done with 675 events waiting).
-            assert (report["status"], report["events"]) == ("nothing_taken", 0)
-            assert report["waiting_for_vectors"] == len(recorded["ids"])
-            assert (
-                report["notice"].startswith("Nothing taken in.") and "waiting for vectors" in report["notice"]
-            )
-            assert "unvalidated" not in report["notice"]
+            yield client, embedder, recorded
         finally:
             embedder.gate.set()
+
+
+async def test_a_run_says_when_settled_events_wait_for_their_vectors(settings, minilm):
+    async with a_session_still_without_vectors(settings, minilm, 0.3) as (client, _, recorded):
+        report = await call(client, "consolidate", settle_seconds=0)
+        # Never "done" over nothing (a LoCoMo conversation reported done with 675 events waiting).
+        assert (report["status"], report["events"]) == ("nothing_taken", 0)
+        assert report["waiting_for_vectors"] == len(recorded["ids"])
+        assert report["notice"].startswith("Nothing taken in.") and "waiting for vectors" in report["notice"]
+        assert "unvalidated" not in report["notice"]
 
 
 async def test_a_run_waits_for_vectors_the_background_computes_meanwhile(settings, minilm):
-    embedder = GatedEmbedder(minilm)
-    waits = dataclasses.replace(settings, embedding_load_wait=0.2, consolidation_vector_wait=30)
-    async with open_client(waits, embedder) as client:
-        try:
-            recorded = await call(
-                client, "record_events", events=release_session("r1", RELEASE_STEPS, "success", 1)
-            )
-            assert recorded["vectors"] == "pending"
-            consolidating = asyncio.ensure_future(call(client, "consolidate", settle_seconds=0))
-            await asyncio.sleep(0.5)
-            assert not consolidating.done()  # waiting for the vectors, not reporting nothing
-            embedder.gate.set()
-            report = await asyncio.wait_for(consolidating, 30)
-            assert (report["status"], report["events"], report["waiting_for_vectors"]) == (
-                "done",
-                len(recorded["ids"]),
-                0,
-            )
-        finally:
-            embedder.gate.set()
+    async with a_session_still_without_vectors(settings, minilm, 30) as (client, embedder, recorded):
+        consolidating = asyncio.ensure_future(call(client, "consolidate", settle_seconds=0))
+        await asyncio.sleep(0.5)
+        assert not consolidating.done()  # waiting for the vectors, not reporting nothing
+        embedder.gate.set()
+        report = await asyncio.wait_for(consolidating, 30)
+        assert (report["status"], report["events"], report["waiting_for_vectors"]) == (
+            "done",
+            len(recorded["ids"]),
+            0,
+        )
 
 
 async def test_a_fact_recurring_across_sessions_is_stored_once_with_its_provenance(settings, minilm):
