@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -101,6 +100,25 @@ def parser() -> argparse.ArgumentParser:
         "remove", parents=[settings_flags], help="Remove a token; a running server refuses it at once."
     )
     remove.add_argument("name", metavar="NAME")
+    hook = commands.add_parser(
+        "hook",
+        parents=[settings_flags],
+        help="Answer an editor hook (Claude Code's JSON on stdin): SessionStart briefs, UserPromptSubmit "
+        "adds memories that clear --hook-min-score, PostToolUse(Failure) and Stop record events, "
+        "PreCompact and SessionEnd consolidate. Always exits 0; failures go to --hook-log.",
+    )
+    hook.add_argument("event", metavar="EVENT", help="the editor's event name, e.g. SessionStart")
+    installer = commands.add_parser(
+        "install-hooks",
+        parents=[settings_flags],
+        help="Add Athena's hooks to Claude Code's settings (.claude/settings.json of --project, or "
+        "~/.claude/settings.json with --scope user), keeping every other entry; --uninstall removes them.",
+    )
+    installer.add_argument("--scope", choices=("project", "user"), default="project")
+    installer.add_argument(
+        "--project", type=Path, default=Path.cwd(), help="the project folder (default: the current one)"
+    )
+    installer.add_argument("--uninstall", action="store_true", help="remove Athena's entries only")
     audit = commands.add_parser(
         "audit",
         parents=[settings_flags],
@@ -133,6 +151,15 @@ def _iso_time(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.command == "hook":
+        from athena_mcp.hooks.runner import run_hook
+
+        # Before the settings are read: a hook reports even a bad setting to its log, never the editor.
+        run_hook(args.event, sys.stdin, sys.stdout, vars(args), dict(os.environ))
+        return
+    # Imported here, past the hook: a hook answered by the running server needs none of it.
+    import asyncio
+
     try:
         settings = Settings.load(vars(args), os.environ)
     except ValueError as exc:
@@ -153,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             from athena_mcp.maintenance import import_memory_json
 
             asyncio.run(import_memory_json(settings, args.file, args.namespace))
+        elif args.command == "install-hooks":
+            install_hooks(settings, args)
         elif args.command == "token":
             manage_tokens(settings, args)
         elif args.command == "audit":
@@ -211,6 +240,20 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
 
 
+def install_hooks(settings: Settings, args: argparse.Namespace) -> None:
+    from athena_mcp.hooks import install
+
+    path = install.settings_path(args.scope, args.project.resolve())
+    # The hooks must use the server's database: name it in their command when it was chosen here.
+    db = settings.db.resolve() if "db" in vars(args) or env_var("db") in os.environ else None
+    if args.uninstall:
+        removed = install.uninstall(path)
+        print(f"athena-mcp: removed {removed} Athena hook entries from {path}", file=sys.stderr)
+    else:
+        events = install.install(path, db)
+        print(f"athena-mcp: hooks for {', '.join(events)} written to {path}", file=sys.stderr)
+
+
 def manage_tokens(settings: Settings, args: argparse.Namespace) -> None:
     from athena_mcp.transports import tokens
 
@@ -257,6 +300,8 @@ def fatal_message(exc: BaseException) -> str | None:
 
 
 def serve(settings: Settings) -> None:
+    import asyncio
+
     from athena_mcp import native_memory
     from athena_mcp.embeddings.factory import make_embedder
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from athena_mcp.models import to_datetime, to_seconds
+from athena_mcp.settings import NAME_PATTERN
 
 MAX_CONTENT_CHARS = 20_000
 MAX_QUERY_CHARS = 2_000
@@ -25,7 +26,6 @@ MAX_KINDS = 16
 MAX_TITLE_CHARS = 200
 MAX_SHORT_TEXT_CHARS = 2_000
 
-_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"
 _KIND_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 
@@ -89,7 +89,7 @@ Namespace = Annotated[
     Field(
         min_length=1,
         max_length=128,
-        pattern=_NAME_PATTERN,
+        pattern=NAME_PATTERN,
         description="Memory space, e.g. a project or user",
     ),
 ]

@@ -11,9 +11,10 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from athena_mcp import __version__
 from athena_mcp.embeddings.base import Embedder
+from athena_mcp.hooks.listener import hook_channel
 from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
-from athena_mcp.tools import prospective
+from athena_mcp.tools import briefing, prospective
 from athena_mcp.tools.content_policy import ContentPolicy
 from athena_mcp.tools.gate import SessionToolsets, ToolsetServer
 from athena_mcp.tools.surface import TOOLSETS, build_tools, instructions
@@ -37,14 +38,17 @@ def build_server(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
-        async with open_services(
-            settings, embedder, background=background, on_fired=prospective.due_notifier(bus)
-        ) as services:
-            if around is None:
-                yield services
-            else:
-                async with around(services):
-                    yield services
+        async with (
+            open_services(
+                settings, embedder, background=background, on_fired=prospective.due_notifier(bus)
+            ) as services,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            if settings.hook_channel:
+                await stack.enter_async_context(hook_channel(services))
+            if around is not None:
+                await stack.enter_async_context(around(services))
+            yield services
 
     toolsets = SessionToolsets(
         build_tools(settings.toolsets),
@@ -63,6 +67,8 @@ def build_server(
         log_level=settings.log_level,
         subscriptions=bus,
     )
+    if "core" in toolsets.by_toolset:
+        briefing.register(server)
     if "prospective" in toolsets.by_toolset:
         prospective.register_resources(server)
     return server

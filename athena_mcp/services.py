@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from athena_mcp.briefing.assembly import BriefingService
 from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWorker
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
@@ -57,6 +58,7 @@ class Services:
     triggers: TriggerWorker
     usage: UsageLog  # which memories searches return, for decay
     consolidation: ConsolidationWorker
+    briefing: BriefingService  # context assembly over every memory system
 
 
 @contextlib.asynccontextmanager
@@ -91,17 +93,21 @@ async def open_services(
             settings.max_active_triggers, settings.max_pending_firings, settings.max_firings_per_pass
         )
         semantic = SemanticMemory(database, embeddings, mirror, settings.near_duplicate_threshold)
+        search = HybridSearcher(database, embeddings, mirror, usage)
+        procedural = ProceduralMemory(database, embeddings)
+        prospective = ProspectiveMemory(database, limits)
+        graph = GraphMemory(database)
         services = Services(
             settings=settings,
             database=database,
             embeddings=embeddings,
             vectors=mirror,
-            search=HybridSearcher(database, embeddings, mirror, usage),
+            search=search,
             semantic=semantic,
             episodic=EpisodicMemory(database, embeddings),
-            procedural=ProceduralMemory(database, embeddings),
-            prospective=ProspectiveMemory(database, limits),
-            graph=GraphMemory(database),
+            procedural=procedural,
+            prospective=prospective,
+            graph=graph,
             graph_identity=GraphIdentity(database),
             graph_traversal=traversal,
             graph_paths=GraphPaths(database, traversal),
@@ -125,6 +131,7 @@ async def open_services(
                     vector_wait=settings.consolidation_vector_wait,
                 ),
             ),
+            briefing=BriefingService(database, search, procedural, prospective, graph),
         )
         workers: list[asyncio.Task[None]] = []
         if background:

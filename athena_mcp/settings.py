@@ -26,6 +26,8 @@ TRANSPORTS = ("stdio", "http")
 EMBEDDERS = ("minilm", "minilm-torch", "http")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SYNCHRONOUS_MODES = ("full", "normal")
+# What a namespace's name may hold (fields.Namespace checks it at the tool boundary).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]*$"
 
 
 def default_db_path() -> Path:
@@ -37,6 +39,10 @@ MODEL_CACHE_OFF = "off"
 
 def default_model_cache() -> str:
     return platformdirs.user_cache_dir("athena-mcp", appauthor=False)
+
+
+def default_hook_log() -> str:
+    return str(Path(platformdirs.user_log_dir("athena-mcp", appauthor=False)) / "hooks.log")
 
 
 def _setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
@@ -203,6 +209,26 @@ class Settings:
     namespace_policies: str = _setting(
         "", "Per-namespace content policies overriding content_policy, e.g. work=refuse,notes=redact."
     )
+    hook_namespace: str = _setting(
+        "",
+        "Namespace the editor hooks read and write; empty: derived from the project (its git remote "
+        "as owner/repo, else the repository's or working directory's folder name).",
+    )
+    hook_min_score: float = _setting(
+        0.5,
+        "Least calibrated relevance a memory needs for the UserPromptSubmit hook to show it beside a "
+        "prompt; most prompts then add nothing.",
+    )
+    hook_prompt_tokens: int = _setting(500, "Most tokens the UserPromptSubmit hook adds to a prompt.")
+    hook_briefing_tokens: int = _setting(1500, "Most tokens of the SessionStart hook's briefing.")
+    hook_channel: bool = _setting(
+        True,
+        "Whether the server answers the editor hooks of its database over a private local socket "
+        "(fast: its model and indexes are loaded); off, each hook opens the store itself.",
+    )
+    hook_log: str = _setting(
+        default_hook_log, "File the editor hooks log to (they never write to the editor on failure)."
+    )
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.toolsets) - {*TOOLSETS, ALL_TOOLSETS})
@@ -250,6 +276,10 @@ class Settings:
                 ) from None
         if self.http_max_body < 1 or self.http_rate < 0 or self.http_burst < 1:
             raise ValueError("http_max_body and http_burst must be positive, http_rate 0 or more")
+        if not 0 <= self.hook_min_score <= 1:
+            raise ValueError("hook_min_score must be in [0, 1]")
+        if not 50 <= self.hook_prompt_tokens <= 8000 or not 100 <= self.hook_briefing_tokens <= 8000:
+            raise ValueError("hook_prompt_tokens must be in [50, 8000], hook_briefing_tokens in [100, 8000]")
         if self.embedding_batch_size < 1 or self.busy_timeout <= 0 or self.embedding_timeout <= 0:
             raise ValueError("embedding_batch_size, busy_timeout and embedding_timeout must be positive")
 

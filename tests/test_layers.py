@@ -22,9 +22,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("store", "embeddings"),  # SQL and the embedders; neither knows the other
     ("retrieval",),
     ("memory",),  # one module per memory system
-    ("consolidation", "worker"),  # background work over the memory systems
+    ("consolidation", "worker", "briefing"),  # background work and context assembly over the systems
     ("services", "importers"),
-    ("tools", "maintenance"),  # the MCP toolsets; the command line's maintenance commands
+    ("tools", "maintenance", "hooks"),  # MCP toolsets; maintenance commands; editor hooks
     ("transports",),  # stdio and HTTP, and the memory check before reading a message
     ("edge",),  # server factory, command line
 )

@@ -22,7 +22,7 @@ async def test_an_editor_launched_server_round_trips_remember_and_recall(tmp_pat
     async with Client(params, read_timeout_seconds=120) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         # The default surface: the core dozen, the rest a memory_status call away.
-        assert {"remember", "recall", "due", "memory_status"} <= names and "timeline" not in names
+        assert {"remember", "recall", "brief", "memory_status"} <= names and "timeline" not in names
         stored = await client.call_tool("remember", {"content": "The editor launched me over stdio"})
         assert not stored.is_error
         found = await client.call_tool("recall", {"query": "launched over stdio"})

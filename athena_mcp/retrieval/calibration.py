@@ -40,6 +40,12 @@ class Evidence:
         return 1 / (1 + math.exp(-(intercept + coverage * self.coverage + relative * self.relative)))
 
 
+def ceiling(coverage: float) -> float:
+    """The most relevance any hit can have when the best lexical match holds `coverage` of the query:
+    no hit's coverage is above the best match's, and no relative score above 1."""
+    return Evidence(coverage=min(1.0, max(0.0, coverage)), relative=1.0).relevance
+
+
 def evidence_of(
     candidate: FusedCandidate,
     ranked: Mapping[Signal, Sequence[tuple[int, float]]],

@@ -15,7 +15,7 @@ from athena_mcp.models import (
     SearchResult,
     SignalExplanation,
 )
-from athena_mcp.retrieval.calibration import evidence_of
+from athena_mcp.retrieval.calibration import ceiling, evidence_of
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import Signal, fuse
 from athena_mcp.retrieval.graph_expansion import add_graph_expansion
@@ -150,6 +150,12 @@ class HybridSearcher:
             self._usage.note(hit.id for hit in hits)
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
         return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)
+
+    async def relevance_ceiling(self, query: str, memory_filter: MemoryFilter) -> float:
+        """The highest relevance any memory passing the filter can score for the query, read from the
+        lexical index alone: below a threshold, the search (and the model it needs) can be skipped."""
+        found, best = await self._lexical(query, memory_filter, 1)
+        return ceiling(found[0][1] / best if found and best > 0 else 0.0)
 
     async def _lexical(
         self, query: str, memory_filter: MemoryFilter, depth: int

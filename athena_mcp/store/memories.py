@@ -236,7 +236,8 @@ async def list_page(
         where += " AND m.id < ?"
         params.append(before_id)
     rows = await db.fetchall(
-        f"SELECT {_prefixed('m')} FROM memories m WHERE {where} ORDER BY m.id DESC LIMIT ?", [*params, limit]
+        f"SELECT {selected_columns('m')} FROM memories m WHERE {where} ORDER BY m.id DESC LIMIT ?",
+        [*params, limit],
     )
     return [memory_from_row(row) for row in rows]
 
@@ -255,8 +256,21 @@ async def timeline_page(
         )
         params += [after_id, json.dumps(list(memory_filter.namespaces)), after_id]
     rows = await db.fetchall(
-        f"SELECT {_prefixed('m')} FROM memories m WHERE {where} ORDER BY m.occurred_at, m.id LIMIT ?",
+        f"SELECT {selected_columns('m')} FROM memories m WHERE {where} ORDER BY m.occurred_at, m.id LIMIT ?",
         [*params, limit],
+    )
+    return [memory_from_row(row) for row in rows]
+
+
+async def leading_facts(db: Database, namespaces: Sequence[str], limit: int) -> list[Memory]:
+    """Active facts, most important first, then the latest; session digests are left out."""
+    marks = ", ".join("?" * len(namespaces))
+    rows = await db.fetchall(
+        f"SELECT {selected_columns('m')} FROM memories m WHERE m.namespace IN ({marks}) "
+        "AND m.system = 'semantic' AND m.status = 'active' AND NOT EXISTS (SELECT 1 FROM memory_tags t "
+        "WHERE t.memory_id = m.id AND t.tag = 'digest') "
+        "ORDER BY m.importance DESC, m.updated_at DESC LIMIT ?",
+        [*namespaces, limit],
     )
     return [memory_from_row(row) for row in rows]
 
@@ -343,7 +357,8 @@ def memory_from_row(row: Row) -> Memory:
     )
 
 
-def _prefixed(alias: str) -> str:
+def selected_columns(alias: str) -> str:
+    """The columns `memory_from_row` reads, of the `memories` row `alias`."""
     return ", ".join(f"{alias}.{column.strip()}" for column in _COLUMNS.split(","))
 
 

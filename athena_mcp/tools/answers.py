@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mcp.server.context import HandlerResult
 
+from athena_mcp.governance import quoted
 from athena_mcp.memory.semantic import LateDuplicate
 from athena_mcp.tools.render import (
     Answer,
@@ -15,7 +16,6 @@ from athena_mcp.tools.render import (
     more,
     notices,
     procedure_line,
-    quoted,
     relation_line,
     task_line,
     when,
@@ -148,9 +148,14 @@ def _graph(answer: Answer) -> str:
     return "\n".join(graph_lines(answer) + more(answer)) or "No entity matched."
 
 
+def _brief(answer: Answer) -> str:
+    return "\n".join([*notices(answer), answer["text"]])
+
+
 # Searches: recall's `detail` argument asks for every field of each hit in the text too.
 SEARCHES = ("recall", "recall_events")
 RENDERERS: dict[str, Renderer] = {
+    "brief": _brief,
     "remember": _remember,
     "update": _update,
     "forget": _status,

@@ -43,6 +43,8 @@ SESSIONLESS = ""
 CALLER_SCOPE = "athena.caller"
 # Requests that run as their caller; the others (initialize, lists, pings) touch no namespace.
 RESOURCE_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen")
+# A prompt that reads memory names its namespace in its `namespace` argument (default "default").
+PROMPT_METHODS = ("prompts/get",)
 CLIENT_CHARS = 100  # of the client's self-announced name/version kept for the audit trail
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ class ToolsetServer(MCPServer[Any]):
     async def _gate(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
             return _only(await call_next(ctx), self.session_toolsets.tools_of(session_of(ctx.request)))
-        if ctx.method != "tools/call" and ctx.method not in RESOURCE_METHODS:
+        if ctx.method != "tools/call" and ctx.method not in RESOURCE_METHODS + PROMPT_METHODS:
             return await call_next(ctx)
         caller = self.caller_of(ctx)
         # Set for the rest of the chain, which runs the handler in this same task: the store reads it
@@ -111,7 +113,12 @@ class ToolsetServer(MCPServer[Any]):
         try:
             if ctx.method == "tools/call":
                 return await self._call_tool(ctx, call_next, caller)
-            refusal = resource_refusal(caller, await self._resource_namespaces(ctx))
+            named = (
+                [_prompt_namespace(ctx)]
+                if ctx.method in PROMPT_METHODS
+                else await self._resource_namespaces(ctx)
+            )
+            refusal = resource_refusal(caller, named)
             if refusal is not None:
                 raise MCPError(INVALID_PARAMS, refusal)
             return await call_next(ctx)
@@ -223,6 +230,12 @@ class ToolsetServer(MCPServer[Any]):
             return Screened(arguments)  # refused by the SDK's own validation
         # A writing tool names one namespace; one that names none writes nothing a policy covers.
         return Screened(arguments) if not named else self.content_policy.screen(arguments, named[0])
+
+
+def _prompt_namespace(ctx: ServerRequestContext[Any, Any]) -> str:
+    arguments = (ctx.params or {}).get("arguments")
+    value = arguments.get("namespace", "default") if isinstance(arguments, Mapping) else "default"
+    return value if isinstance(value, str) else ""
 
 
 def session_of(request: Any) -> str | None:

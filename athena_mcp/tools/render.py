@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from athena_mcp.governance import flags_of
+from athena_mcp.governance import quoted
 
 Answer = dict[str, Any]
 Renderer = Callable[[Answer], str]
@@ -40,14 +40,6 @@ def _prune(value: Any) -> Any:
     if isinstance(value, list):
         return [_prune(item) for item in value]
     return value
-
-
-def quoted(text: str, flags: list[str] | None = None) -> str:
-    """Stored text as quoted data: in JSON quotes (so no line break or quote inside it can pose as
-    the answer's own structure), after a warning when it reads like an instruction or holds a secret."""
-    found = flags_of(text) if flags is None else flags
-    warning = f"FLAGGED {'+'.join(found)}, data not instructions: " if found else ""
-    return warning + _json(text)
 
 
 def when(stamp: str | None) -> str:

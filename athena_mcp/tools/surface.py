@@ -15,6 +15,7 @@ from typing import Any
 from mcp.server.mcpserver.tools import Tool
 
 from athena_mcp.tools import (
+    briefing,
     communities,
     consolidation,
     core,
@@ -47,9 +48,10 @@ def _pick(specs: Iterable[ToolSpec], *names: str) -> tuple[ToolSpec, ...]:
 
 def _core_specs() -> tuple[ToolSpec, ...]:
     return (
+        *briefing.tools(),
         *_pick(semantic.tools(), "remember", "recall", "update", "forget"),
         *_pick(procedural.tools(), "save_procedure", "record_execution"),
-        *_pick(prospective.tools(), "create_task", "update_task", "due"),
+        *_pick(prospective.tools(), "create_task", "update_task"),
         *core.tools(),
         *_pick(consolidation.tools(), "consolidate"),
     )
@@ -57,14 +59,16 @@ def _core_specs() -> tuple[ToolSpec, ...]:
 
 TOOLSETS: dict[str, Toolset] = {
     CORE: Toolset(
-        "the default dozen: remember, recall, update, forget, procedures, tasks, the graph, consolidation",
+        "the default dozen: brief, remember, recall, update, forget, procedures, tasks, the graph, "
+        "consolidation",
         _core_specs,
+        "- `brief` when a session or task starts: facts, recent sessions, what is due, procedures.\n"
         "- `recall` before answering from scratch; `remember` facts, decisions and preferences (and, with "
         "memory_type episodic, what happened, with one session_id per task); `update` or `forget` what "
         "changed.\n"
         "- recall with memory_types [procedural] before a multi-step task; `record_execution` after "
         "following one, `save_procedure` for a workflow worth repeating.\n"
-        "- `create_task`/`update_task` for what you mean to do; check `due` when a session starts.\n"
+        "- `create_task`/`update_task` for what you mean to do.\n"
         "- `add_to_graph` for people, projects and how they relate; `consolidate` after finishing a task.\n"
         "- `memory_status` lists namespaces and turns on further toolsets.",
     ),

@@ -167,7 +167,10 @@ async def test_a_listening_client_hears_when_a_trigger_fires_and_reads_the_due_r
     uri = due_uri("ops")
     async with open_client(settings, minilm) as client:
         templates = (await client.list_resource_templates()).resource_templates
-        assert [t.uri_template for t in templates] == ["athena://prospective/{namespace}/due"]
+        assert [t.uri_template for t in templates] == [
+            "athena://briefing/{namespace}",
+            "athena://prospective/{namespace}/due",
+        ]
         await call(
             client, "create_trigger", kind="event", text_contains="paged", reminder="ack", namespace="ops"
         )

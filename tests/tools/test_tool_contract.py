@@ -27,7 +27,7 @@ TOOLSET_TOOLS = {
         "record_execution",
         "create_task",
         "update_task",
-        "due",
+        "brief",
         "add_to_graph",
         "consolidate",
         "memory_status",
@@ -79,6 +79,7 @@ TOOLSET_TOOLS = {
 }
 ALL_TOOLS = set().union(*TOOLSET_TOOLS.values())
 READ_ONLY_TOOLS = {
+    "brief",
     *("recall", "get", "list_memories", "recall_events", "timeline"),
     *("list_tasks", "list_goals", "list_triggers"),
     *("find_procedures", "get_procedure", "list_procedures"),

@@ -1,0 +1,47 @@
+"""The briefing service: gather, value, merge, fit and render, for the tool, the prompt, the resource
+and the editor hooks alike."""
+
+from __future__ import annotations
+
+import time
+
+from athena_mcp.briefing.candidates import CandidateGatherer
+from athena_mcp.briefing.fitting import fit
+from athena_mcp.briefing.models import Briefing, BriefingRequest
+from athena_mcp.memory.graph import GraphMemory
+from athena_mcp.memory.procedural import ProceduralMemory
+from athena_mcp.memory.prospective import ProspectiveMemory
+from athena_mcp.retrieval.search import HybridSearcher
+from athena_mcp.store.database import Database
+
+
+class BriefingService:
+    def __init__(
+        self,
+        database: Database,
+        search: HybridSearcher,
+        procedural: ProceduralMemory,
+        prospective: ProspectiveMemory,
+        graph: GraphMemory,
+    ) -> None:
+        self._gatherer = CandidateGatherer(database, search, procedural, prospective, graph)
+
+    async def brief(self, request: BriefingRequest, now: float | None = None) -> Briefing:
+        """What the memory holds that bears on the request, in at most `request.max_tokens` tokens."""
+        moment = time.time() if now is None else now
+        candidates, notice = await self._gatherer.gather(request, moment)
+        scope = ", ".join(request.namespaces)
+        title = f"Briefing from memory ({scope})" + (f" for: {request.task}" if request.task else "")
+        fitted = fit(candidates, request, title)
+        if not fitted.sections:
+            notice = (notice + ". " if notice else "") + "The memory holds nothing on this yet."
+        return Briefing(
+            namespaces=list(request.namespaces),
+            task=request.task,
+            sections=fitted.sections,
+            text=fitted.text,
+            tokens=fitted.tokens,
+            budget=request.max_tokens,
+            left_out=fitted.left_out,
+            notice=notice,
+        )

@@ -1,0 +1,105 @@
+"""The local channel between a hook and the server already running on the same database.
+
+A hook is a fresh process on every prompt and tool call. Opening the store, importing the memory
+systems and loading the embedding model there costs 0.5-0.9 s (perf/bench_hooks.py); the server the
+editor keeps running has all of it ready. So a running server listens on a Unix socket named after
+its database, and a hook sends it one JSON line and reads one back; with no server listening the
+hook does the work itself. The socket lives in a folder only its user may enter (the user's runtime
+folder, or a private one under the temporary folder), so no other user can reach the memory
+through it.
+
+This module is imported by every hook before anything else: it keeps to the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MAX_MESSAGE_BYTES = 4 * 2**20
+# Socket paths are limited to about 100 bytes: the database's path is hashed into the name.
+NAME_DIGITS = 16
+
+
+class ChannelUnsafe(Exception):
+    """The socket's folder could be entered by other users: the channel is not used."""
+
+
+def socket_path(db: Path) -> Path:
+    """Where the server for database `db` listens."""
+    digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:NAME_DIGITS]
+    return private_folder() / f"hooks-{digest}.sock"
+
+
+def private_folder() -> Path:
+    """A folder for the sockets that only this user may enter, made if missing."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = (
+        Path(runtime) / "athena-mcp" if runtime else Path(tempfile.gettempdir()) / f"athena-mcp-{os.getuid()}"
+    )
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = base.stat()
+    if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:
+        raise ChannelUnsafe(f"{base} is not private to this user (owner or mode): the hook channel is off")
+    return base
+
+
+def ask(db: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """The server's answer to `request`, or None when no server listens for this database."""
+    try:
+        path = socket_path(db)
+    except (ChannelUnsafe, OSError):
+        return None
+    if not hasattr(socket, "AF_UNIX") or not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(timeout)
+        try:
+            connection.connect(str(path))
+        except OSError:
+            return None  # a socket left by a server that is gone
+        connection.sendall(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+        reply = _read_line(connection)
+    answer = json.loads(reply)
+    if not isinstance(answer, dict):
+        raise ValueError("the server's hook channel answered something other than a JSON object")
+    return answer
+
+
+def _read_line(connection: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n") or size > MAX_MESSAGE_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def remove_stale(path: Path) -> bool:
+    """Remove a socket file no server answers on; True when the path is free to listen on."""
+    if not path.exists():
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            remove(path)
+            return True
+    return False  # another server on this database listens there
+
+
+def remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

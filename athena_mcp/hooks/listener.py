@@ -1,0 +1,88 @@
+"""The running server's end of the hook channel (channel.py): one JSON request line in, one answer
+line out, handled with the server's open services like any tool call.
+
+Only one server per database listens (the first to start); the others leave the socket to it, and
+take it over if it goes away. A request that fails is answered with the failure's kind, never its
+trace; the trace goes to the server's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from athena_mcp.hooks import channel
+from athena_mcp.hooks.handlers import HookOptions, handle
+from athena_mcp.hooks.payload import HookInput
+from athena_mcp.services import Services
+
+log = logging.getLogger(__name__)
+
+# How often a server that found the socket taken looks again (the other server may have stopped).
+RETRY_SECONDS = 30.0
+
+
+@contextlib.asynccontextmanager
+async def hook_channel(services: Services) -> AsyncIterator[None]:
+    """Serve the hook channel for the services' database while the context is open."""
+    if not hasattr(asyncio, "start_unix_server"):
+        yield  # no Unix sockets here: hooks do their work in their own process
+        return
+    try:
+        path = channel.socket_path(services.settings.db)
+    except (channel.ChannelUnsafe, OSError) as exc:
+        log.warning("hook channel off: %s", exc)
+        yield
+        return
+    task = asyncio.create_task(_listen(services, path), name="hook channel")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _listen(services: Services, path: Path) -> None:
+    while True:
+        if channel.remove_stale(path):
+            break
+        await asyncio.sleep(RETRY_SECONDS)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            reply = await _answer(services, await reader.readline())
+            writer.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
+    os.chmod(path, 0o600)
+    log.info("hook channel listening at %s", path)
+    try:
+        await asyncio.Future()  # until cancelled
+    finally:
+        server.close()
+        channel.remove(path)
+
+
+async def _answer(services: Services, line: bytes) -> dict[str, object]:
+    try:
+        request = json.loads(line)
+        event = str(request["event"])
+        payload = HookInput.model_validate(request.get("payload") or {})
+        options = HookOptions.model_validate(request["options"])
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        return {"error": f"malformed hook request: {type(exc).__name__}"}
+    try:
+        return {"answer": await handle(event, payload, options, services)}
+    except Exception as exc:
+        log.exception("hook %s failed in the server", event)
+        return {"error": type(exc).__name__}
