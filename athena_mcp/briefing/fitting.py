@@ -12,6 +12,9 @@ from athena_mcp.briefing.tokens import count_tokens
 
 # Two items whose content words overlap this much (Jaccard) say the same thing: one is shown.
 NEAR_DUPLICATE = 0.6
+# An item whose words another, better item holds almost all of (a session's event quoted in that
+# session's digest) is said there already.
+CONTAINED = 0.8
 # Texts too short to judge by their words are merged only when their words are the same.
 MIN_WORDS = 3
 PREAMBLE = (
@@ -44,12 +47,14 @@ def merge_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
     return kept
 
 
-def _same_meaning(a: Candidate, b: Candidate) -> bool:
-    if a.kind in ("entity", "relation") or b.kind in ("entity", "relation"):
+def _same_meaning(kept: Candidate, new: Candidate) -> bool:
+    """Whether `new` (valued at most as `kept`) says nothing `kept` does not."""
+    if kept.kind in ("entity", "relation") or new.kind in ("entity", "relation"):
         return False  # a name and a sentence about it are not duplicates
-    if min(len(a.words), len(b.words)) < MIN_WORDS:
-        return bool(a.words) and a.words == b.words
-    return len(a.words & b.words) / len(a.words | b.words) >= NEAR_DUPLICATE
+    if min(len(kept.words), len(new.words)) < MIN_WORDS:
+        return bool(kept.words) and kept.words == new.words
+    shared = len(kept.words & new.words)
+    return shared / len(kept.words | new.words) >= NEAR_DUPLICATE or shared / len(new.words) >= CONTAINED
 
 
 def fit(candidates: Sequence[Candidate], request: BriefingRequest, title: str) -> Fitted:

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 MAX_MESSAGE_BYTES = 4 * 2**20
-# Socket paths are limited to about 100 bytes: the database's path is hashed into the name.
+# Socket paths are limited to 104-108 bytes by the system: the database's path is hashed into the
+# name, and a runtime folder too deep for it gives way to the temporary folder.
 NAME_DIGITS = 16
+MAX_PATH_BYTES = 100
 
 
 class ChannelUnsafe(Exception):
@@ -35,15 +37,15 @@ class ChannelUnsafe(Exception):
 def socket_path(db: Path) -> Path:
     """Where the server for database `db` listens."""
     digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:NAME_DIGITS]
-    return private_folder() / f"hooks-{digest}.sock"
-
-
-def private_folder() -> Path:
-    """A folder for the sockets that only this user may enter, made if missing."""
+    name = f"hooks-{digest}.sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = (
-        Path(runtime) / "athena-mcp" if runtime else Path(tempfile.gettempdir()) / f"athena-mcp-{os.getuid()}"
-    )
+    if runtime and len(os.fsencode(Path(runtime) / "athena-mcp" / name)) <= MAX_PATH_BYTES:
+        return private_folder(Path(runtime) / "athena-mcp") / name
+    return private_folder(Path(tempfile.gettempdir()) / f"athena-mcp-{os.getuid()}") / name
+
+
+def private_folder(base: Path) -> Path:
+    """`base`, made if missing, checked to be a folder that only this user may enter."""
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     status = base.stat()
     if status.st_uid != os.getuid() or stat.S_IMODE(status.st_mode) & 0o077:

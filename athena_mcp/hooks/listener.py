@@ -63,7 +63,11 @@ async def _listen(services: Services, path: Path) -> None:
         finally:
             writer.close()
 
-    server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
+    try:
+        server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
+    except OSError as exc:
+        log.warning("hook channel off: cannot listen at %s: %s", path, exc)
+        return
     os.chmod(path, 0o600)
     log.info("hook channel listening at %s", path)
     try:

@@ -34,13 +34,15 @@ def run_hook(
     event: str, stdin: TextIO, stdout: TextIO, flags: dict[str, object], env: dict[str, str]
 ) -> None:
     """Answer one editor event; returns normally whatever happens (see the module docstring)."""
-    from athena_mcp.settings import Settings, default_hook_log
+    from athena_mcp.settings import Settings, default_hook_log, env_var
 
     try:
         settings = Settings.load(flags, env)
         _log_to(Path(settings.hook_log).expanduser())
     except Exception:
-        _log_to(Path(default_hook_log()))
+        # The log named, even when another setting is what is wrong.
+        named = flags.get("hook_log") or env.get(env_var("hook_log")) or default_hook_log()
+        _log_to(Path(str(named)).expanduser())
         log.exception("hook %s: settings refused; nothing done", event)
         return
     try:
@@ -70,7 +72,9 @@ def _answer(event: str, text: str, settings: Settings) -> dict[str, Any] | None:
     timeout = CLOSING_SECONDS if event in CLOSING_EVENTS else SECONDS
     reply = channel.ask(settings.db, {"event": event, "payload": payload, "options": options}, timeout)
     if reply is None:
+        log.info("hook %s: no server listens for %s; answering here", event, settings.db)
         return asyncio.run(_here(event, payload, options, settings))
+    log.info("hook %s: answered by the running server", event)
     if "error" in reply:
         log.warning("hook %s: the server could not answer: %s", event, reply["error"])
         return None

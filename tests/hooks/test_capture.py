@@ -1,0 +1,90 @@
+"""What a hook stores of a prompt, a tool call or a reply: compact, redacted, and only what happened."""
+
+from __future__ import annotations
+
+import pytest
+
+from athena_mcp.hooks.capture import MAX_EVENT_CHARS, prompt_event, reply_event, tool_event
+from athena_mcp.hooks.payload import HookInput
+
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+
+def _tool(**fields: object) -> HookInput:
+    return HookInput.model_validate({"session_id": "s1", "hook_event_name": "PostToolUse", **fields})
+
+
+def test_a_failed_command_is_an_error_event_with_its_message() -> None:
+    payload = _tool(
+        hook_event_name="PostToolUseFailure",
+        tool_name="Bash",
+        tool_input={"command": "pytest -q"},
+        error="ImportError: cannot import name Queue",
+    )
+    event = tool_event(payload, "acme/widget")
+    assert event is not None
+    assert (event.kind, event.outcome, event.namespace, event.session_id) == (
+        "error",
+        "failure",
+        "acme/widget",
+        "s1",
+    )
+    assert event.content == "Bash failed: pytest -q\nImportError: cannot import name Queue"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        GITHUB_TOKEN,
+        "export DB_PASSWORD=hunter2hunter2",
+        "Authorization: Bearer abcdefghijklmnopqrstuvwx123456",
+        "postgres://app:s3cretpass@db.internal/app",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+    ],
+)
+def test_secrets_in_inputs_and_outputs_are_redacted_before_anything_is_stored(secret: str) -> None:
+    payload = _tool(
+        tool_name="Bash",
+        tool_input={"command": f"deploy --with '{secret}'"},
+        tool_response={"stdout": secret},
+    )
+    failed = _tool(
+        hook_event_name="PostToolUseFailure", tool_name="Bash", tool_input={"command": "x"}, error=secret
+    )
+    for event in (tool_event(payload, "p"), tool_event(failed, "p")):
+        assert event is not None and "[redacted:" in event.content
+        for piece in ("a1B2c3D4e5", "hunter2hunter2", "abcdefghijklmnop", "s3cretpass", "MIIEowIBAAKCAQEA"):
+            assert piece not in event.content
+
+
+def test_a_secret_at_the_clip_is_redacted_whole_not_cut_in_half() -> None:
+    long_output = "x" * (MAX_EVENT_CHARS - 30) + " " + GITHUB_TOKEN
+    event = tool_event(_tool(hook_event_name="PostToolUseFailure", tool_name="Bash", error=long_output), "p")
+    assert event is not None and len(event.content) <= MAX_EVENT_CHARS
+    assert "ghp_" not in event.content and "a1B2" not in event.content
+
+
+def test_reads_and_this_servers_own_tools_are_left_out_unless_a_read_fails() -> None:
+    assert tool_event(_tool(tool_name="Read", tool_input={"file_path": "a.py"}), "p") is None
+    assert tool_event(_tool(tool_name="mcp__athena__recall", tool_input={"query": "x"}), "p") is None
+    failed = tool_event(
+        _tool(hook_event_name="PostToolUseFailure", tool_name="Read", tool_input={"file_path": "a.py"}), "p"
+    )
+    assert failed is not None and failed.kind == "error"
+
+
+def test_an_edit_is_an_action_naming_its_file() -> None:
+    event = tool_event(
+        _tool(tool_name="Edit", tool_input={"file_path": "src/app.py", "old_string": "a"}), "p"
+    )
+    assert event is not None and (event.kind, event.content) == ("action", "Edit edited: src/app.py")
+
+
+def test_prompts_and_replies_that_state_a_choice_are_decisions() -> None:
+    decided = prompt_event(HookInput(prompt="Let's use SQLite instead of Postgres for the cache"), "p")
+    asked = prompt_event(HookInput(prompt="what does this function do?"), "p")
+    replied = reply_event(HookInput(last_assistant_message="We decided to keep the retry loop."), "p")
+    assert decided is not None and decided.kind == "decision"
+    assert asked is not None and asked.kind == "message"
+    assert replied is not None and replied.kind == "decision" and replied.content.startswith("Reply: ")
+    assert prompt_event(HookInput(prompt="  "), "p") is None

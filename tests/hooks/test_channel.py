@@ -1,0 +1,46 @@
+"""The hook channel's socket: private to its user, short enough to bind, never reused when stale."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from athena_mcp.hooks import channel
+
+
+def test_the_socket_folder_must_be_private(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    with pytest.raises(channel.ChannelUnsafe):
+        channel.private_folder(shared)
+    private = channel.private_folder(tmp_path / "private")
+    assert private.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_runtime_folder_too_deep_for_a_socket_gives_way_to_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("deep" * 30)))
+    path = channel.socket_path(tmp_path / "a.db")
+    assert (
+        len(os.fsencode(path)) <= channel.MAX_PATH_BYTES and path.parent.name == f"athena-mcp-{os.getuid()}"
+    )
+
+
+def test_two_databases_get_two_sockets_and_one_database_one(tmp_path: Path) -> None:
+    assert channel.socket_path(tmp_path / "a.db") != channel.socket_path(tmp_path / "b.db")
+    assert channel.socket_path(tmp_path / "a.db") == channel.socket_path(tmp_path / "." / "a.db")
+
+
+def test_a_stale_socket_is_removed_and_a_live_one_kept(tmp_path: Path) -> None:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"athena-test-{os.getpid()}.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as live:
+        live.bind(str(path))
+        live.listen()
+        assert channel.remove_stale(path) is False and path.exists()
+        assert channel.ask(tmp_path / "none.db", {"event": "x"}, 1.0) is None
+    assert channel.remove_stale(path) is True and not path.exists()
