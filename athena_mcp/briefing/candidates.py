@@ -42,8 +42,10 @@ FACT_HALF_LIFE = 90 * DAY
 RECENT_SESSIONS = 3
 RECENT_WINDOW = 30 * DAY
 KEY_EVENTS_PER_SESSION = 4
-# Memories a task's search brings, procedures, open tasks and entities considered, at most.
-SEARCHED = 30
+# Memories a task's search brings (a budget's worth: about one per TOKENS_PER_MEMORY, within the
+# bounds), procedures, open tasks and entities considered, at most.
+TOKENS_PER_MEMORY = 25
+SEARCHED = (10, 100)
 LEADING_FACTS = 30
 PROCEDURES = 5
 OPEN_TASKS = 20
@@ -106,8 +108,10 @@ class CandidateGatherer:
         found: list[Candidate] = []
         notice = None
         if request.task:
+            fewest, most = SEARCHED
+            depth = max(fewest, min(most, request.max_tokens // TOKENS_PER_MEMORY))
             result = await self._search.search(
-                SearchRequest(request.task, MemoryFilter(namespaces=request.namespaces), limit=SEARCHED)
+                SearchRequest(request.task, MemoryFilter(namespaces=request.namespaces), limit=depth)
             )
             notice = result.notice
             found = [_found(hit) for hit in result.results]
