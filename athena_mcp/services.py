@@ -19,9 +19,11 @@ from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.graph_identity import GraphIdentity
 from athena_mcp.memory.graph_paths import GraphPaths
 from athena_mcp.memory.graph_traversal import GraphTraversal
+from athena_mcp.memory.meta import MetaMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory, TriggerLimits
 from athena_mcp.memory.semantic import SemanticMemory
+from athena_mcp.memory.working import WorkingMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.retrieval.vector_mirror import VectorMirror
@@ -59,6 +61,8 @@ class Services:
     usage: UsageLog  # which memories searches return, for decay
     consolidation: ConsolidationWorker
     briefing: BriefingService  # context assembly over every memory system
+    working: WorkingMemory  # what each session has in mind
+    meta: MetaMemory  # what is known about a topic, how surely, and the questions that found nothing
 
 
 @contextlib.asynccontextmanager
@@ -97,6 +101,7 @@ async def open_services(
         procedural = ProceduralMemory(database, embeddings)
         prospective = ProspectiveMemory(database, limits)
         graph = GraphMemory(database)
+        working = WorkingMemory(database, settings.working_memory_size)
         services = Services(
             settings=settings,
             database=database,
@@ -131,7 +136,9 @@ async def open_services(
                     vector_wait=settings.consolidation_vector_wait,
                 ),
             ),
-            briefing=BriefingService(database, search, procedural, prospective, graph),
+            briefing=BriefingService(database, search, procedural, prospective, graph, working),
+            working=working,
+            meta=MetaMemory(database, search, mirror, procedural, graph),
         )
         workers: list[asyncio.Task[None]] = []
         if background:
@@ -146,6 +153,7 @@ async def open_services(
             backlogs = settings.backlog_interval
             start(backlogs, services.vector_backlog.run_until_caught_up, "vector backlog", False)
             start(backlogs, services.linker.run_until_caught_up, "entity linking", False)
+            start(backlogs, services.meta.flush_searches, "questions that found nothing", True)
             if settings.consolidation_interval > 0:
                 start(settings.consolidation_interval, services.consolidation.run_once, "consolidation", True)
             if offers(settings, "prospective"):
@@ -159,5 +167,7 @@ async def open_services(
                 worker.cancel()
             # Whatever ended a worker must not stop the rest of the shutdown.
             await asyncio.gather(*workers, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the store may be what failed
+                await services.meta.flush_searches()
             await mirror.close()
             embeddings.close()

@@ -20,7 +20,7 @@ import platformdirs
 
 from athena_mcp.governance import POLICIES, parse_policies
 
-TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph")
+TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "meta", "graph")
 ALL_TOOLSETS = "all"
 TRANSPORTS = ("stdio", "http")
 EMBEDDERS = ("minilm", "minilm-torch", "http")
@@ -209,6 +209,9 @@ class Settings:
     namespace_policies: str = _setting(
         "", "Per-namespace content policies overriding content_policy, e.g. work=refuse,notes=redact."
     )
+    working_memory_size: int = _setting(
+        7, "Memories a session's working memory holds (7±2): the least active leave past it."
+    )
     hook_namespace: str = _setting(
         "",
         "Namespace the editor hooks read and write; empty: derived from the project (its git remote "
@@ -276,6 +279,8 @@ class Settings:
                 ) from None
         if self.http_max_body < 1 or self.http_rate < 0 or self.http_burst < 1:
             raise ValueError("http_max_body and http_burst must be positive, http_rate 0 or more")
+        if not 1 <= self.working_memory_size <= 50:
+            raise ValueError("working_memory_size must be in [1, 50]")
         if not 0 <= self.hook_min_score <= 1:
             raise ValueError("hook_min_score must be in [0, 1]")
         if not 50 <= self.hook_prompt_tokens <= 8000 or not 100 <= self.hook_briefing_tokens <= 8000:

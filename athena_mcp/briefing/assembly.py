@@ -11,6 +11,7 @@ from athena_mcp.briefing.models import Briefing, BriefingRequest
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory
+from athena_mcp.memory.working import WorkingMemory
 from athena_mcp.retrieval.search import HybridSearcher
 from athena_mcp.store.database import Database
 
@@ -23,15 +24,16 @@ class BriefingService:
         procedural: ProceduralMemory,
         prospective: ProspectiveMemory,
         graph: GraphMemory,
+        working: WorkingMemory,
     ) -> None:
-        self._gatherer = CandidateGatherer(database, search, procedural, prospective, graph)
+        self._gatherer = CandidateGatherer(database, search, procedural, prospective, graph, working)
 
     async def brief(self, request: BriefingRequest, now: float | None = None) -> Briefing:
         """What the memory holds that bears on the request, in at most `request.max_tokens` tokens."""
         moment = time.time() if now is None else now
         candidates, notice = await self._gatherer.gather(request, moment)
-        scope = ", ".join(request.namespaces)
-        title = f"Briefing from memory ({scope})" + (f" for: {request.task}" if request.task else "")
+        # The task is not echoed: the caller knows it, and every token of the budget is for memory.
+        title = f"Memory briefing ({', '.join(request.namespaces)})"
         fitted = fit(candidates, request, title)
         if not fitted.sections:
             notice = (notice + ". " if notice else "") + "The memory holds nothing on this yet."

@@ -25,6 +25,7 @@ from athena_mcp.governance import quoted
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.memory.prospective import ProspectiveMemory, TaskQuery
+from athena_mcp.memory.working import WorkingMemory
 from athena_mcp.models import Memory, Procedure, RecallHit
 from athena_mcp.prospective_models import Task
 from athena_mcp.retrieval.procedure_search import ProcedureSearch
@@ -95,8 +96,10 @@ class CandidateGatherer:
         procedural: ProceduralMemory,
         prospective: ProspectiveMemory,
         graph: GraphMemory,
+        working: WorkingMemory,
     ) -> None:
         self._database = database
+        self._working = working
         self._search = search
         self._procedural = procedural
         self._prospective = prospective
@@ -110,8 +113,14 @@ class CandidateGatherer:
         if request.task:
             fewest, most = SEARCHED
             depth = max(fewest, min(most, request.max_tokens // TOKENS_PER_MEMORY))
+            lift: dict[int, float] = {}
+            if request.session_id:  # what the session has in mind ranks a little higher
+                for namespace in request.namespaces:
+                    lift |= await self._working.bias(namespace, request.session_id)
             result = await self._search.search(
-                SearchRequest(request.task, MemoryFilter(namespaces=request.namespaces), limit=depth)
+                SearchRequest(
+                    request.task, MemoryFilter(namespaces=request.namespaces), limit=depth, lift=lift
+                )
             )
             notice = result.notice
             found = [_found(hit) for hit in result.results]

@@ -14,6 +14,7 @@ from typing import Any
 
 from athena_mcp.governance import redact
 from athena_mcp.hooks.payload import HookInput
+from athena_mcp.memory.working import Touch
 from athena_mcp.store.memories import NewMemory
 
 MAX_EVENT_CHARS = 600
@@ -49,6 +50,55 @@ def reply_event(payload: HookInput, namespace: str) -> NewMemory | None:
     return _event(
         namespace, payload, kind, f"Reply: {text}", "assistant reply", 0.6 if kind == "decision" else 0.4
     )
+
+
+# This server's tools, by what a call does to the memories it names (memory/working.py).
+TOUCHES: dict[str, Touch] = {
+    "recall": "recalled",
+    "recall_events": "recalled",
+    "brief": "recalled",
+    "get": "cited",
+    "rate_memory": "cited",
+    "remember": "changed",
+    "update": "changed",
+}
+# A memory's id as this server's answers show it: `[12]` opening a line, `stored [12]`, `memory 12`.
+_SHOWN_ID = re.compile(r"(?:^|\n|stored |duplicate of |- )\[(\d+)\]|\bmemory (\d+)\b")
+
+
+def own_tool_touches(payload: HookInput) -> dict[int, Touch]:
+    """The memories one of this server's tools recalled, cited or changed, for the session's working
+    memory; empty for any other tool."""
+    tool = payload.tool_name or ""
+    match = OWN_TOOLS.match(tool)
+    touch = TOUCHES.get(tool[match.end() :]) if match else None
+    if touch is None:
+        return {}
+    ids: set[int] = set()
+    inputs = payload.tool_input if isinstance(payload.tool_input, dict) else {}
+    for key in ("id", "memory_id"):
+        if isinstance(inputs.get(key), int):
+            ids.add(inputs[key])
+    ids |= _answer_ids(payload.tool_response)
+    return {memory_id: touch for memory_id in ids}
+
+
+def _answer_ids(response: Any) -> set[int]:
+    """Memory ids in an answer, structured (`results`, `id`) or as its text shows them."""
+    if isinstance(response, dict):
+        structured = response.get("structuredContent", response)
+        found = {
+            h["id"]
+            for h in structured.get("results", ())
+            if isinstance(h, dict) and isinstance(h.get("id"), int)
+        }
+        if isinstance(structured.get("id"), int):
+            found.add(structured["id"])
+        return found | _answer_ids(response.get("content")) | _answer_ids(response.get("text"))
+    if isinstance(response, list):
+        return set().union(*(_answer_ids(block) for block in response)) if response else set()
+    text = response if isinstance(response, str) else ""
+    return {int(a or b) for a, b in _SHOWN_ID.findall(text)}
 
 
 def tool_event(payload: HookInput, namespace: str) -> NewMemory | None:

@@ -24,6 +24,8 @@ from athena_mcp.caller import Caller, Origin, acting_as, reset_caller
 from athena_mcp.fields import Namespace
 from athena_mcp.hooks import capture
 from athena_mcp.hooks.payload import HookInput, context_output
+from athena_mcp.memory.working import Touch
+from athena_mcp.models import RecallHit
 from athena_mcp.retrieval.fusion import Signal
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services
@@ -73,9 +75,13 @@ async def handle(
         return await _prompt(payload, options, services)
     if event in ("PostToolUse", "PostToolUseFailure"):
         await _record(services, event, payload, capture.tool_event(payload, namespace), "hook")
+        await _keep_in_mind(services, payload, namespace)
     elif event == "Stop":
         await _record(services, event, payload, capture.reply_event(payload, namespace), "hook")
     elif event in ("PreCompact", "SessionEnd"):
+        if event == "SessionEnd" and payload.session_id:
+            with _as_hook(event, payload, "hook"):
+                await services.working.close(namespace, payload.session_id)
         await _close(payload, namespace, services, event)
     else:
         log.info("hook %s: not an event Athena answers; nothing done", event)
@@ -107,6 +113,20 @@ async def _record(
             await vectors.queue_for_embedding(tx, ids)
 
 
+async def _keep_in_mind(services: Services, payload: HookInput, namespace: str) -> None:
+    """What the agent's own calls to this server recalled, cited or changed enters its session's
+    working memory (in the namespace the call named)."""
+    touched = capture.own_tool_touches(payload)
+    if not touched or not payload.session_id:
+        return
+    inputs = payload.tool_input if isinstance(payload.tool_input, dict) else {}
+    named = inputs.get("namespace")
+    with _as_hook("PostToolUse", payload, "hook"):
+        await services.working.touch(
+            named if isinstance(named, str) else namespace, payload.session_id, touched
+        )
+
+
 async def _session_start(
     payload: HookInput, options: HookOptions, services: Services
 ) -> dict[str, Any] | None:
@@ -136,16 +156,25 @@ async def _prompt(payload: HookInput, options: HookOptions, services: Services) 
             if await vectors.stored_identity(services.database) == services.embeddings.identity:
                 signals = ("lexical", "dense")
                 services.embeddings.start_loading()
-            found = await services.search.search(
-                SearchRequest(prompt, memory_filter, limit=PROMPT_HITS, signals=signals)
+            lift = (
+                await services.working.bias(options.namespace, payload.session_id)
+                if payload.session_id
+                else {}
             )
-            shown = {
-                # One line per text: a command run five times is one memory to the reader.
-                hit.content: f"- {memory_line(hit)} ({hit.score:.2f})"
+            found = await services.search.search(
+                SearchRequest(prompt, memory_filter, limit=PROMPT_HITS, signals=signals, lift=lift)
+            )
+            # One line per text (a command run five times is one memory to the reader), best first.
+            by_text = {
+                hit.content: hit
                 for hit in reversed(found.results)
                 if hit.score >= options.min_score and hit.session_id != payload.session_id
             }
-            lines = _fitted(list(reversed(shown.values())), options.prompt_tokens)
+            shown = _fitted(list(reversed(by_text.values())), options.prompt_tokens)
+            lines = [_prompt_line(hit) for hit in shown]
+            if payload.session_id and shown:
+                recalled: dict[int, Touch] = {hit.id: "recalled" for hit in shown}
+                await services.working.touch(options.namespace, payload.session_id, recalled)
     # Recorded after the search, so that the prompt does not find itself.
     await _record(
         services, "UserPromptSubmit", payload, capture.prompt_event(payload, options.namespace), "user"
@@ -153,16 +182,20 @@ async def _prompt(payload: HookInput, options: HookOptions, services: Services) 
     return context_output("UserPromptSubmit", "\n".join([PROMPT_HEADER, *lines])) if lines else None
 
 
-def _fitted(lines: list[str], budget: int) -> list[str]:
-    """The first lines whose text, with the header, fits the budget."""
+def _prompt_line(hit: RecallHit) -> str:
+    return f"- {memory_line(hit)} ({hit.score:.2f})"
+
+
+def _fitted(hits: list[RecallHit], budget: int) -> list[RecallHit]:
+    """The first hits whose lines, with the header, fit the budget."""
     spent = count_tokens(PROMPT_HEADER)
     kept = []
-    for line in lines:
-        cost = count_tokens(line)
+    for hit in hits:
+        cost = count_tokens(_prompt_line(hit))
         if spent + cost > budget:
             break
         spent += cost
-        kept.append(line)
+        kept.append(hit)
     return kept
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
@@ -45,6 +46,9 @@ class SearchRequest:
     max_tokens: int | None = None
     # Add memories linked to the entities the best results mention (retrieval/graph_expansion.py).
     expand_graph: bool = False
+    # A session's working memory (memory/working.py): each held memory's lift in the ordering, as a
+    # share of its relevance. The scores themselves stay calibrated.
+    lift: Mapping[int, float] = field(default_factory=dict)
 
 
 class HybridSearcher:
@@ -102,7 +106,7 @@ class HybridSearcher:
             )
         evidence = {c.id: evidence_of(c, ranked, best_lexical, best_possible, depth) for c in candidates}
         # Stable: equal relevance keeps the fused order (ties there go to the newer memory).
-        candidates.sort(key=lambda c: -evidence[c.id].relevance)
+        candidates.sort(key=lambda c: -evidence[c.id].relevance * (1 + request.lift.get(c.id, 0.0)))
         top = candidates[: request.limit]
         memories = await get_memories(self._database, [c.id for c in top])
         hits: list[RecallHit] = []

@@ -18,7 +18,9 @@ from athena_mcp.tools.gate import SESSIONLESS, SessionToolsets, ToolsetServer, s
 from athena_mcp.tools.graph import EntityInput, RelationInput
 
 # The same names as settings.TOOLSETS (a test keeps them so): a Literal, for the schema a model reads.
-ToolsetName = Literal["core", "semantic", "episodic", "consolidation", "procedural", "prospective", "graph"]
+ToolsetName = Literal[
+    "core", "semantic", "episodic", "consolidation", "procedural", "prospective", "meta", "graph"
+]
 
 
 def tools() -> tuple[ToolSpec, ...]:

@@ -173,6 +173,8 @@ async def recall(
                 expand_graph=services.settings.graph_expansion if expand_graph is None else expand_graph,
             )
         )
+        # A question that found nothing is a knowledge gap (meta-memory's `know` lists them).
+        services.meta.note_search(namespaces, query, max((hit.score for hit in found.results), default=0.0))
     result = RecallResult(**dict(found))
     if "procedural" in systems:
         result.procedures = await extras.procedures_for(services.procedural, query, namespaces, explain)

@@ -23,6 +23,7 @@ from athena_mcp.tools import (
     graph,
     graph_identity,
     graph_traversal,
+    meta,
     procedural,
     prospective,
     semantic,
@@ -99,6 +100,12 @@ TOOLSETS: dict[str, Toolset] = {
         prospective.tools,
         "- `create_trigger` for reminders on a time, a cron schedule or an event; `dismiss` what `due` "
         "fired once handled; `create_goal` groups tasks.",
+    ),
+    "meta": Toolset(
+        "meta-memory: a session's working memory (focus) and what is known about a topic (know)",
+        meta.tools,
+        "- `focus` shows a session's working memory (pin what must stay in mind); `know` says what memory "
+        "holds on a topic, how surely, what contradicts, and what was asked and not found.",
     ),
     "graph": Toolset(
         "the knowledge graph: the reference server's nine tools, identity, traversal, communities",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from athena_mcp.hooks.capture import MAX_EVENT_CHARS, prompt_event, reply_event, tool_event
+from athena_mcp.hooks.capture import MAX_EVENT_CHARS, own_tool_touches, prompt_event, reply_event, tool_event
 from athena_mcp.hooks.payload import HookInput
 
 GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -88,3 +88,24 @@ def test_prompts_and_replies_that_state_a_choice_are_decisions() -> None:
     assert asked is not None and asked.kind == "message"
     assert replied is not None and replied.kind == "decision" and replied.content.startswith("Reply: ")
     assert prompt_event(HookInput(prompt="  "), "p") is None
+
+
+def test_this_servers_own_calls_name_the_memories_they_touched() -> None:
+    recall = _tool(
+        tool_name="mcp__athena__recall",
+        tool_input={"query": "deploys"},
+        tool_response=[
+            {"type": "text", "text": '[12] fact 2026-12-01 0.71: "x"\n[7] event:error 2026-12-02: "y"'}
+        ],
+    )
+    update = _tool(
+        tool_name="mcp__athena__update", tool_input={"id": 12, "content": "z"}, tool_response={"id": 12}
+    )
+    structured = _tool(
+        tool_name="mcp__athena__recall", tool_response={"structuredContent": {"results": [{"id": 3}]}}
+    )
+    assert own_tool_touches(recall) == {12: "recalled", 7: "recalled"}
+    assert own_tool_touches(update) == {12: "changed"}
+    assert own_tool_touches(structured) == {3: "recalled"}
+    assert own_tool_touches(_tool(tool_name="Edit", tool_input={"id": 4})) == {}
+    assert own_tool_touches(_tool(tool_name="mcp__athena__forget", tool_input={"id": 4})) == {}

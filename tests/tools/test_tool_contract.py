@@ -69,6 +69,7 @@ TOOLSET_TOOLS = {
         *("detect_communities", "list_communities", "get_community"),
         *("find_neighbours", "find_path", "explore_graph"),
     },
+    "meta": {"focus", "know"},
     "consolidation": {
         "consolidate",
         "consolidation_status",
@@ -80,6 +81,7 @@ TOOLSET_TOOLS = {
 ALL_TOOLS = set().union(*TOOLSET_TOOLS.values())
 READ_ONLY_TOOLS = {
     "brief",
+    "know",
     *("recall", "get", "list_memories", "recall_events", "timeline"),
     *("list_tasks", "list_goals", "list_triggers"),
     *("find_procedures", "get_procedure", "list_procedures"),
