@@ -122,6 +122,8 @@ def running_server(env: dict[str, str], log: Path) -> Iterator[None]:
         run_hook("UserPromptSubmit", {"prompt": "warm up"}, env)
         yield
     finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the editor going away: the server ends its session
         process.terminate()
         process.wait(timeout=30)
 

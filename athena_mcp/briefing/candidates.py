@@ -225,16 +225,19 @@ def _words(text: str) -> frozenset[str]:
 
 
 def memory_line(memory: Memory) -> str:
-    """`[id] date kind (outcome): "content"`: the date and kind for events and session digests only."""
+    """`[id] date kind (outcome): "content"`: the date for events and session digests, the kind for
+    events that are not plain messages."""
     digest = "digest" in memory.tags
     head = [f"[{memory.id}]"]
     if memory.system == "episodic" or digest:
         head.append(memory.timestamp.strftime("%Y-%m-%d"))
     if memory.system == "episodic":
-        head.append(memory.kind + (f" ({memory.outcome})" if memory.outcome not in (None, "unknown") else ""))
+        # "message", the commonest kind, says nothing the text does not: only other kinds are named.
+        outcome = f" ({memory.outcome})" if memory.outcome not in (None, "unknown") else ""
+        head.append(((memory.kind if memory.kind != "message" else "") + outcome).strip())
     elif digest:
         head.append("session digest")
-    return f"{' '.join(head)}: {quoted(memory.content, memory.flags)}"
+    return f"{' '.join(part for part in head if part)}: {quoted(memory.content, memory.flags)}"
 
 
 def _memory_candidate(memory: Memory, section: SectionName, value: float, why: str) -> Candidate:

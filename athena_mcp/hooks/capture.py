@@ -52,11 +52,11 @@ def reply_event(payload: HookInput, namespace: str) -> NewMemory | None:
     )
 
 
-# This server's tools, by what a call does to the memories it names (memory/working.py).
+# This server's tools, by what a call does to the memories it names (memory/working.py). A briefing
+# shows dozens of memories: none of them is in mind for being shown there.
 TOUCHES: dict[str, Touch] = {
     "recall": "recalled",
     "recall_events": "recalled",
-    "brief": "recalled",
     "get": "cited",
     "rate_memory": "cited",
     "remember": "changed",

@@ -22,6 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from athena_mcp.caller import current_caller
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.models import RecallHit, to_datetime
@@ -93,11 +94,11 @@ class MetaMemory:
         self._mirror = mirror
         self._procedural = procedural
         self._graph = graph
-        self._searches: dict[tuple[str, str], tuple[float, float]] = {}
+        # (namespace, question) -> (best score of its last search, when, misses since the last flush)
+        self._searches: dict[tuple[str, str], tuple[float, float, int]] = {}
 
     async def know(self, namespace: str, topic: str) -> Knowledge:
         """What the namespace holds about `topic`, how sure it can be, and its gaps."""
-        await self.flush_searches()  # this process's latest questions count too
         memory_filter = MemoryFilter(namespaces=(namespace,))
         found = await self._search.search(SearchRequest(topic, memory_filter, limit=DEPTH, explain=True))
         hits = [hit for hit in found.results if hit.score >= ABOUT or _coverage(hit) >= ABOUT_COVERAGE]
@@ -127,31 +128,61 @@ class MetaMemory:
             procedure_confidence=round(sum(procedures) / len(procedures), 3) if procedures else None,
             sureness="nothing",
             contradictions=await self._contradictions(facts, memory_filter),
-            gaps=[
-                Gap(query=miss.query, asked=miss.asked, last_asked=to_datetime(miss.last_at))
-                for miss in await store.misses(self._database, namespace, MAX_GAPS)
-            ],
+            gaps=await self._gaps(namespace),
         )
         report.sureness = _sureness(report)
         return report
 
     def note_search(self, namespaces: tuple[str, ...], query: str, best: float) -> None:
         """Note how a search went: a question that found nothing is a gap, one that now finds
-        something is none any more. Kept in memory until flush_searches (searches only read)."""
+        something is none any more. Kept in memory until flush_searches (searches only read), and
+        only for callers that may write the namespace: a read-only token leaves no trace."""
+        caller = current_caller()
         for namespace in namespaces:
-            self._searches[(namespace, query)] = (best, time.time())
+            if caller.may_write(namespace):
+                _, _, times = self._searches.get((namespace, query), (0.0, 0.0, 0))
+                # Found now: whatever was missed before is answered; missed: once more.
+                self._searches[(namespace, query)] = (
+                    best,
+                    time.time(),
+                    times + 1 if best < MISS_SCORE else 0,
+                )
 
     async def flush_searches(self) -> None:
         """Write the searches noted since the last flush (the background loop's tick)."""
         if not self._searches:
             return
-        noted, self._searches = self._searches, {}
+        # Kept in memory until written: `know` meanwhile reads them from here, not yet from the store.
+        noted = dict(self._searches)
         async with self._database.transaction() as tx:
-            for (namespace, query), (best, when) in noted.items():
+            for (namespace, query), (best, when, times) in noted.items():
                 if best < MISS_SCORE:
-                    await store.note_miss(tx, namespace, query, best, when)
+                    await store.note_miss(tx, namespace, query, best, when, times)
                 else:
                     await store.forget_miss(tx, namespace, query)
+        for key, (_, _, times) in noted.items():
+            best, when, now_times = self._searches[key]
+            if now_times == times and (best, when) == noted[key][:2]:
+                del self._searches[key]
+            else:  # searched again while writing: only the misses since are still to write
+                self._searches[key] = (best, when, max(0, now_times - times))
+
+    async def _gaps(self, namespace: str) -> list[Gap]:
+        """The stored gaps, with this process's questions not yet written (read, never written here:
+        `know` only reads)."""
+        gaps = {
+            miss.query: Gap(query=miss.query, asked=miss.asked, last_asked=to_datetime(miss.last_at))
+            for miss in await store.misses(self._database, namespace, MAX_GAPS)
+        }
+        for (space, query), (best, when, times) in self._searches.items():
+            if space != namespace:
+                continue
+            if best >= MISS_SCORE:
+                gaps.pop(query, None)
+            else:
+                asked = (gaps[query].asked if query in gaps else 0) + times
+                gaps[query] = Gap(query=query, asked=asked, last_asked=to_datetime(when))
+        return sorted(gaps.values(), key=lambda gap: gap.last_asked, reverse=True)[:MAX_GAPS]
 
     async def _contradictions(
         self, facts: list[RecallHit], memory_filter: MemoryFilter

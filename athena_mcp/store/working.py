@@ -86,12 +86,14 @@ async def memories_in(db: Database | Transaction, namespace: str, memory_ids: Se
     return {int(row[0]) for row in rows}
 
 
-async def note_miss(tx: Transaction, namespace: str, query: str, best: float, now: float) -> None:
+async def note_miss(tx: Transaction, namespace: str, query: str, best: float, now: float, times: int) -> None:
+    """`query` found nothing `times` more times, the last at `now`."""
     await tx.execute(
-        "INSERT INTO recall_misses (namespace, query, best_score, first_at, last_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (namespace, query) DO UPDATE SET asked = asked + 1, last_at = excluded.last_at, "
+        "INSERT INTO recall_misses (namespace, query, best_score, asked, first_at, last_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, query) DO UPDATE SET "
+        "asked = asked + excluded.asked, last_at = excluded.last_at, "
         "best_score = max(best_score, excluded.best_score)",
-        [namespace, query, best, now, now],
+        [namespace, query, best, times, now, now],
     )
 
 

@@ -41,7 +41,7 @@ async def brief(
     max_tokens: Budget = DEFAULT_BUDGET,
     explain: bool = False,
 ) -> Briefing:
-    """Memory on a task or the namespace, in max_tokens. Use as a task starts."""
+    """Memory on a task or namespace, in max_tokens. Use as a task starts."""
     return await services.briefing.brief(
         BriefingRequest(
             namespaces=namespaces_of(namespace),

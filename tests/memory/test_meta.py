@@ -6,7 +6,7 @@ import pytest
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
-from tests.conftest import call, open_client
+from tests.conftest import call, open_client, services_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -54,3 +54,16 @@ async def test_questions_that_found_nothing_are_gaps_until_they_find_something(
         # A gap belongs to its namespace.
         await call(client, "recall", query="where is the staging database?", namespace="other")
         assert (await call(client, "know", topic="staging"))["gaps"] == []
+
+
+async def test_gaps_survive_in_the_database_once_flushed(settings: Settings, minilm: MiniLMEmbedder) -> None:
+    async with services_for(settings, minilm) as services:
+        services.meta.note_search(("default",), "where is the runbook?", 0.01)
+        services.meta.note_search(("default",), "where is the runbook?", 0.02)
+        await services.meta.flush_searches()
+        services.meta.note_search(("default",), "where is the runbook?", 0.0)
+        [gap] = (await services.meta.know("default", "runbook")).gaps
+        assert (gap.query, gap.asked) == ("where is the runbook?", 3)
+        await services.meta.flush_searches()
+        [row] = await services.database.fetchall("SELECT asked FROM recall_misses")
+        assert row[0] == 3

@@ -310,6 +310,8 @@ PROBES = (
         "add_to_graph", "relations.source_memory_ids", "fact", lambda b, ref: {"relations": [_relation(ref)]}
     ),
     Probe("unmerge_entities", "merge_id", "merge", lambda b, ref: {"merge_id": ref}),
+    Probe("focus", "pin", "fact", lambda b, ref: {"session_id": "m1", "pin": [ref]}),
+    Probe("focus", "drop", "fact", lambda b, ref: {"session_id": "m1", "drop": [ref]}),
     Probe("get_community", "community_id", "community", lambda b, ref: {"community_id": ref}),
 )
 
@@ -377,6 +379,8 @@ OWN_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("list_compactions", {}),
     ("consolidate", {"settle_seconds": 0}),
     ("consolidation_status", {}),
+    ("brief", {"task": "deploy key rotates Dave release", "max_tokens": 8000, "explain": True}),
+    ("know", {"topic": "deploy key rotates Dave release"}),
 )
 
 
@@ -542,6 +546,7 @@ async def test_b_naming_as_ids_or_names_reads_changes_and_reveals_nothing_of_as(
             await mallory.answer(tool, arguments)
         await mallory.answer("memory_status", {})
         due_resource = (await client.read_resource(due_uri("b"))).contents[0]
+        briefing_resource = (await client.read_resource("athena://briefing/b")).contents[0]
         after = await state_of_a(client, a)
     async with services_for(settings, minilm) as services:
         rated = await services.database.fetchall(
@@ -553,6 +558,7 @@ async def test_b_naming_as_ids_or_names_reads_changes_and_reveals_nothing_of_as(
         for answer in answers:
             assert MARKERS["a"] not in answer, f"{tool} as b shows a's data: {answer[:500]}"
     assert MARKERS["a"] not in json.dumps(due_resource.model_dump())
+    assert MARKERS["a"] not in json.dumps(briefing_resource.model_dump())
     for key, value in before.items():
         assert after[key] == value, f"b changed a's {key}:\n{value}\n->\n{after[key]}"
     assert rated == []
