@@ -29,7 +29,6 @@ from athena_mcp.models import RecallHit
 from athena_mcp.retrieval.fusion import Signal
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services
-from athena_mcp.settings import Settings
 from athena_mcp.store import memories, vectors
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
@@ -53,15 +52,6 @@ class HookOptions(BaseModel):
     min_score: float = Field(ge=0, le=1)
     prompt_tokens: int = Field(ge=50, le=MAX_BUDGET)
     briefing_tokens: int = Field(ge=MIN_BUDGET, le=MAX_BUDGET)
-
-    @classmethod
-    def of(cls, settings: Settings, namespace: str) -> HookOptions:
-        return cls(
-            namespace=namespace,
-            min_score=settings.hook_min_score,
-            prompt_tokens=settings.hook_prompt_tokens,
-            briefing_tokens=settings.hook_briefing_tokens,
-        )
 
 
 async def handle(
