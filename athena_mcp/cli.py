@@ -119,6 +119,29 @@ def parser() -> argparse.ArgumentParser:
         "--project", type=Path, default=Path.cwd(), help="the project folder (default: the current one)"
     )
     installer.add_argument("--uninstall", action="store_true", help="remove Athena's entries only")
+    backup = commands.add_parser(
+        "backup",
+        parents=[settings_flags],
+        help="Copy the database, live (servers may keep writing), to FILE: one consistent snapshot, "
+        "checked by SQLite, with its SHA-256 in FILE.sha256. FILE must not exist.",
+    )
+    backup.add_argument("file", type=Path, metavar="FILE")
+    restore = commands.add_parser(
+        "restore",
+        parents=[settings_flags],
+        help="Put a backup in place of the database: checked first (checksum, integrity), refused while "
+        "a process holds the database unless --force; the replaced file is kept beside it.",
+    )
+    restore.add_argument("file", type=Path, metavar="FILE")
+    restore.add_argument(
+        "--force", action="store_true", help="restore even while a process holds the database"
+    )
+    stats = commands.add_parser(
+        "stats",
+        parents=[settings_flags],
+        help="What the store holds per namespace, its size and vector backlog.",
+    )
+    stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     audit = commands.add_parser(
         "audit",
         parents=[settings_flags],
@@ -180,6 +203,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             from athena_mcp.maintenance import import_memory_json
 
             asyncio.run(import_memory_json(settings, args.file, args.namespace))
+        elif args.command == "backup":
+            from athena_mcp.maintenance import take_backup
+
+            take_backup(settings, args.file)
+        elif args.command == "restore":
+            from athena_mcp.maintenance import restore_backup
+
+            restore_backup(settings, args.file, args.force)
+        elif args.command == "stats":
+            from athena_mcp.maintenance import show_stats
+
+            asyncio.run(show_stats(settings, args.json))
         elif args.command == "install-hooks":
             install_hooks(settings, args)
         elif args.command == "token":

@@ -1,4 +1,5 @@
-"""The maintenance commands of `athena-mcp`: re-embedding, rebuilding the graph index, importing."""
+"""The maintenance commands of `athena-mcp`: re-embedding, rebuilding the graph index, importing,
+backing up and restoring, and the store's figures."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from athena_mcp.importers.memory_import import checked_namespace, import_memory_
 from athena_mcp.models import to_datetime
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
+from athena_mcp.store import backup, namespaces
 from athena_mcp.store.audit import AuditFilter, audit_entries
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
@@ -84,3 +86,47 @@ async def show_audit(settings: Settings, audit_filter: AuditFilter, as_json: boo
             f"{row['id']:<7} {at}  {row['namespace'] or '-':<16} {row['change']:<8} {subject:<18} "
             f"{row['tool'] or '-':<19} {row['actor']}"
         )
+
+
+def take_backup(settings: Settings, target: Path) -> None:
+    snapshot = backup.backup(settings.db, target)
+    print(f"backed up {settings.db} to {snapshot.describe()}", file=sys.stderr)
+
+
+def restore_backup(settings: Settings, source: Path, force: bool) -> None:
+    snapshot, kept = backup.restore(source, settings.db, force)
+    print(f"restored {snapshot.describe()} to {settings.db}", file=sys.stderr)
+    if kept is not None:
+        print(f"the replaced database is kept as {kept}", file=sys.stderr)
+
+
+async def show_stats(settings: Settings, as_json: bool) -> None:
+    """What the store holds, per namespace, and its state: for people (a table) or scripts (JSON)."""
+    async with Database.open(settings.db, busy_timeout=settings.busy_timeout) as database:
+        await migrate(database)
+        held = await namespaces.counts(database)
+        identity = await stored_identity(database)
+        waiting = await backlog_size(database)
+    size = sum(
+        path.stat().st_size
+        for path in (settings.db.with_name(settings.db.name + s) for s in backup.SUFFIXES)
+        if path.exists()
+    )
+    report = {
+        "database": str(settings.db),
+        "bytes": size,
+        "embedding_model": identity.describe() if identity else None,
+        "vectors_waiting": waiting,
+        "namespaces": {n.namespace: n.counts for n in held},
+    }
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    print(
+        f"{settings.db}: {size / 2**20:.1f} MB; vectors by {report['embedding_model'] or 'no model yet'}, "
+        f"{waiting} waiting"
+    )
+    kinds = sorted({kind for n in held for kind in n.counts})
+    print(f"{'namespace':<32}" + "".join(f"{kind:>12}" for kind in kinds))
+    for n in held:
+        print(f"{n.namespace:<32}" + "".join(f"{n.counts.get(kind, 0):>12}" for kind in kinds))
