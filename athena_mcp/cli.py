@@ -136,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--force", action="store_true", help="restore even while a process holds the database"
     )
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[settings_flags],
+        help="Check the database (integrity, foreign keys) and its derived indexes (text, vectors, graph) "
+        "against the tables; --repair rebuilds the indexes. Exits 1 when a check fails.",
+    )
+    doctor.add_argument("--repair", action="store_true", help="rebuild every derived index from the tables")
     stats = commands.add_parser(
         "stats",
         parents=[settings_flags],
@@ -211,6 +218,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             from athena_mcp.maintenance import restore_backup
 
             restore_backup(settings, args.file, args.force)
+        elif args.command == "doctor":
+            from athena_mcp.maintenance import doctor
+
+            if not asyncio.run(doctor(settings, args.repair)):
+                sys.exit(1)
         elif args.command == "stats":
             from athena_mcp.maintenance import show_stats
 

@@ -15,7 +15,7 @@ from athena_mcp.importers.memory_import import checked_namespace, import_memory_
 from athena_mcp.models import to_datetime
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
-from athena_mcp.store import backup, namespaces
+from athena_mcp.store import backup, health, namespaces
 from athena_mcp.store.audit import AuditFilter, audit_entries
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
@@ -130,3 +130,35 @@ async def show_stats(settings: Settings, as_json: bool) -> None:
     print(f"{'namespace':<32}" + "".join(f"{kind:>12}" for kind in kinds))
     for n in held:
         print(f"{n.namespace:<32}" + "".join(f"{n.counts.get(kind, 0):>12}" for kind in kinds))
+
+
+async def doctor(settings: Settings, repair: bool) -> bool:
+    """Check the store (and with `repair`, rebuild its derived indexes); True when all is well."""
+    findings = await _examine(settings)
+    failed = [finding for finding in findings if not finding.ok]
+    if repair and failed and all(finding.repairable for finding in failed):
+        async with (
+            Database.open(settings.db, busy_timeout=settings.busy_timeout) as database,
+            database.transaction() as tx,
+        ):
+            await health.repair(tx)
+        print("repaired: the text index, vectors and graph index rebuilt from the tables", file=sys.stderr)
+        # Checked again on fresh connections: a connection that read the old indexes keeps FTS5
+        # structures cached that the rebuild replaced.
+        findings = await _examine(settings)
+        failed = [finding for finding in findings if not finding.ok]
+    for finding in findings:
+        print(f"{'ok  ' if finding.ok else 'FAIL'} {finding.check:<16} {finding.detail}")
+    if failed and not repair:
+        fixable = [finding.check for finding in failed if finding.repairable]
+        if fixable:
+            print(f"`athena-mcp doctor --repair` rebuilds: {', '.join(fixable)}", file=sys.stderr)
+    if any(not finding.repairable for finding in failed):
+        print("the file itself is damaged: restore a backup (`athena-mcp restore FILE`)", file=sys.stderr)
+    return not failed
+
+
+async def _examine(settings: Settings) -> list[health.Finding]:
+    async with Database.open(settings.db, busy_timeout=settings.busy_timeout) as database:
+        await migrate(database)
+        return await health.examine(database)
