@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -88,3 +89,20 @@ def test_a_damaged_file_is_not_repairable_and_says_to_restore(tmp_path: Path) ->
     sick = doctor(db)
     assert sick.returncode == 1
     assert "FAIL integrity" in sick.stdout and "restore a backup" in sick.stderr
+
+
+async def test_a_running_servers_searches_survive_a_repair_by_another_process(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    db = tmp_path / "athena.db"
+    async with open_client(Settings(db=db, toolsets=("all",)), minilm) as client:
+        for n in range(30):
+            await call(client, "remember", content=f"release train number {n} leaves on Thursday")
+        before = await call(client, "recall", query="release train", memory_types=["semantic"], limit=5)
+        repaired = await asyncio.to_thread(doctor, db, "--repair")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        after = await call(client, "recall", query="release train", memory_types=["semantic"], limit=5)
+        assert [hit["id"] for hit in after["results"]] == [hit["id"] for hit in before["results"]]
+        stored = await call(client, "remember", content="release train extra carriage")
+        found = await call(client, "recall", query="extra carriage", memory_types=["semantic"], limit=1)
+        assert found["results"][0]["id"] == stored["id"]
