@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import cast
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus
@@ -37,7 +38,7 @@ def build_server(
     bus = InMemorySubscriptionBus()
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: MCPServer) -> AsyncIterator[Services]:
+    async def lifespan(running: MCPServer) -> AsyncIterator[Services]:
         async with (
             open_services(
                 settings, embedder, background=background, on_fired=prospective.due_notifier(bus)
@@ -48,7 +49,11 @@ def build_server(
                 await stack.enter_async_context(hook_channel(services))
             if around is not None:
                 await stack.enter_async_context(around(services))
-            yield services
+            cast(ToolsetServer, running).services = services
+            try:
+                yield services
+            finally:
+                cast(ToolsetServer, running).services = None
 
     toolsets = SessionToolsets(
         build_tools(settings.toolsets),

@@ -98,6 +98,11 @@ class Settings:
     http_max_body: int = _setting(
         4 * 1024 * 1024, "Largest HTTP request body in bytes; a larger one is refused with 413."
     )
+    http_open_probes: bool = _setting(
+        False,
+        "Whether /health, /ready and /metrics answer clients on this machine without the bearer token "
+        "(others still need it).",
+    )
     http_rate: float = _setting(
         20.0, "HTTP requests per second each client address may sustain (429 beyond); 0 turns the limit off."
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -31,6 +32,7 @@ from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_ref
 from athena_mcp.tools.answers import late_duplicate_note, render_answer, with_notes
 from athena_mcp.tools.arguments import invalid_arguments, unknown_arguments
 from athena_mcp.tools.content_policy import ContentPolicy, Screened
+from athena_mcp.tools.metrics import CallMetrics
 
 # HTTP sessions that turned toolsets on are remembered up to this many; the one that turned a toolset
 # on longest ago is forgotten first.
@@ -100,6 +102,9 @@ class ToolsetServer(MCPServer[Any]):
         # Requests that come with no HTTP request come from the stdio transport (which says so) or
         # from a client in this process.
         self.local_transport: Literal["stdio", "in-process"] = "in-process"
+        self.metrics = CallMetrics({tool.name for tool in tools})
+        # The open services while the server runs (its lifespan sets them): the HTTP probes read them.
+        self.services: Services | None = None
 
     async def _gate(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/list":
@@ -112,7 +117,14 @@ class ToolsetServer(MCPServer[Any]):
         token = acting_as(caller)
         try:
             if ctx.method == "tools/call":
-                return await self._call_tool(ctx, call_next, caller)
+                started = time.perf_counter()
+                ok = False
+                try:
+                    result = await self._call_tool(ctx, call_next, caller)
+                    ok = not _is_error(result)
+                    return result
+                finally:
+                    self.metrics.observe(caller.tool, ok, time.perf_counter() - started)
             named = (
                 [_prompt_namespace(ctx)]
                 if ctx.method in PROMPT_METHODS
@@ -267,6 +279,13 @@ def _only(result: HandlerResult, tools: Mapping[str, Tool]) -> HandlerResult:
     if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
         return result
     return {**result, "tools": [tool for tool in result["tools"] if tool.get("name") in tools]}
+
+
+def _is_error(result: HandlerResult) -> bool:
+    """A tool's answer that is an error, in the SDK's wire form (a dict) or as our refusals make it."""
+    if isinstance(result, CallToolResult):
+        return bool(result.is_error)
+    return isinstance(result, dict) and bool(result.get("isError"))
 
 
 def _refusal(message: str) -> CallToolResult:

@@ -31,8 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from athena_mcp.caller import Caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.settings import Settings
-from athena_mcp.tools.gate import CALLER_SCOPE
+from athena_mcp.tools.gate import CALLER_SCOPE, ToolsetServer
 from athena_mcp.transports import memory_budget
+from athena_mcp.transports.probes import PROBE_PATHS, Probes
 from athena_mcp.transports.tokens import TokenFile
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,15 @@ def http_app(
     )
     # Starlette puts each added middleware outside the previous one: the rate limit runs first, so
     # failed token guesses are limited too.
+    if isinstance(server, ToolsetServer):
+        probes = Probes(server)
+        for path, handler in zip(PROBE_PATHS, (probes.health, probes.ready, probes.metrics), strict=True):
+            app.add_route(path, handler, methods=["GET"])
     app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
     if token is not None or token_file is not None:
-        app.add_middleware(BearerToken, token=token, token_file=token_file)
+        app.add_middleware(
+            BearerToken, token=token, token_file=token_file, open_probes=settings.http_open_probes
+        )
     if settings.http_rate > 0:
         app.add_middleware(RateLimit, rate=settings.http_rate, burst=settings.http_burst, clock=clock)
     log.info(
@@ -203,12 +210,18 @@ class BearerToken:
     """Answers 401 to an HTTP request without `Authorization: Bearer <a token>`, and tells the gate
     which token it was: the --http-token (every namespace) or a named one of the token file."""
 
-    def __init__(self, app: ASGIApp, token: str | None, token_file: TokenFile | None) -> None:
+    def __init__(
+        self, app: ASGIApp, token: str | None, token_file: TokenFile | None, open_probes: bool = False
+    ) -> None:
         self.app = app
         self._token = None if token is None else token.encode("ascii")
         self._token_file = token_file
+        self._open_probes = open_probes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._open_probe(scope):
+            await self.app(scope, receive, send)
+            return
         if scope["type"] == "http":
             try:
                 caller = self._caller(scope)
@@ -232,6 +245,16 @@ class BearerToken:
                 return
             scope[CALLER_SCOPE] = caller
         await self.app(scope, receive, send)
+
+    def _open_probe(self, scope: Scope) -> bool:
+        """A probe or metrics read from this machine, when --http-open-probes says those need no token."""
+        client = scope.get("client")
+        return (
+            self._open_probes
+            and scope.get("path") in PROBE_PATHS
+            and client is not None
+            and is_loopback(str(client[0]))
+        )
 
     def _caller(self, scope: Scope) -> Caller | None:
         header = next((value for name, value in scope["headers"] if name == b"authorization"), b"")
