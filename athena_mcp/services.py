@@ -31,6 +31,8 @@ from athena_mcp.settings import Settings, offers
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
 from athena_mcp.store.vectors import ensure_vector_index
+from athena_mcp.worker.backups import CHECK_SECONDS as BACKUP_CHECK_SECONDS
+from athena_mcp.worker.backups import ScheduledBackups
 from athena_mcp.worker.entity_linker import EntityLinker
 from athena_mcp.worker.loop import run_every
 from athena_mcp.worker.triggers import FiringListener, TriggerWorker
@@ -158,6 +160,14 @@ async def open_services(
                 start(settings.consolidation_interval, services.consolidation.run_once, "consolidation", True)
             if offers(settings, "prospective"):
                 start(settings.trigger_interval, services.triggers.run_once, "trigger pass", False)
+            if settings.backup_dir:
+                scheduled = ScheduledBackups(
+                    settings.db,
+                    settings.backup_dir,
+                    settings.backup_interval_hours,
+                    settings.backup_keep,
+                )
+                start(BACKUP_CHECK_SECONDS, scheduled.run_once, "scheduled backup", False)
             if offers(settings, "graph") and settings.community_interval > 0:
                 start(settings.community_interval, services.communities.run_once, "community detection", True)
         try:

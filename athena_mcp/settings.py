@@ -214,6 +214,11 @@ class Settings:
     namespace_policies: str = _setting(
         "", "Per-namespace content policies overriding content_policy, e.g. work=refuse,notes=redact."
     )
+    backup_dir: str = _setting(
+        "", "Folder for scheduled backups of the database; empty: none are taken (see `athena-mcp backup`)."
+    )
+    backup_interval_hours: float = _setting(24.0, "Hours between scheduled backups (with --backup-dir).")
+    backup_keep: int = _setting(7, "Scheduled backups kept; the oldest are deleted past this many.")
     working_memory_size: int = _setting(
         7, "Memories a session's working memory holds (7±2): the least active leave past it."
     )
@@ -284,6 +289,8 @@ class Settings:
                 ) from None
         if self.http_max_body < 1 or self.http_rate < 0 or self.http_burst < 1:
             raise ValueError("http_max_body and http_burst must be positive, http_rate 0 or more")
+        if self.backup_interval_hours <= 0 or self.backup_keep < 1:
+            raise ValueError("backup_interval_hours must be positive and backup_keep at least 1")
         if not 1 <= self.working_memory_size <= 50:
             raise ValueError("working_memory_size must be in [1, 50]")
         if not 0 <= self.hook_min_score <= 1:
