@@ -8,9 +8,11 @@ import asyncio
 import io
 import json
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -21,6 +23,7 @@ from mcp_types import JSONRPCError, JSONRPCNotification
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.memory_budget import Shortfall
 from athena_mcp.transports.stdio import stdio_streams
+from tests.stdio_server import StdioServer
 from tests.test_stdio_lines import short_of_memory_over
 
 pytestmark = pytest.mark.timeout(60)
@@ -147,3 +150,23 @@ async def test_a_line_that_is_not_utf_8_is_read_with_replacement_characters():
             pipes.end_input()
     assert isinstance(received, SessionMessage)
     assert received.message.params == {"text": "caf\ufffd"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_stops_the_server_as_closing_its_input_does(tmp_path: Path, signum: int) -> None:
+    db = tmp_path / "athena.db"
+    server = await StdioServer(db).start()
+    stored = await server.call_tool("remember", {"content": "kept across a polite stop"})
+    os.kill(server.pid, signum)
+    process = server._process
+    assert process is not None
+    async with asyncio.timeout(30):
+        assert await process.wait() == 0
+    # The store was closed, not abandoned: its WAL was checked into the file and removed.
+    assert not db.with_name("athena.db-wal").exists()
+    again = await StdioServer(db).start()
+    try:
+        found = await again.call_tool("recall", {"query": "polite stop"})
+        assert found["results"][0]["id"] == stored["id"]
+    finally:
+        await again.stop()

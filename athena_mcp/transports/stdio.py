@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -167,10 +168,12 @@ Line = bytes | Refusal | BaseException | None  # what the reader thread hands ov
 class StdioTransport:
     """Lines in, messages to the server; the server's messages out, one line each."""
 
-    def __init__(self, reader: LineReader, writer: WireWriter) -> None:
+    def __init__(self, reader: LineReader, writer: WireWriter, stop: asyncio.Event | None = None) -> None:
         self._reader = reader
         self._writer = writer
         self.drained = anyio.Event()  # set once every message the server sent is written
+        # Set (by SIGTERM or SIGINT): the input ends here, as if the client had closed it.
+        self._stop = stop or asyncio.Event()
 
     async def pump_in(self, to_server: MemoryObjectSendStream[SessionMessage | Exception]) -> None:
         """Read lines in a thread of its own until the input ends; hand each on or answer it."""
@@ -178,7 +181,7 @@ class StdioTransport:
         lines: asyncio.Queue[Line] = asyncio.Queue(maxsize=1)
         threading.Thread(target=self._read_all, args=(lines, loop), name="athena-stdin", daemon=True).start()
         async with to_server:
-            while (item := await lines.get()) is not None:
+            while (item := await self._next(lines)) is not None:
                 if isinstance(item, BaseException):
                     raise item  # the reader thread failed: the transport fails loudly, not silently
                 read = item if isinstance(item, Refusal) else self._read(item)
@@ -188,6 +191,20 @@ class StdioTransport:
                     await self.send(SessionMessage(read))
                 else:
                     await to_server.send(read)
+
+    async def _next(self, lines: asyncio.Queue[Line]) -> Line:
+        """The next line, or None once the input ended or a stop was asked for."""
+        if self._stop.is_set():
+            return None
+        line = asyncio.ensure_future(lines.get())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({line, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not line.done():
+                line.cancel()
+        return None if self._stop.is_set() or line.cancelled() else line.result()
 
     def _read_all(self, lines: asyncio.Queue[Line], loop: asyncio.AbstractEventLoop) -> None:
         item: Line = b""
@@ -246,13 +263,13 @@ class StdioTransport:
 
 @contextlib.asynccontextmanager
 async def stdio_streams(
-    wire_in: IO[bytes], wire_out: IO[bytes]
+    wire_in: IO[bytes], wire_out: IO[bytes], stop: asyncio.Event | None = None
 ) -> AsyncIterator[
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 ]:
     """The server's read and write streams over the two ends of the wire."""
     writer = WireWriter(wire_out)
-    transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer)
+    transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer, stop)
     to_server, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, from_server = anyio.create_memory_object_stream[SessionMessage](0)
     try:
@@ -272,6 +289,29 @@ async def stdio_streams(
         writer.close()
 
 
+@contextlib.contextmanager
+def stopped_by_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT end the input as closing stdin does: no new request is read, what the
+    server sent is written out, its lifespan closes the store (and its workers) and the process
+    exits 0. Where the loop cannot take signal handlers (Windows), the defaults stay."""
+    loop = asyncio.get_running_loop()
+    taken = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, _stopping, stop, signum)
+            taken.append(signum)
+    try:
+        yield
+    finally:
+        for signum in taken:
+            loop.remove_signal_handler(signum)
+
+
+def _stopping(stop: asyncio.Event, signum: int) -> None:
+    log.info("%s: finishing and stopping", signal.Signals(signum).name)
+    stop.set()
+
+
 async def run_stdio(server: MCPServer) -> None:
     """Serve `server` on this process's stdin and stdout until the input ends."""
     # The low-level server is what MCPServer.run_stdio_async drives too; MCPServer offers no public
@@ -279,8 +319,9 @@ async def run_stdio(server: MCPServer) -> None:
     lowlevel = server._lowlevel_server
     if isinstance(server, ToolsetServer):
         server.local_transport = "stdio"  # its callers are "stdio" in the audit trail
-    with claimed_wire() as (wire_in, wire_out):
-        async with stdio_streams(wire_in, wire_out) as (read_stream, write_stream):
+    stop = asyncio.Event()
+    with claimed_wire() as (wire_in, wire_out), stopped_by_signals(stop):
+        async with stdio_streams(wire_in, wire_out, stop) as (read_stream, write_stream):
             # Sessions turn toolsets on (memory_status), and clients on handshake-era protocol
             # versions learn of it only if the server says it announces tools/list changes.
             options = lowlevel.create_initialization_options(NotificationOptions(tools_changed=True))
