@@ -124,6 +124,7 @@ async def http_server(db: Path, port: int, *flags: str) -> AsyncIterator[asyncio
     try:
         yield process
     finally:
-        process.terminate()
+        if process.returncode is None:  # a test may have stopped it already
+            process.terminate()
         async with asyncio.timeout(30):
             await process.wait()

@@ -197,3 +197,13 @@ async def test_a_start_up_refusal_is_one_clear_line_not_a_traceback(tmp_path: Pa
     assert process.returncode == 1 and stdout == b""
     assert "some/other-model (768-d)" in stderr.decode() and "athena-mcp reembed" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+async def test_an_http_server_stops_cleanly_on_sigterm(tmp_path: Path):
+    db, port = tmp_path / "a.db", free_port()
+    async with http_server(db, port) as process:
+        await wait_for_port(port)
+        process.terminate()
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+    assert not db.with_name("a.db-wal").exists()

@@ -17,6 +17,8 @@ import hmac
 import ipaddress
 import logging
 import math
+import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,7 +65,14 @@ async def serve_http(server: MCPServer, settings: Settings) -> None:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
+    # uvicorn stops gracefully on SIGTERM (no new connection, requests finished, the lifespan closing
+    # the store), then raises the signal again for the handler it found: this one makes that exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     await uvicorn.Server(config).serve()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def http_app(
