@@ -63,11 +63,18 @@ _SECRET_PATTERNS: tuple[tuple[str, str, int], ...] = (
     ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0),
     ("url-credentials", r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^/\s@]{3,})@", 1),
     ("bearer-token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)", 1),
-    # Shell and .env assignments: DB_PASSWORD=..., export GITHUB_TOKEN="...", STRIPE_SECRET_KEY: ...
+    # Shell and .env assignments: DB_PASSWORD=..., export GITHUB_TOKEN="...", PGPASSWORD=..., MYSQL_PWD=...
     (
         "env-secret",
-        r"\b[A-Z][A-Z0-9]*_(?:[A-Z0-9]+_)*(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|APIKEY|CREDENTIALS?)\b"
-        r"\s*[:=]\s*[\"']?([^\s\"']{8,})",
+        r"\b[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PWD|KEY|APIKEY|CREDENTIALS?)\b"
+        r"\s*[:=]\s*[\"']?([^\s\"']{6,})",
+        1,
+    ),
+    # Passwords on command lines: --password X, --password=X, sshpass -p X, mysql -pX, docker login -p X.
+    (
+        "cli-password",
+        r"(?:--password[= ]|\bsshpass\s+-p\s*|\bmysql(?:dump|admin)?\b[^\n|;&]*?\s-p"
+        r"|\blogin\b[^\n|;&]*?\s-p\s+)[\"']?([^\s\"']{4,})",
         1,
     ),
     (
@@ -88,7 +95,7 @@ _NAME_LIKE = re.compile(r"^[A-Za-z_.\[\]()]+$")
 def _is_secret(kind: str, value: str) -> bool:
     if value.startswith("[redacted:"):
         return False
-    if kind not in ("password", "env-secret"):
+    if kind not in ("password", "env-secret", "cli-password"):
         return True
     return not _PLACEHOLDER.match(value) and not _NAME_LIKE.match(value)
 

@@ -114,3 +114,14 @@ def test_stats_reads_as_a_table_and_as_json(tmp_path: Path) -> None:
     table = athena(db, "stats")
     assert table.returncode == 0 and "MB" in table.stdout and "waiting" in table.stdout
     assert json.loads(athena(db, "stats", "--json").stdout)["namespaces"] == {}
+
+
+def test_paths_with_uri_characters_are_plain_names(tmp_path: Path) -> None:
+    folder = tmp_path / "C#x?y%z"
+    folder.mkdir()
+    db, copy = folder / "live.db", folder / "copy#1.db"
+    assert athena(db, "stats").returncode == 0
+    done = athena(db, "backup", str(copy))
+    assert done.returncode == 0, done.stderr
+    assert copy.exists() and copy.stat().st_mode & 0o777 == 0o600
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["C#x?y%z"]  # no stray file beside

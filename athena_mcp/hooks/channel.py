@@ -35,7 +35,10 @@ class ChannelUnsafe(Exception):
 
 
 def socket_path(db: Path) -> Path:
-    """Where the server for database `db` listens."""
+    """Where the server for database `db` listens. Without Unix sockets (Windows) there is no channel:
+    ChannelUnsafe, and hooks do their own work."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        raise ChannelUnsafe("no Unix sockets here: the hook channel is off")
     digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:NAME_DIGITS]
     name = f"hooks-{digest}.sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")

@@ -85,6 +85,9 @@ async def _answer(services: Services, line: bytes) -> dict[str, object]:
         options = HookOptions.model_validate(request["options"])
     except (ValueError, KeyError, TypeError, ValidationError) as exc:
         return {"error": f"malformed hook request: {type(exc).__name__}"}
+    allowed = services.settings.namespaces
+    if allowed and options.namespace not in allowed:
+        return {"error": "the namespace is outside this server's --namespaces"}
     try:
         return {"answer": await handle(event, payload, options, services)}
     except Exception as exc:

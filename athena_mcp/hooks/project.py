@@ -9,6 +9,7 @@ through a `git` process: a hook runs on every prompt and tool call.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import re
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from athena_mcp.settings import NAME_PATTERN
 
 DEFAULT = "default"
 MAX_CHARS = 128
-_REMOTE = re.compile(r"(?:[:/])([^/:]+/[^/]+?)(?:\.git)?/?$")
+# The path after the host: `git@host:owner/repo.git`, `https://host/group/sub/repo`, and Azure
+# DevOps' `https://dev.azure.com/org/project/_git/repo` (its `_git` step dropped).
+_REMOTE = re.compile(r"^(?:[a-z+]+://(?:[^@/]+@)?[^/]+/|[^@/]+@[^:/]+:)(.+?)(?:\.git)?/*$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@-]+")
 
 
@@ -74,11 +77,17 @@ def _origin(root: Path) -> str | None:
     except (configparser.Error, OSError, UnicodeDecodeError):
         return None
     url = config.get('remote "origin"', "url", fallback=None)
-    match = None if url is None else _REMOTE.search(url.strip())
-    return None if match is None else match.group(1).lower()
+    match = None if url is None else _REMOTE.match(url.strip())
+    return None if match is None else match.group(1).replace("/_git/", "/").lower()
 
 
 def _safe(name: str) -> str:
-    """A valid namespace name from a folder or remote name."""
-    cleaned = _UNSAFE.sub("-", name).strip("-.")[:MAX_CHARS]
-    return cleaned if cleaned and re.fullmatch(NAME_PATTERN, cleaned) else DEFAULT
+    """A valid namespace name from a folder or remote name. A name with nothing usable left (only
+    non-ASCII letters, say) gets one made from its hash: never the shared `default`, which would put
+    unrelated projects, and the user's own default namespace, in one memory."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    cleaned = _UNSAFE.sub("-", name).strip("-._")[: MAX_CHARS - 9]
+    if not cleaned or not re.fullmatch(NAME_PATTERN, cleaned):
+        return f"project-{digest}"
+    # Letters the pattern cannot hold were dropped: the hash keeps "über" and "aber" apart.
+    return cleaned if name.isascii() else f"{cleaned}-{digest}"

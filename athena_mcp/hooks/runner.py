@@ -63,8 +63,12 @@ def _answer(event: str, text: str, settings: Settings) -> dict[str, Any] | None:
     if not isinstance(payload, dict):
         raise ValueError("the hook's input is not a JSON object")
     cwd = payload.get("cwd")
+    namespace = namespace_for(cwd if isinstance(cwd, str) else None, settings.hook_namespace)
+    if settings.namespaces and namespace not in settings.namespaces:
+        log.info("hook %s: namespace %r is outside --namespaces; nothing done", event, namespace)
+        return None
     options = {
-        "namespace": namespace_for(cwd if isinstance(cwd, str) else None, settings.hook_namespace),
+        "namespace": namespace,
         "min_score": settings.hook_min_score,
         "prompt_tokens": settings.hook_prompt_tokens,
         "briefing_tokens": settings.hook_briefing_tokens,

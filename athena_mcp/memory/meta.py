@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from athena_mcp.caller import current_caller
+from athena_mcp.governance import redact
 from athena_mcp.memory.graph import GraphMemory
 from athena_mcp.memory.procedural import ProceduralMemory
 from athena_mcp.models import RecallHit, to_datetime
@@ -138,6 +139,8 @@ class MetaMemory:
         something is none any more. Kept in memory until flush_searches (searches only read), and
         only for callers that may write the namespace: a read-only token leaves no trace."""
         caller = current_caller()
+        # A read tool's arguments pass no content policy: a secret in a question is not kept.
+        query = redact(query)
         for namespace in namespaces:
             if caller.may_write(namespace):
                 _, _, times = self._searches.get((namespace, query), (0.0, 0.0, 0))

@@ -55,12 +55,12 @@ def backup(db: Path, target: Path) -> Snapshot:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     started = time.perf_counter()
+    _create_private(partial)
     try:
         with _connection(db, read_only=True) as source, _connection(partial) as copy:
             # One step: one read transaction, so one consistent snapshot while others write.
             source.backup(copy, pages=-1)
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
-        os.chmod(partial, 0o600)
         snapshot = _checked(partial)
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
@@ -100,12 +100,12 @@ def restore(backup_file: Path, db: Path, force: bool) -> tuple[Snapshot, Path | 
             "or pass --force to replace the file under it (it keeps the old file open, not the new one)"
         )
     staged = db.with_name(f".{db.name}.{os.getpid()}.restoring")
+    _create_private(staged)
     with open(backup_file, "rb") as source, open(staged, "wb") as out:
         while chunk := source.read(CHUNK):
             out.write(chunk)
         out.flush()
         os.fsync(out.fileno())
-    os.chmod(staged, 0o600)
     kept = None
     if db.exists():
         kept = db.with_name(f"{db.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -150,6 +150,11 @@ def _checked(path: Path) -> Snapshot:
     return Snapshot(path, path.stat().st_size, _sha256(path), version)
 
 
+def _create_private(path: Path) -> None:
+    """An empty file only its owner may read, made before any of the database is copied into it."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as source:
@@ -161,7 +166,8 @@ def _sha256(path: Path) -> str:
 @contextlib.contextmanager
 def _connection(path: Path, read_only: bool = False) -> Iterator[Any]:
     """A plain driver connection with the vector extension (the schema names its virtual tables)."""
-    uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+    # A URI, so that read-only is asked for; escaped, so that a `#` or `?` in a folder's name is a name.
+    uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
     connection = sqlite_module().connect(uri, uri=True, isolation_level=None)
     try:
         load_vector_extension(connection)

@@ -173,8 +173,11 @@ async def recall(
                 expand_graph=services.settings.graph_expansion if expand_graph is None else expand_graph,
             )
         )
-        # A question that found nothing is a knowledge gap (meta-memory's `know` lists them).
-        services.meta.note_search(namespaces, query, max((hit.score for hit in found.results), default=0.0))
+        # A question that found nothing is a knowledge gap (meta-memory's `know` lists them); one asked
+        # with filters may have found nothing only because of them.
+        if not (kind or tags or since or until or session_id):
+            best = max((hit.score for hit in found.results), default=0.0)
+            services.meta.note_search(namespaces, query, best)
     result = RecallResult(**dict(found))
     if "procedural" in systems:
         result.procedures = await extras.procedures_for(services.procedural, query, namespaces, explain)

@@ -8,15 +8,17 @@ without one (for a local agent or scraper). No memory content is in any of them:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from athena_mcp.caller import Caller
 from athena_mcp.services import Services
 from athena_mcp.store import namespaces, vectors
-from athena_mcp.tools.gate import ToolsetServer
+from athena_mcp.tools.gate import CALLER_SCOPE, ToolsetServer
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
 EMBEDDER_STATES = ("idle", "loading", "ready", "failed")
@@ -58,15 +60,20 @@ class Probes:
         )
         return _json({"ready": True, "schema": int(row[0]) if row else 0, "embedder": embedder}, 200)
 
-    async def metrics(self, _: Request) -> Response:
+    async def metrics(self, request: Request) -> Response:
         services = self._server.services
         if services is not None:
-            await self._read_store(services)
+            caller = request.scope.get(CALLER_SCOPE)
+            # A token limited to some namespaces sees only theirs (names and counts alike).
+            readable = caller.may_read if isinstance(caller, Caller) else (lambda _: True)
+            await self._read_store(services, readable)
         return Response(generate_latest(self._server.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    async def _read_store(self, services: Services) -> None:
+    async def _read_store(self, services: Services, readable: Callable[[str], bool]) -> None:
         self._memories.clear()
         for held in await namespaces.counts(services.database):
+            if not readable(held.namespace):
+                continue
             for kind, count in held.counts.items():
                 self._memories.labels(namespace=held.namespace, kind=kind).set(count)
         self._backlog.set(await vectors.backlog_size(services.database))

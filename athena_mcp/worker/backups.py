@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
+import hashlib
 import logging
 import sys
 import time
@@ -27,8 +29,16 @@ class ScheduledBackups:
     def __init__(self, db: Path, folder: str, interval_hours: float, keep: int) -> None:
         self._db = db
         self._folder = Path(folder).expanduser()
+        # Named after the database too: two databases backed up into one folder keep apart.
+        digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:8]
+        self._prefix = f"{PREFIX}{db.stem}-{digest}-"
         self._interval = interval_hours * 3600
         self._keep = keep
+
+    @property
+    def prefix(self) -> str:
+        """How this database's scheduled backups' names begin."""
+        return self._prefix
 
     async def run_once(self) -> Path | None:
         """Take a backup if one is due; the new backup's path, or None."""
@@ -36,7 +46,7 @@ class ScheduledBackups:
 
     def backups(self) -> list[Path]:
         """This database's scheduled backups, oldest first."""
-        return sorted(self._folder.glob(f"{PREFIX}*{SUFFIX}"))
+        return sorted(self._folder.glob(f"{glob.escape(self._prefix)}*{SUFFIX}"))
 
     def _run(self) -> Path | None:
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -44,7 +54,7 @@ class ScheduledBackups:
             held = self.backups()
             if held and time.time() - held[-1].stat().st_mtime < self._interval:
                 return None
-            target = self._folder / f"{PREFIX}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}{SUFFIX}"
+            target = self._folder / f"{self._prefix}{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}{SUFFIX}"
             if target.exists():
                 return None  # one this second already
             snapshot = backup.backup(self._db, target)

@@ -109,3 +109,19 @@ def test_this_servers_own_calls_name_the_memories_they_touched() -> None:
     assert own_tool_touches(structured) == {3: "recalled"}
     assert own_tool_touches(_tool(tool_name="Edit", tool_input={"id": 4})) == {}
     assert own_tool_touches(_tool(tool_name="mcp__athena__forget", tool_input={"id": 4})) == {}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "PGPASSWORD=hunter2x psql -h db",
+        "MYSQL_PWD=S3cretpw mysql app",
+        "mysql -u root -pS3cretpw app",
+        "sshpass -p S3cretpw ssh deploy@host",
+        "docker login -u me -p S3cretpw registry.example.com",
+        "app --password=S3cretpw run",
+    ],
+)
+def test_passwords_on_command_lines_are_redacted(command: str) -> None:
+    event = tool_event(_tool(tool_name="Bash", tool_input={"command": command}), "p")
+    assert event is not None and "S3cretpw" not in event.content and "hunter2x" not in event.content

@@ -153,3 +153,11 @@ def test_an_unwritable_database_is_logged_not_shown(tmp_path: Path) -> None:
     (tmp_path / "no-such-folder").write_text("a file where a folder should be")
     assert editor.hook("PostToolUse", "s1", tool_name="Edit", tool_input={"file_path": "a.py"}) is None
     assert "failed" in editor.log.read_text()
+
+
+def test_a_project_outside_the_servers_namespaces_is_left_alone(tmp_path: Path) -> None:
+    editor = Editor(tmp_path, _runtime())
+    editor.env["ATHENA_NAMESPACES"] = "work"
+    assert editor.hook("PostToolUse", "s1", tool_name="Edit", tool_input={"file_path": "a.py"}) is None
+    assert "outside --namespaces" in editor.log.read_text()
+    assert not editor.db.exists() or b"Edit edited" not in editor.stored_bytes()

@@ -46,6 +46,28 @@ def test_a_worktree_reads_the_main_repositorys_remote(tmp_path: Path) -> None:
     assert namespace_for(str(feature)) == "acme/widget"
 
 
+@pytest.mark.parametrize(
+    ("remote", "namespace"),
+    [
+        ("https://dev.azure.com/org/proj/_git/api", "org/proj/api"),
+        ("git@gitlab.com:groupA/backend/api.git", "groupa/backend/api"),
+        ("git@gitlab.com:groupB/backend/api.git", "groupb/backend/api"),
+    ],
+)
+def test_the_whole_path_of_a_remote_keeps_projects_apart(tmp_path: Path, remote: str, namespace: str) -> None:
+    assert namespace_for(str(_repository(tmp_path / "checkout", remote))) == namespace
+
+
+def test_a_folder_name_the_pattern_cannot_hold_never_falls_back_to_the_shared_default(tmp_path: Path) -> None:
+    names = {namespace_for(str(_folder(tmp_path / name))) for name in ("проект", "über", "aber", "_hidden")}
+    assert len(names) == 4 and "default" not in names
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
 def test_without_a_remote_the_repository_folder_names_it(tmp_path: Path) -> None:
     root = _repository(tmp_path / "My Project!", None)
     (root / "lib").mkdir()

@@ -67,3 +67,14 @@ async def test_gaps_survive_in_the_database_once_flushed(settings: Settings, min
         await services.meta.flush_searches()
         [row] = await services.database.fetchall("SELECT asked FROM recall_misses")
         assert row[0] == 3
+
+
+async def test_a_secret_in_a_question_is_never_kept_and_a_filtered_question_is_no_gap(
+    settings: Settings, minilm: MiniLMEmbedder
+) -> None:
+    token = "ghp_" + "Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8"
+    async with open_client(settings, minilm) as client:
+        await call(client, "recall", query=f"why does {token} get refused by the API?")
+        await call(client, "recall", query="what changed in the billing rules?", tags=["billing"])
+        gaps = (await call(client, "know", topic="API token refused"))["gaps"]
+    assert [gap["query"] for gap in gaps] == ["why does [redacted:github-token] get refused by the API?"]

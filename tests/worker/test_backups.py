@@ -40,15 +40,18 @@ async def test_the_oldest_backups_go_past_the_limit(tmp_path: Path, minilm: Mini
     db, folder = tmp_path / "a.db", tmp_path / "backups"
     await _store(db, minilm)
     folder.mkdir()
+    scheduled = ScheduledBackups(db, str(folder), 24, 2)
+    another = folder / "athena-other-12345678-20260101-000000.db"  # another database's
+    another.write_bytes(b"")
     for day in range(1, 4):  # three old backups, a day apart
-        old = folder / f"athena-2026010{day}-000000.db"
+        old = folder / f"{scheduled.prefix}2026010{day}-000000.db"
         old.write_bytes(b"")
         stamp = time.time() - (10 - day) * 86400
         os.utime(old, (stamp, stamp))
-    scheduled = ScheduledBackups(db, str(folder), 24, 2)
     made = await scheduled.run_once()
     assert made is not None
-    assert [path.name for path in scheduled.backups()] == ["athena-20260103-000000.db", made.name]
+    assert [path.name for path in scheduled.backups()] == [f"{scheduled.prefix}20260103-000000.db", made.name]
+    assert another.exists()
 
 
 async def test_a_server_with_a_backup_folder_takes_its_first_backup_at_start(
