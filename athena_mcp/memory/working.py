@@ -20,6 +20,7 @@ from athena_mcp.errors import InvalidInput
 from athena_mcp.store import memories, vectors
 from athena_mcp.store import working as store
 from athena_mcp.store.database import Database, Transaction
+from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
 
 Touch = Literal["recalled", "cited", "changed"]
@@ -62,7 +63,7 @@ class WorkingMemory:
     async def _touch(
         self, tx: Transaction, namespace: str, session_id: str, touched: Mapping[int, Touch]
     ) -> None:
-        present = await store.memories_in(tx, namespace, list(touched))
+        present = await memories.ids_matching(tx, list(touched), MemoryFilter(namespaces=(namespace,)))
         if not present:
             return
         step = await store.next_step(tx, namespace, session_id, time.time())
@@ -123,7 +124,7 @@ class WorkingMemory:
     ) -> WorkingMemorySet:
         """Pin memories into the set (they never leave on their own) and drop others from it."""
         async with self._database.transaction() as tx:
-            present = await store.memories_in(tx, namespace, list(pin))
+            present = await memories.ids_matching(tx, list(pin), MemoryFilter(namespaces=(namespace,)))
             missing = sorted(set(pin) - present)
             if missing:
                 raise InvalidInput(

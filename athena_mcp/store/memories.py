@@ -313,7 +313,9 @@ async def adjacent_events(db: Database, ids: Sequence[int], reach: int) -> dict[
     }
 
 
-async def ids_matching(db: Database, ids: Sequence[int], memory_filter: MemoryFilter) -> set[int]:
+async def ids_matching(
+    db: Database | Transaction, ids: Sequence[int], memory_filter: MemoryFilter
+) -> set[int]:
     """Which of `ids` pass the filter."""
     if not ids:
         return set()

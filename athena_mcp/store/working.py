@@ -74,18 +74,6 @@ async def clear(tx: Transaction, namespace: str, session_id: str) -> None:
     )
 
 
-async def memories_in(db: Database | Transaction, namespace: str, memory_ids: Sequence[int]) -> set[int]:
-    """Those of `memory_ids` that are active memories of the namespace."""
-    if not memory_ids:
-        return set()
-    rows = await db.fetchall(
-        f"SELECT id FROM memories WHERE namespace = ? AND status = 'active' AND id IN "
-        f"({', '.join('?' * len(memory_ids))})",
-        [namespace, *memory_ids],
-    )
-    return {int(row[0]) for row in rows}
-
-
 async def note_miss(tx: Transaction, namespace: str, query: str, best: float, now: float, times: int) -> None:
     """`query` found nothing `times` more times, the last at `now`."""
     await tx.execute(
