@@ -32,24 +32,23 @@ _DECISION = re.compile(
 
 def prompt_event(payload: HookInput, namespace: str) -> NewMemory | None:
     """What the user asked, as a message event (a decision when it states one)."""
-    text = (payload.prompt or "").strip()
-    if not text:
-        return None
-    kind = "decision" if _DECISION.search(text) else "message"
-    return _event(
-        namespace, payload, kind, f"Prompt: {text}", "user prompt", 0.6 if kind == "decision" else 0.5
-    )
+    return _said(payload, namespace, payload.prompt, "Prompt", "user prompt", 0.5)
 
 
 def reply_event(payload: HookInput, namespace: str) -> NewMemory | None:
     """How the assistant ended its turn, as a message event (a decision when it states one)."""
-    text = (payload.last_assistant_message or "").strip()
+    return _said(payload, namespace, payload.last_assistant_message, "Reply", "assistant reply", 0.4)
+
+
+def _said(
+    payload: HookInput, namespace: str, said: str | None, label: str, source: str, importance: float
+) -> NewMemory | None:
+    text = (said or "").strip()
     if not text:
         return None
-    kind = "decision" if _DECISION.search(text) else "message"
-    return _event(
-        namespace, payload, kind, f"Reply: {text}", "assistant reply", 0.6 if kind == "decision" else 0.4
-    )
+    decided = bool(_DECISION.search(text))
+    kind = "decision" if decided else "message"
+    return _event(namespace, payload, kind, f"{label}: {text}", source, 0.6 if decided else importance)
 
 
 # This server's tools, by what a call does to the memories it names (memory/working.py). A briefing
