@@ -26,7 +26,6 @@ from athena_mcp.hooks import capture
 from athena_mcp.hooks.payload import HookInput, context_output
 from athena_mcp.memory.working import Touch
 from athena_mcp.models import RecallHit
-from athena_mcp.retrieval.fusion import Signal
 from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services
 from athena_mcp.store import memories, vectors
@@ -141,18 +140,15 @@ async def _prompt(payload: HookInput, options: HookOptions, services: Services) 
     lines: list[str] = []
     with _as_hook("UserPromptSubmit", payload, "user"):
         if await services.search.relevance_ceiling(prompt, memory_filter) >= options.min_score:
-            # Dense only over vectors of this model: another's need `reembed`, a new store has none.
-            signals: tuple[Signal, ...] = ("lexical",)
-            if await vectors.stored_identity(services.database) == services.embeddings.identity:
-                signals = ("lexical", "dense")
-                services.embeddings.start_loading()
+            # The services opened checked the store's vectors are this model's (open_services).
+            services.embeddings.start_loading()
             lift = (
                 await services.working.bias(options.namespace, payload.session_id)
                 if payload.session_id
                 else {}
             )
             found = await services.search.search(
-                SearchRequest(prompt, memory_filter, limit=PROMPT_HITS, signals=signals, lift=lift)
+                SearchRequest(prompt, memory_filter, limit=PROMPT_HITS, lift=lift)
             )
             # One line per text (a command run five times is one memory to the reader), best first.
             by_text = {
