@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from athena_mcp.briefing.assembly import BriefingService
+from athena_mcp.briefing.candidates import CandidateGatherer
 from athena_mcp.consolidation.worker import ConsolidationPolicy, ConsolidationWorker
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.embeddings.factory import make_embedder
@@ -138,7 +139,9 @@ async def open_services(
                     vector_wait=settings.consolidation_vector_wait,
                 ),
             ),
-            briefing=BriefingService(database, search, procedural, prospective, graph, working),
+            briefing=BriefingService(
+                CandidateGatherer(database, search, procedural, prospective, graph, working)
+            ),
             working=working,
             meta=MetaMemory(database, search, mirror, procedural, graph),
         )

@@ -8,25 +8,11 @@ import time
 from athena_mcp.briefing.candidates import CandidateGatherer
 from athena_mcp.briefing.fitting import fit
 from athena_mcp.briefing.models import Briefing, BriefingRequest
-from athena_mcp.memory.graph import GraphMemory
-from athena_mcp.memory.procedural import ProceduralMemory
-from athena_mcp.memory.prospective import ProspectiveMemory
-from athena_mcp.memory.working import WorkingMemory
-from athena_mcp.retrieval.search import HybridSearcher
-from athena_mcp.store.database import Database
 
 
 class BriefingService:
-    def __init__(
-        self,
-        database: Database,
-        search: HybridSearcher,
-        procedural: ProceduralMemory,
-        prospective: ProspectiveMemory,
-        graph: GraphMemory,
-        working: WorkingMemory,
-    ) -> None:
-        self._gatherer = CandidateGatherer(database, search, procedural, prospective, graph, working)
+    def __init__(self, gatherer: CandidateGatherer) -> None:
+        self._gatherer = gatherer
 
     async def brief(self, request: BriefingRequest, now: float | None = None) -> Briefing:
         """What the memory holds that bears on the request, in at most `request.max_tokens` tokens."""
