@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from athena_mcp import __version__
 from athena_mcp.errors import AthenaError, out_of_memory
 from athena_mcp.settings import Settings, env_var, setting_fields
+from athena_mcp.store.exchange import SYSTEMS, Selection
 from athena_mcp.transports import memory_budget
 
 if TYPE_CHECKING:
@@ -149,6 +150,46 @@ def parser() -> argparse.ArgumentParser:
         help="What the store holds per namespace, its size and vector backlog.",
     )
     stats.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    exporter = commands.add_parser(
+        "export",
+        parents=[settings_flags],
+        help="Write the store as JSON Lines (format: athena_mcp/exchange/export.schema.json), all of it or "
+        "the chosen namespaces, systems and time range, read in one snapshot while servers keep writing.",
+    )
+    exporter.add_argument(
+        "file", type=Path, nargs="?", metavar="FILE", help="a new file (default: standard output)"
+    )
+    exporter.add_argument(
+        "--namespace",
+        action="append",
+        dest="export_namespaces",
+        metavar="NAMESPACE",
+        help="only this namespace; repeat for more (default: all)",
+    )
+    exporter.add_argument(
+        "--system",
+        action="append",
+        dest="export_systems",
+        choices=SYSTEMS,
+        help="only this memory system; repeat for more (default: all)",
+    )
+    exporter.add_argument("--since", type=_iso_time, help="only records from this time (ISO 8601)")
+    exporter.add_argument("--until", type=_iso_time, help="only records before this time (ISO 8601)")
+    exporter.add_argument(
+        "--schema", action="store_true", help="print the format's JSON Schema instead of the records"
+    )
+    importer_ = commands.add_parser(
+        "import",
+        parents=[settings_flags],
+        help="Take an export into the store in one transaction: a bad line refuses the whole file (with its "
+        "line number); records already here are skipped, so importing twice adds nothing.",
+    )
+    importer_.add_argument("file", type=Path, metavar="FILE", help="an export, or - for standard input")
+    importer_.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="leave the new memories' vectors to a server instead of computing them now",
+    )
     audit = commands.add_parser(
         "audit",
         parents=[settings_flags],
@@ -223,6 +264,25 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             if not asyncio.run(doctor(settings, args.repair)):
                 sys.exit(1)
+        elif args.command == "export":
+            from athena_mcp.exchange.export import export, print_schema
+
+            if args.schema:
+                print_schema()
+            else:
+                selection = Selection(
+                    namespaces=tuple(args.export_namespaces) if args.export_namespaces else None,
+                    systems=frozenset(args.export_systems or SYSTEMS),
+                    since=args.since,
+                    until=args.until,
+                )
+                export(settings, args.file, selection)
+        elif args.command == "import":
+            from athena_mcp.exchange.load import opened
+            from athena_mcp.maintenance import import_export
+
+            with opened(args.file) as source:
+                asyncio.run(import_export(settings, source, embed=not args.no_embed))
         elif args.command == "stats":
             from athena_mcp.maintenance import show_stats
 

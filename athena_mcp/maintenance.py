@@ -7,9 +7,11 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from athena_mcp.caller import Caller, acting_as, reset_caller
 from athena_mcp.errors import AthenaError
+from athena_mcp.exchange.load import import_file
 from athena_mcp.importers.memory_file import read_memory_file
 from athena_mcp.importers.memory_import import checked_namespace, import_memory_file
 from athena_mcp.models import to_datetime
@@ -37,11 +39,11 @@ async def reembed(settings: Settings) -> None:
             await reset_vectors(services.database, identity)
         # With the same model already recorded this resumes an interrupted run from its backlog.
         queued = await backlog_size(services.database)
-        print(f"re-embedding {queued} memories with {identity.describe()}", file=sys.stderr)
+        print(f"computing the vectors of {queued} memories with {identity.describe()}", file=sys.stderr)
         done = 0
         while stored := await services.vector_backlog.run_once():
             done += stored
-            print(f"  {done}/{queued}", file=sys.stderr)
+            print(f"  {done} vectors stored", file=sys.stderr)
         left = await backlog_size(services.database)
         if left:
             raise AthenaError(
@@ -62,6 +64,20 @@ async def import_memory_json(settings: Settings, file: Path, namespace: str) -> 
     finally:
         reset_caller(importing)
     print(summary.describe(time.perf_counter() - started))
+
+
+async def import_export(settings: Settings, source: BinaryIO, embed: bool) -> None:
+    """`athena-mcp import`: the file taken in, then the new memories' vectors computed unless told not."""
+    summary = await import_file(settings, source)
+    print(summary.describe(), file=sys.stderr)
+    if summary.queued and embed:
+        await reembed(settings)
+    elif summary.queued:
+        print(
+            f"{summary.queued} memories wait for their vectors: a server computes them as it runs, "
+            "or run `athena-mcp reembed`",
+            file=sys.stderr,
+        )
 
 
 async def show_audit(settings: Settings, audit_filter: AuditFilter, as_json: bool) -> None:

@@ -14,13 +14,11 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from athena_mcp.errors import AthenaError
-from athena_mcp.store.driver import load_vector_extension, sqlite_module
+from athena_mcp.store.driver import plain_connection
 from athena_mcp.store.migrations import known_migrations
 
 CHUNK = 1 << 20
@@ -57,7 +55,7 @@ def backup(db: Path, target: Path) -> Snapshot:
     started = time.perf_counter()
     _create_private(partial)
     try:
-        with _connection(db, read_only=True) as source, _connection(partial) as copy:
+        with plain_connection(db, read_only=True) as source, plain_connection(partial) as copy:
             # One step: one read transaction, so one consistent snapshot while others write.
             source.backup(copy, pages=-1)
             copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
@@ -133,7 +131,7 @@ def processes_holding(db: Path) -> list[int]:
 
 
 def _checked(path: Path) -> Snapshot:
-    with _connection(path, read_only=True) as connection:
+    with plain_connection(path, read_only=True) as connection:
         problems = [row[0] for row in connection.execute("PRAGMA integrity_check").fetchall()]
         if problems != ["ok"]:
             raise AthenaError(f"{path} is damaged (integrity_check: {'; '.join(problems[:3])}); not used")
@@ -161,16 +159,3 @@ def _sha256(path: Path) -> str:
         while chunk := source.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _connection(path: Path, read_only: bool = False) -> Iterator[Any]:
-    """A plain driver connection with the vector extension (the schema names its virtual tables)."""
-    # A URI, so that read-only is asked for; escaped, so that a `#` or `?` in a folder's name is a name.
-    uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
-    connection = sqlite_module().connect(uri, uri=True, isolation_level=None)
-    try:
-        load_vector_extension(connection)
-        yield connection
-    finally:
-        connection.close()

@@ -6,9 +6,12 @@ Many Python builds ship a `sqlite3` compiled without extension loading; `pysqlit
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from enum import IntEnum
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -105,3 +108,17 @@ def driver_error(code: ResultCode, message: str) -> Exception:
     exc.sqlite_errorcode = int(code)  # type: ignore[attr-defined]
     exc.sqlite_errorname = f"SQLITE_{code.name}"  # type: ignore[attr-defined]
     return exc
+
+
+@contextlib.contextmanager
+def plain_connection(path: Path, read_only: bool = False) -> Iterator[Any]:
+    """A plain driver connection with the vector extension (the schema names its virtual tables), for
+    the commands that work on a file outside the server's Database: backups, exports."""
+    # A URI, so that read-only is asked for; escaped, so that a `#` or `?` in a folder's name is a name.
+    uri = path.resolve().as_uri() + ("?mode=ro" if read_only else "")
+    connection = sqlite_module().connect(uri, uri=True, isolation_level=None)
+    try:
+        load_vector_extension(connection)
+        yield connection
+    finally:
+        connection.close()

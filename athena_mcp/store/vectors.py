@@ -132,13 +132,18 @@ async def set_vector_active(tx: Transaction, memory_id: int, active: bool) -> No
 
 async def queue_for_embedding(tx: Transaction, memory_ids: Sequence[int]) -> None:
     """Drop the memories' vectors and queue them; a re-queued memory (new content) starts afresh."""
+    await enqueue(tx, memory_ids)
+    await drop_vectors(tx, memory_ids)
+
+
+async def enqueue(tx: Transaction, memory_ids: Sequence[int]) -> None:
+    """Queue memories that have no vector yet (new ones, or a store no model has embedded)."""
     now = time.time()
     await tx.executemany(
         "INSERT INTO vector_backlog (memory_id, queued_at) VALUES (?, ?) ON CONFLICT (memory_id) "
         "DO UPDATE SET queued_at = excluded.queued_at, attempts = 0, retry_at = 0",
         [(memory_id, now) for memory_id in memory_ids],
     )
-    await drop_vectors(tx, memory_ids)
 
 
 async def drop_vectors(tx: Transaction, memory_ids: Sequence[int]) -> None:
