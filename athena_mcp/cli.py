@@ -190,6 +190,48 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave the new memories' vectors to a server instead of computing them now",
     )
+    viewing = argparse.ArgumentParser(add_help=False)
+    viewing.add_argument(
+        "--namespace",
+        action="append",
+        dest="view_namespaces",
+        metavar="NAMESPACE",
+        help="the namespace to read (default 'default'); search and timeline take several",
+    )
+    viewing.add_argument("--json", action="store_true", help="JSON for scripts instead of a table")
+    show = commands.add_parser(
+        "show",
+        parents=[settings_flags, viewing],
+        help="Show a memory (its history, where it came from, what was made of it, its use), a procedure "
+        "(steps, statistics, runs) or a session (digest and events); `show sessions` and `show "
+        "procedures` list them.",
+    )
+    show.add_argument(
+        "subject",
+        choices=("memory", "procedure", "session", "sessions", "procedures"),
+        help="what to show",
+    )
+    show.add_argument("key", nargs="?", metavar="ID", help="the memory's or procedure's id, or the session's")
+    show.add_argument("--limit", type=int, default=50, help="most rows listed (default 50)")
+    searcher = commands.add_parser(
+        "search",
+        parents=[settings_flags, viewing],
+        help="Search memories as `recall` does (hybrid: keywords and meaning), with their scores.",
+    )
+    searcher.add_argument("query", metavar="QUERY")
+    searcher.add_argument("--limit", type=int, default=10, help="results (default 10)")
+    searcher.add_argument(
+        "--explain", action="store_true", help="show each result's keyword and meaning ranks"
+    )
+    timeline = commands.add_parser(
+        "timeline",
+        parents=[settings_flags, viewing],
+        help="Events in time order: the latest ones, or from --since on; of one --session if given.",
+    )
+    timeline.add_argument("--session", help="only this session's events")
+    timeline.add_argument("--since", type=_iso_time, help="from this time on (ISO 8601)")
+    timeline.add_argument("--until", type=_iso_time, help="before this time (ISO 8601)")
+    timeline.add_argument("--limit", type=int, default=50, help="events shown (default 50)")
     audit = commands.add_parser(
         "audit",
         parents=[settings_flags],
@@ -283,6 +325,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             with opened(args.file) as source:
                 asyncio.run(import_export(settings, source, embed=not args.no_embed))
+        elif args.command in ("show", "search", "timeline"):
+            from athena_mcp.viewer.commands import run_view
+
+            print(asyncio.run(run_view(settings, args)))
         elif args.command == "stats":
             from athena_mcp.maintenance import show_stats
 

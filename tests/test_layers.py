@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("memory",),  # one module per memory system
     ("consolidation", "worker", "briefing"),  # background work and context assembly over the systems
     ("services", "importers", "exchange"),
-    ("tools", "maintenance", "hooks"),  # MCP toolsets; maintenance commands; editor hooks
+    ("tools", "maintenance", "hooks", "viewer"),  # MCP toolsets; maintenance commands; editor hooks
     ("transports",),  # stdio and HTTP, and the memory check before reading a message
     ("edge",),  # server factory, command line
 )

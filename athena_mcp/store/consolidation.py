@@ -352,3 +352,25 @@ async def recent_runs(db: Database, namespace: str, limit: int) -> list[Row]:
         "WHERE r.namespace IS NULL OR r.namespace = :namespace ORDER BY r.id DESC LIMIT :limit",
         {"namespace": namespace, "limit": limit},
     )
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a memory came from and what was made of it, as provenance records it."""
+
+    sources: list[int]  # events a consolidation product was made from
+    products: list[tuple[str, int]]  # (product type, id) made from this event
+
+
+async def lineage(db: Database, memory_id: int, limit: int) -> Lineage:
+    sources = await db.fetchall(
+        "SELECT memory_id FROM provenance WHERE product_type = 'memory' AND product_id = ? "
+        "ORDER BY memory_id LIMIT ?",
+        (memory_id, limit),
+    )
+    products = await db.fetchall(
+        "SELECT product_type, product_id FROM provenance WHERE memory_id = ? "
+        "ORDER BY product_type, product_id LIMIT ?",
+        (memory_id, limit),
+    )
+    return Lineage([int(row[0]) for row in sources], [(row[0], int(row[1])) for row in products])

@@ -1,5 +1,5 @@
-"""SQL over sessions: the latest ones of a namespace, and what stands out in each (a briefing's
-"lately")."""
+"""SQL over sessions: the latest ones of a namespace, what stands out in each (a briefing's
+"lately"), and the latest events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from athena_mcp.models import Memory
 from athena_mcp.store.database import Database
+from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import memory_from_row, selected_columns
 
 # Events that stand out in a session: what was decided and what went wrong.
@@ -70,3 +71,14 @@ async def key_events(db: Database, session: SessionSpan, limit: int) -> list[Mem
         [session.session_id, session.namespace, *KEY_KINDS, KEY_IMPORTANCE, limit],
     )
     return [memory_from_row(row) for row in rows]
+
+
+async def latest_events(db: Database, memory_filter: MemoryFilter, limit: int) -> list[Memory]:
+    """The filter's `limit` latest events (by when they happened), oldest of them first."""
+    where, params = memory_filter.memory_clause("m")
+    rows = await db.fetchall(
+        f"SELECT {selected_columns('m')} FROM memories m WHERE {where} "
+        "ORDER BY m.occurred_at DESC, m.id DESC LIMIT ?",
+        [*params, limit],
+    )
+    return [memory_from_row(row) for row in reversed(rows)]
