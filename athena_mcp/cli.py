@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from athena_mcp import __version__
+from athena_mcp import __version__, logs
 from athena_mcp.errors import AthenaError, out_of_memory
 from athena_mcp.settings import Settings, env_var, setting_fields
 from athena_mcp.store.exchange import SYSTEMS, Selection
@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings.load(vars(args), os.environ)
     except ValueError as exc:
         sys.exit(f"athena-mcp: {exc}")
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     # The server's libraries are imported inside this try, not at the top of the module: out of
     # memory while importing them (about 270 MB of address space) is then one line too.
     try:
@@ -380,13 +380,11 @@ def _load_early(embedder: Embedder) -> None:
         embedder.load()
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     """Logs on stderr at `level` for athena_mcp, never below INFO for the libraries it uses, so that
     no level shows stored content (or tokens): the libraries' debug logs are not ours to vet."""
     logging.basicConfig(
-        level=max(logging.INFO, logging.getLevelName(level)),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=max(logging.INFO, logging.getLevelName(level)), handlers=[logs.handler(sys.stderr, log_format)]
     )
     logging.getLogger("athena_mcp").setLevel(level)
     for name, floor in CONTENT_LOGGERS.items():

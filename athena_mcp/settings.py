@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from athena_mcp.governance import POLICIES, parse_policies
+from athena_mcp.logs import LOG_FORMATS
 
 TOOLSETS = ("core", "semantic", "episodic", "consolidation", "procedural", "prospective", "meta", "graph")
 ALL_TOOLSETS = "all"
@@ -116,6 +117,12 @@ class Settings:
         "procedural, prospective, graph, or all.",
     )
     log_level: str = _setting("INFO", "Log level; logs go to stderr.", choices=LOG_LEVELS)
+    log_format: str = _setting(
+        "text",
+        "Log lines as text for people, or json for collectors: one object per line, each line of a tool "
+        "call with its request id (X-Request-Id over HTTP), tool and namespace.",
+        choices=LOG_FORMATS,
+    )
     embedder: str = _setting(
         "minilm",
         "minilm: local all-MiniLM-L6-v2 on CPU (ONNX Runtime); minilm-torch: the same model through "

@@ -46,10 +46,12 @@ class RpcClient:
         )
         return self
 
-    async def post(self, method: str, params: dict[str, Any]) -> httpx2.Response:
+    async def post(
+        self, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> httpx2.Response:
         self._next_id += 1
         body = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
-        return await self._http.post("/mcp", json=body, headers=self._headers)
+        return await self._http.post("/mcp", json=body, headers={**self._headers, **(headers or {})})
 
     async def exchange(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """The JSON-RPC answer (result or error) to one request."""

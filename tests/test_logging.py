@@ -5,6 +5,7 @@ stay at INFO."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
@@ -13,18 +14,21 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from athena_mcp import logs
 from athena_mcp.cli import CONTENT_LOGGERS, configure_logging
-from tests.http_rpc import RpcClient, listening
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.settings import Settings
+from tests.http_rpc import RpcClient, asgi_client, listening, running_app
 from tests.stdio_server import ATHENA_MCP, INITIALIZE, free_port
 
 SECRET = "marker-7f3a9c-the-launch-code"
 
 
-async def stdio_session(db: Path, log: Path) -> None:
+async def stdio_session(db: Path, log: Path, *flags: str) -> None:
     with log.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             ATHENA_MCP,
-            *("--db", str(db), "--log-level", "DEBUG"),
+            *("--db", str(db), "--log-level", "DEBUG", *flags),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
@@ -63,6 +67,57 @@ async def test_a_stdio_server_at_debug_level_never_logs_stored_content(tmp_path:
     await stdio_session(tmp_path / "a.db", log)
     logged = log.read_text("utf-8", "replace")
     assert "serving" in logged and SECRET not in logged
+
+
+@pytest.mark.slow
+async def test_json_logs_give_each_call_its_request_id_tool_namespace_duration_and_outcome(tmp_path: Path):
+    log = tmp_path / "stderr.log"
+    await stdio_session(tmp_path / "a.db", log, "--log-format", "json")
+    text = log.read_text("utf-8", "replace")
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is one JSON object
+    calls = {line["tool"]: line for line in lines if line["message"].startswith("tool call")}
+    assert set(calls) == {"remember", "recall"}
+    for line in calls.values():
+        assert line["outcome"] == "ok" and line["duration_ms"] > 0 and line["namespace"] == "default"
+        assert len(line["request_id"]) == 16 and line["level"] == "INFO"
+    assert calls["remember"]["request_id"] != calls["recall"]["request_id"]
+    assert SECRET not in text
+
+
+async def test_http_calls_are_logged_under_the_clients_request_id_which_is_echoed(
+    tmp_path: Path, minilm: MiniLMEmbedder
+):
+    written = io.StringIO()
+    handler = logs.handler(written, "json")
+    logger = logging.getLogger("athena_mcp")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    settings = Settings(db=tmp_path / "a.db", toolsets=("all",), http_rate=0, http_token="t" * 32)
+    try:
+        async with running_app(settings, minilm) as app, asgi_client(app) as http:
+            refused = await http.post("/mcp", json={}, headers={"X-Request-Id": "refused-1"})
+            assert refused.status_code == 401 and refused.headers["x-request-id"] == "refused-1"
+            client = await RpcClient(http, "t" * 32).start()
+            arguments = {"content": SECRET, "namespace": "work"}
+            sent = await client.post(
+                "tools/call", {"name": "remember", "arguments": arguments}, {"X-Request-Id": "trace-42"}
+            )
+            assert sent.headers["x-request-id"] == "trace-42"
+            own = await client.post("tools/call", {"name": "recall", "arguments": {"query": "launch"}})
+            forged = await client.post(
+                "tools/call", {"name": "recall", "arguments": {"query": "x"}}, {"X-Request-Id": "a" * 200}
+            )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    made = own.headers["x-request-id"]
+    assert len(made) == 16 and forged.headers["x-request-id"] != "a" * 200
+    lines = [json.loads(line) for line in written.getvalue().splitlines()]
+    calls = {line["request_id"]: line for line in lines if line["message"].startswith("tool call")}
+    assert calls["trace-42"]["tool"] == "remember" and calls["trace-42"]["namespace"] == "work"
+    assert calls[made]["tool"] == "recall" and calls[forged.headers["x-request-id"]]["tool"] == "recall"
+    assert SECRET not in written.getvalue()
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.uri_template import UriTemplate
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
+from athena_mcp import logs
 from athena_mcp.caller import Caller, acting_as, reset_caller
 from athena_mcp.errors import OutOfMemory, StoreBusy, StoreFault, StoreFull
 from athena_mcp.services import Services
@@ -42,6 +43,8 @@ SESSION_HEADER = "mcp-session-id"
 # toolsets and can turn none on, since every such client would share the change.
 SESSIONLESS = ""
 # Where the HTTP transport leaves the caller its token made (an ASGI scope key).
+# Where the HTTP transport leaves the request's id (logs.py) for the gate.
+REQUEST_ID_SCOPE = "athena.request_id"
 CALLER_SCOPE = "athena.caller"
 # Requests that run as their caller; the others (initialize, lists, pings) touch no namespace.
 RESOURCE_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen")
@@ -117,14 +120,7 @@ class ToolsetServer(MCPServer[Any]):
         token = acting_as(caller)
         try:
             if ctx.method == "tools/call":
-                started = time.perf_counter()
-                ok = False
-                try:
-                    result = await self._call_tool(ctx, call_next, caller)
-                    ok = not _is_error(result)
-                    return result
-                finally:
-                    self.metrics.observe(caller.tool, ok, time.perf_counter() - started)
+                return await self._logged_call(ctx, call_next, caller)
             named = (
                 [_prompt_namespace(ctx)]
                 if ctx.method in PROMPT_METHODS
@@ -136,6 +132,53 @@ class ToolsetServer(MCPServer[Any]):
             return await call_next(ctx)
         finally:
             reset_caller(token)
+
+    async def _logged_call(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, caller: Caller
+    ) -> HandlerResult:
+        """The call, timed and counted, every line it logs carrying its request id; then one line
+        with its duration and outcome."""
+        scope = getattr(ctx.request, "scope", None)
+        sent = scope.get(REQUEST_ID_SCOPE) if isinstance(scope, dict) else None
+        context = logs.CallContext(
+            request_id=sent if isinstance(sent, str) else logs.new_request_id(),
+            tool=caller.tool,
+            namespace=logs.shown_namespaces(self._namespaces_of_call(ctx)),
+        )
+        token = logs.begin_call(context)
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await self._call_tool(ctx, call_next, caller)
+            ok = not _is_error(result)
+            return result
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe(caller.tool, ok, seconds)
+            outcome = "ok" if ok else "error"
+            log.info(
+                "tool call %s: %s in %.1f ms",
+                caller.tool,
+                outcome,
+                seconds * 1000,
+                extra={"duration_ms": round(seconds * 1000, 1), "outcome": outcome},
+            )
+            logs.end_call(token)
+
+    def _namespaces_of_call(self, ctx: ServerRequestContext[Any, Any]) -> tuple[str, ...] | None:
+        params = ctx.params or {}
+        name, arguments = params.get("name"), params.get("arguments")
+        tool = (
+            self.session_toolsets.tools_of(session_of(ctx.request)).get(name)
+            if isinstance(name, str)
+            else None
+        )
+        if tool is None or not isinstance(arguments, dict):
+            return None
+        try:
+            return namespaces_named(tool, arguments)
+        except ValueError:  # refused by the call itself
+            return None
 
     def caller_of(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
         """Who makes this request: from its connection, never from its arguments."""

@@ -27,13 +27,15 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from athena_mcp.caller import Caller
 from athena_mcp.errors import AthenaError
+from athena_mcp.logs import REQUEST_ID_HEADER, usable_request_id
 from athena_mcp.settings import Settings
-from athena_mcp.tools.gate import CALLER_SCOPE, ToolsetServer
+from athena_mcp.tools.gate import CALLER_SCOPE, REQUEST_ID_SCOPE, ToolsetServer
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.probes import PROBE_PATHS, Probes
 from athena_mcp.transports.tokens import TokenFile
@@ -62,6 +64,8 @@ async def serve_http(server: MCPServer, settings: Settings) -> None:
         port=settings.port,
         # Never below INFO: uvicorn's debug logs are not ours to vet for content (see cli.configure_logging).
         log_level=max(logging.INFO, logging.getLevelName(settings.log_level)),
+        # Its lines go through the server's own handler, in the server's --log-format.
+        log_config=None,
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
     )
@@ -102,6 +106,8 @@ def http_app(
         )
     if settings.http_rate > 0:
         app.add_middleware(RateLimit, rate=settings.http_rate, burst=settings.http_burst, clock=clock)
+    # Outermost: a refused request (401, 429, 503) carries its id too.
+    app.add_middleware(RequestIds)
     log.info(
         "HTTP transport on %s port %d: bearer token %s, body limit %d bytes, rate limit %s, "
         "X-Forwarded-For %s",
@@ -181,6 +187,30 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
         allowed_hosts=allowed_hosts,
         allowed_origins=[*allowed_origins, *settings.http_allowed_origins],
     )
+
+
+class RequestIds:
+    """Gives each HTTP request an id, the client's X-Request-Id when usable, for the gate to log its
+    tool call under, and echoes it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = next((value for name, value in scope["headers"] if name == REQUEST_ID_HEADER.encode()), None)
+        request_id = usable_request_id(None if sent is None else sent.decode("latin-1"))
+        scope[REQUEST_ID_SCOPE] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class MemoryGuard:
