@@ -9,9 +9,10 @@ import io
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,10 +21,11 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.shared.message import SessionMessage
 from mcp_types import JSONRPCError, JSONRPCNotification
 
+from athena_mcp.store.driver import sqlite_module
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.memory_budget import Shortfall
 from athena_mcp.transports.stdio import stdio_streams
-from tests.stdio_server import StdioServer
+from tests.stdio_server import INITIALIZE, StdioServer
 from tests.test_stdio_lines import short_of_memory_over
 
 pytestmark = pytest.mark.timeout(60)
@@ -170,3 +172,36 @@ async def test_a_signal_stops_the_server_as_closing_its_input_does(tmp_path: Pat
         assert found["results"][0]["id"] == stored["id"]
     finally:
         await again.stop()
+
+
+@pytest.mark.slow
+async def test_a_signal_lets_the_calls_under_way_finish_and_answer(tmp_path: Path) -> None:
+    db = tmp_path / "athena.db"
+    slow_writes = {"driver": [{"match": "INSERT INTO memories", "delay": 0.5}]}  # a slow disk
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "chaos.server", "--db", str(db), "--log-level", "WARNING"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "CHAOS_FAULTS": json.dumps(slow_writes)},
+    )
+    assert process.stdin is not None and process.stdout is not None
+    call = {"name": "remember", "arguments": {"content": "written while the server was asked to stop"}}
+    for message in (
+        INITIALIZE,
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call},
+    ):
+        process.stdin.write(json.dumps(message).encode() + b"\n")
+    await process.stdin.drain()
+    async with asyncio.timeout(60):
+        assert json.loads(await process.stdout.readline())["id"] == 1
+        await asyncio.sleep(0.3)  # the write is under way, its INSERT on the slow disk
+        os.kill(process.pid, signal.SIGTERM)
+        answer = json.loads(await process.stdout.readline())
+        assert answer["id"] == 2 and not answer["result"].get("isError"), answer
+        assert await process.wait() == 0
+    with closing(sqlite_module().connect(str(db))) as connection:
+        rows = connection.execute("SELECT content FROM memories").fetchall()
+    assert rows == [("written while the server was asked to stop",)]

@@ -11,6 +11,8 @@ each answer's text block is rendered for a model from its structured content.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -85,6 +87,30 @@ class SessionToolsets:
         return added
 
 
+class InFlight:
+    """The tool calls running now, so that a shutdown can let them finish before it stops reading."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def begin(self) -> None:
+        self._count += 1
+        self._idle.clear()
+
+    def end(self) -> None:
+        self._count -= 1
+        if self._count == 0:
+            self._idle.set()
+
+    async def finished(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the calls running now to end; True when none is left."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        return self._idle.is_set()
+
+
 class ToolsetServer(MCPServer[Any]):
     """An MCP server that shows each session its own toolsets (see SessionToolsets)."""
 
@@ -106,6 +132,7 @@ class ToolsetServer(MCPServer[Any]):
         # from a client in this process.
         self.local_transport: Literal["stdio", "in-process"] = "in-process"
         self.metrics = CallMetrics({tool.name for tool in tools})
+        self.in_flight = InFlight()
         # The open services while the server runs (its lifespan sets them): the HTTP probes read them.
         self.services: Services | None = None
 
@@ -148,12 +175,14 @@ class ToolsetServer(MCPServer[Any]):
         token = logs.begin_call(context)
         started = time.perf_counter()
         ok = False
+        self.in_flight.begin()
         try:
             result = await self._call_tool(ctx, call_next, caller)
             ok = not _is_error(result)
             return result
         finally:
             seconds = time.perf_counter() - started
+            self.in_flight.end()
             self.metrics.observe(caller.tool, ok, seconds)
             outcome = "ok" if ok else "error"
             log.info(

@@ -41,7 +41,7 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
-from athena_mcp.tools.gate import ToolsetServer
+from athena_mcp.tools.gate import InFlight, ToolsetServer
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.stdio_lines import (
     PEEK_BYTES,
@@ -54,6 +54,7 @@ from athena_mcp.transports.stdio_lines import (
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0  # at the end, how long answers the server sent may take to be written out
+FINISH_SECONDS = 10.0  # at the end, how long tool calls still running may take to finish
 
 
 def rejection(exc: ValueError) -> JSONRPCError:
@@ -168,9 +169,16 @@ Line = bytes | Refusal | BaseException | None  # what the reader thread hands ov
 class StdioTransport:
     """Lines in, messages to the server; the server's messages out, one line each."""
 
-    def __init__(self, reader: LineReader, writer: WireWriter, stop: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        reader: LineReader,
+        writer: WireWriter,
+        stop: asyncio.Event | None = None,
+        in_flight: InFlight | None = None,
+    ) -> None:
         self._reader = reader
         self._writer = writer
+        self._in_flight = in_flight
         self.drained = anyio.Event()  # set once every message the server sent is written
         # Set (by SIGTERM or SIGINT): the input ends here, as if the client had closed it.
         self._stop = stop or asyncio.Event()
@@ -191,6 +199,12 @@ class StdioTransport:
                     await self.send(SessionMessage(read))
                 else:
                     await to_server.send(read)
+            # The end of the input ends the session, which cancels the calls still running: let them
+            # finish first (bounded), so a write under way completes and its answer goes out.
+            if self._in_flight is not None and not await self._in_flight.finished(FINISH_SECONDS):
+                log.warning(
+                    "stopping with tool calls still running after %.0f s: they are cancelled", FINISH_SECONDS
+                )
 
     async def _next(self, lines: asyncio.Queue[Line]) -> Line:
         """The next line, or None once the input ended or a stop was asked for."""
@@ -263,13 +277,16 @@ class StdioTransport:
 
 @contextlib.asynccontextmanager
 async def stdio_streams(
-    wire_in: IO[bytes], wire_out: IO[bytes], stop: asyncio.Event | None = None
+    wire_in: IO[bytes],
+    wire_out: IO[bytes],
+    stop: asyncio.Event | None = None,
+    in_flight: InFlight | None = None,
 ) -> AsyncIterator[
     tuple[MemoryObjectReceiveStream[SessionMessage | Exception], MemoryObjectSendStream[SessionMessage]]
 ]:
     """The server's read and write streams over the two ends of the wire."""
     writer = WireWriter(wire_out)
-    transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer, stop)
+    transport = StdioTransport(LineReader(wire_in, memory_budget.shortfall), writer, stop, in_flight)
     to_server, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
     write_stream, from_server = anyio.create_memory_object_stream[SessionMessage](0)
     try:
@@ -321,7 +338,8 @@ async def run_stdio(server: MCPServer) -> None:
         server.local_transport = "stdio"  # its callers are "stdio" in the audit trail
     stop = asyncio.Event()
     with claimed_wire() as (wire_in, wire_out), stopped_by_signals(stop):
-        async with stdio_streams(wire_in, wire_out, stop) as (read_stream, write_stream):
+        in_flight = server.in_flight if isinstance(server, ToolsetServer) else None
+        async with stdio_streams(wire_in, wire_out, stop, in_flight) as (read_stream, write_stream):
             # Sessions turn toolsets on (memory_status), and clients on handshake-era protocol
             # versions learn of it only if the server says it announces tools/list changes.
             options = lowlevel.create_initialization_options(NotificationOptions(tools_changed=True))
