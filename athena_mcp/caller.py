@@ -50,6 +50,9 @@ class Caller:
 
 
 # Work the server does on its own (the background worker: consolidation, triggers, vectors).
+# Where the HTTP transport leaves the caller it authenticated, in the request's scope.
+CALLER_SCOPE = "athena.caller"
+
 WORKER = Caller(transport="worker", origin="consolidated")
 
 _current: contextvars.ContextVar[Caller] = contextvars.ContextVar("athena_caller", default=WORKER)

@@ -232,6 +232,15 @@ def parser() -> argparse.ArgumentParser:
     timeline.add_argument("--since", type=_iso_time, help="from this time on (ISO 8601)")
     timeline.add_argument("--until", type=_iso_time, help="before this time (ISO 8601)")
     timeline.add_argument("--limit", type=int, default=50, help="events shown (default 50)")
+    explore = commands.add_parser(
+        "explore",
+        parents=[settings_flags],
+        help="Open the memory explorer in the browser: search with explanations, sessions, facts with their "
+        "history, procedures, tasks and the graph. Served on this machine only, behind a token made for "
+        "this run; read-only unless --explorer-writes.",
+    )
+    explore.add_argument("--explorer-port", type=int, default=0, help="the port (default: any free one)")
+    explore.add_argument("--no-open", action="store_true", help="print the address without opening a browser")
     audit = commands.add_parser(
         "audit",
         parents=[settings_flags],
@@ -329,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             from athena_mcp.viewer.commands import run_view
 
             print(asyncio.run(run_view(settings, args)))
+        elif args.command == "explore":
+            from athena_mcp.transports.http import serve_explorer
+
+            asyncio.run(serve_explorer(settings, args.explorer_port, open_browser=not args.no_open))
         elif args.command == "stats":
             from athena_mcp.maintenance import show_stats
 

@@ -99,6 +99,10 @@ class Settings:
     http_max_body: int = _setting(
         4 * 1024 * 1024, "Largest HTTP request body in bytes; a larger one is refused with 413."
     )
+    explorer_writes: bool = _setting(
+        False,
+        "Whether the memory explorer (/ui, athena-mcp explore) may forget memories; read-only otherwise.",
+    )
     http_open_probes: bool = _setting(
         False,
         "Whether /health, /ready and /metrics answer clients on this machine without the bearer token "

@@ -7,6 +7,7 @@ KEPT_RUNS runs of the namespace with their communities and members.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -134,6 +135,18 @@ async def membership(db: Reader, run_id: int) -> dict[int, int]:
         (run_id,),
     )
     return {int(row[0]): int(row[1]) for row in rows}
+
+
+async def communities_of(db: Reader, run_id: int, namespace: str, names: Sequence[str]) -> dict[str, int]:
+    """Entity name -> its community in the run, for the named entities of the namespace that are in one."""
+    rows = await db.fetchall(
+        "SELECT e.name, m.community_id FROM graph_entities e "
+        "JOIN graph_community_members m ON m.entity_id = e.id "
+        "JOIN graph_communities c ON c.id = m.community_id AND c.run_id = ? "
+        "WHERE e.namespace = ? AND e.name IN (SELECT value FROM json_each(?))",
+        (run_id, namespace, json.dumps(list(names))),
+    )
+    return {row[0]: int(row[1]) for row in rows}
 
 
 async def stale_namespaces(db: Reader) -> list[str]:

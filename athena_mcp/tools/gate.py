@@ -28,7 +28,7 @@ from mcp.shared.uri_template import UriTemplate
 from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 
 from athena_mcp import logs
-from athena_mcp.caller import Caller, acting_as, reset_caller
+from athena_mcp.caller import CALLER_SCOPE, Caller, acting_as, reset_caller
 from athena_mcp.errors import OutOfMemory, StoreBusy, StoreFault, StoreFull
 from athena_mcp.services import Services
 from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_refusal
@@ -47,7 +47,6 @@ SESSIONLESS = ""
 # Where the HTTP transport leaves the caller its token made (an ASGI scope key).
 # Where the HTTP transport leaves the request's id (logs.py) for the gate.
 REQUEST_ID_SCOPE = "athena.request_id"
-CALLER_SCOPE = "athena.caller"
 # Requests that run as their caller; the others (initialize, lists, pings) touch no namespace.
 RESOURCE_METHODS = ("resources/read", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen")
 # A prompt that reads memory names its namespace in its `namespace` argument (default "default").

@@ -13,32 +13,38 @@ memory_budget). The token a request passed is handed to the gate in the ASGI sco
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
 import logging
 import math
+import secrets
 import signal
+import socket
 import sys
 import time
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from athena_mcp.caller import Caller
+from athena_mcp.caller import CALLER_SCOPE, Caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.logs import REQUEST_ID_HEADER, usable_request_id
+from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
-from athena_mcp.tools.gate import CALLER_SCOPE, REQUEST_ID_SCOPE, ToolsetServer
+from athena_mcp.tools.gate import REQUEST_ID_SCOPE, ToolsetServer
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.probes import PROBE_PATHS, Probes
 from athena_mcp.transports.tokens import TokenFile
+from athena_mcp.viewer.web import PREFIX, Explorer, RequestCheck
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +105,11 @@ def http_app(
         probes = Probes(server)
         for path, handler in zip(PROBE_PATHS, (probes.health, probes.ready, probes.metrics), strict=True):
             app.add_route(path, handler, methods=["GET"])
+        toolset_server = server
+        explorer = Explorer(
+            lambda: toolset_server.services, settings.explorer_writes, request_check(settings)
+        )
+        app.router.routes.extend(explorer.routes())
     app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
     if token is not None or token_file is not None:
         app.add_middleware(
@@ -119,6 +130,40 @@ def http_app(
         f"from {', '.join(settings.trusted_proxies)}" if settings.trusted_proxies else "ignored",
     )
     return app
+
+
+def request_check(settings: Settings) -> RequestCheck:
+    """mcp's own Host and Origin check (and JSON content type for a POST), for routes beside /mcp."""
+    guard = TransportSecurityMiddleware(transport_security(settings))
+    return guard.validate_request
+
+
+async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> None:
+    """`athena-mcp explore`: the explorer alone on loopback, behind a token made for this run and
+    handed to the browser in the address's fragment (never sent to a server, nor logged)."""
+    settings = dataclasses.replace(settings, host="127.0.0.1")
+    token = secrets.token_urlsafe(32)
+    async with open_services(settings, background=False) as services:
+        explorer = Explorer(lambda: services, settings.explorer_writes, request_check(settings))
+        app = Starlette(routes=explorer.routes())
+        app.add_middleware(BearerToken, token=token, token_file=None)
+        app.add_middleware(RequestIds)
+        listening = socket.socket()
+        try:
+            listening.bind((settings.host, port))
+        except OSError as exc:
+            listening.close()
+            raise AthenaError(
+                f"explore: cannot listen on port {port} ({exc.strerror}); choose another with --explorer-port"
+            ) from None
+        address = f"http://127.0.0.1:{listening.getsockname()[1]}{PREFIX}#token={token}"
+        print(f"The memory explorer of {settings.db} is at {address}", flush=True)
+        mode = "forgetting allowed" if settings.explorer_writes else "read-only"
+        print(f"({mode}; Ctrl-C stops it)", flush=True)
+        if open_browser:
+            webbrowser.open(address)
+        config = uvicorn.Config(app, log_config=None, log_level=logging.WARNING)
+        await uvicorn.Server(config).serve(sockets=[listening])
 
 
 def is_loopback(host: str) -> bool:
@@ -286,13 +331,16 @@ class BearerToken:
         await self.app(scope, receive, send)
 
     def _open_probe(self, scope: Scope) -> bool:
-        """A probe or metrics read from this machine, when --http-open-probes says those need no token."""
+        """The explorer's page (it holds no memory: its data comes from /ui/api behind the token), or a
+        probe or metrics read from this machine when --http-open-probes says those need no token."""
+        path = scope.get("path", "")
+        if scope.get("method") == "GET" and (
+            path in (PREFIX, f"{PREFIX}/") or path.startswith(f"{PREFIX}/static/")
+        ):
+            return True
         client = scope.get("client")
         return (
-            self._open_probes
-            and scope.get("path") in PROBE_PATHS
-            and client is not None
-            and is_loopback(str(client[0]))
+            self._open_probes and path in PROBE_PATHS and client is not None and is_loopback(str(client[0]))
         )
 
     def _caller(self, scope: Scope) -> Caller | None:

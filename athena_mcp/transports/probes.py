@@ -15,10 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from athena_mcp.caller import Caller
+from athena_mcp.caller import CALLER_SCOPE, Caller
 from athena_mcp.services import Services
 from athena_mcp.store import namespaces, vectors
-from athena_mcp.tools.gate import CALLER_SCOPE, ToolsetServer
+from athena_mcp.tools.gate import ToolsetServer
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
 EMBEDDER_STATES = ("idle", "loading", "ready", "failed")

@@ -5,28 +5,20 @@ the text to print: tables for a person, or one JSON document (`as_json`) for scr
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel
-
-from athena_mcp.errors import AthenaError, NotFound
 from athena_mcp.models import Memory
-from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.services import Services
-from athena_mcp.store import compaction, consolidation, memories, procedures, sessions
 from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.viewer import data
 from athena_mcp.viewer.tables import clip, table, when, width
-
-LINEAGE_SHOWN = 20
-RUNS_SHOWN = 10
 
 
 def _json(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json", exclude_none=True)
-    return json.dumps(value, ensure_ascii=False, indent=2)
+    return json.dumps(
+        value.as_json() if hasattr(value, "as_json") else data.dump(value), ensure_ascii=False, indent=2
+    )
 
 
 def _memory_rows(found: Sequence[Memory]) -> list[list[object]]:
@@ -37,25 +29,10 @@ def _memory_rows(found: Sequence[Memory]) -> list[list[object]]:
 
 
 async def show_memory(services: Services, memory_id: int, as_json: bool) -> str:
-    memory = (await memories.get_memories(services.database, [memory_id])).get(memory_id)
-    if memory is None:
-        raise NotFound(f"there is no memory {memory_id} in {services.settings.db}")
-    history = await memories.versions(services.database, memory_id)
-    lineage = await consolidation.lineage(services.database, memory_id, LINEAGE_SHOWN)
-    usage = await compaction.usage(services.database, memory_id)
-    used = dict(
-        zip(("recalled", "last_recalled", "helpful", "unhelpful"), usage or (0, None, 0, 0), strict=True)
-    )
+    view = await data.memory_view(services, memory_id)
     if as_json:
-        return _json(
-            {
-                **memory.model_dump(mode="json", exclude_none=True),
-                "history": [version.model_dump(mode="json") for version in history],
-                "sources": lineage.sources,
-                "products": [{"type": kind, "id": product} for kind, product in lineage.products],
-                "usage": used,
-            }
-        )
+        return _json(view)
+    memory, history, lineage, used = view.memory, view.history, view.lineage, view.usage
     lines = [
         f"memory {memory.id} · {memory.system} {memory.kind} · namespace {memory.namespace} · {memory.status}"
         f" · version {memory.version}",
@@ -96,10 +73,7 @@ async def show_memory(services: Services, memory_id: int, as_json: bool) -> str:
 
 
 async def show_procedure(services: Services, procedure_id: int, as_json: bool) -> str:
-    found = (await procedures.get_procedures(services.database, [procedure_id])).get(procedure_id)
-    if found is None:
-        raise NotFound(f"there is no procedure {procedure_id} in {services.settings.db}")
-    detail = await services.procedural.get(found.namespace, procedure_id, RUNS_SHOWN)
+    detail = await data.procedure_view(services, procedure_id)
     if as_json:
         return _json(detail)
     stats = detail.stats
@@ -141,21 +115,10 @@ async def show_procedure(services: Services, procedure_id: int, as_json: bool) -
 
 
 async def show_session(services: Services, namespace: str, session_id: str, limit: int, as_json: bool) -> str:
-    memory_filter = MemoryFilter(namespaces=(namespace,), systems=("episodic",), session_id=session_id)
-    events = await sessions.latest_events(services.database, memory_filter, limit)
-    if not events:
-        raise NotFound(f"no events of session {session_id!r} in namespace {namespace!r}")
-    span = sessions.SessionSpan(session_id, namespace, events[0].timestamp.timestamp(), 0.0, len(events))
-    digest = (await sessions.session_digests(services.database, [span])).get((namespace, session_id))
+    view = await data.session_view(services, namespace, session_id, limit)
     if as_json:
-        return _json(
-            {
-                "session_id": session_id,
-                "namespace": namespace,
-                "digest": None if digest is None else digest.model_dump(mode="json", exclude_none=True),
-                "events": [event.model_dump(mode="json", exclude_none=True) for event in events],
-            }
-        )
+        return _json(view)
+    digest, events = view.digest, view.events
     lines = [f"session {session_id} · namespace {namespace} · {len(events)} events shown"]
     if digest is not None:
         lines += ["", f"digest (memory {digest.id}): {clip(digest.content, 4 * width())}"]
@@ -168,27 +131,14 @@ def _event_rows(events: Sequence[Memory]) -> list[list[object]]:
 
 
 async def list_sessions(services: Services, namespaces: tuple[str, ...], limit: int, as_json: bool) -> str:
-    spans = await sessions.recent_sessions(services.database, namespaces, 0.0, None, limit)
-    digests = await sessions.session_digests(services.database, spans)
+    listed = await data.session_list(services, namespaces, limit)
     if as_json:
-        return _json(
-            [
-                {
-                    "session_id": span.session_id,
-                    "namespace": span.namespace,
-                    "events": span.events,
-                    "first": when(span.first),
-                    "last": when(span.last),
-                    "digest_id": getattr(digests.get((span.namespace, span.session_id)), "id", None),
-                }
-                for span in spans
-            ]
-        )
+        return _json(listed)
+    spans = [span for span, _ in listed.sessions]
     if not spans:
         return f"No sessions in {', '.join(namespaces)}."
     rows = []
-    for span in spans:
-        digest = digests.get((span.namespace, span.session_id))
+    for span, digest in listed.sessions:
         rows.append(
             [
                 when(span.last),
@@ -203,12 +153,7 @@ async def list_sessions(services: Services, namespaces: tuple[str, ...], limit: 
 
 
 async def list_procedures(services: Services, namespace: str, limit: int, as_json: bool) -> str:
-    page = await services.procedural.list_page(
-        procedures.ProcedureQuery(namespace=namespace, statuses=("active", "retired")),
-        "confidence",
-        None,
-        limit,
-    )
+    page = await data.procedure_list(services, namespace, limit)
     if as_json:
         return _json(page)
     if not page.items:
@@ -231,17 +176,10 @@ async def list_procedures(services: Services, namespace: str, limit: int, as_jso
 async def search(
     services: Services, query: str, namespaces: tuple[str, ...], limit: int, explain: bool, as_json: bool
 ) -> str:
-    if not await services.embeddings.wait_ready():
-        raise AthenaError(f"the embedding model did not load: {services.embeddings.failure}")
-    started = time.perf_counter()
-    found = await services.search.search(
-        SearchRequest(
-            query=query, memory_filter=MemoryFilter(namespaces=namespaces), limit=limit, explain=explain
-        )
-    )
-    seconds = time.perf_counter() - started
+    searched = await data.search(services, query, namespaces, limit, explain)
     if as_json:
-        return _json(found)
+        return _json(searched)
+    found, seconds = searched.result, searched.seconds
     if not found.results:
         return f"Nothing in {', '.join(namespaces)} matches {query!r}."
     rows = []
@@ -262,12 +200,9 @@ async def timeline(
     services: Services, memory_filter: MemoryFilter, limit: int, from_start: bool, as_json: bool
 ) -> str:
     """Events in time order: the latest `limit`, or the first `limit` from `since` on."""
-    if from_start:
-        events = await memories.timeline_page(services.database, memory_filter, None, limit)
-    else:
-        events = await sessions.latest_events(services.database, memory_filter, limit)
+    events = (await data.timeline(services, memory_filter, limit, from_start)).events
     if as_json:
-        return _json([event.model_dump(mode="json", exclude_none=True) for event in events])
+        return _json([data.dump(event) for event in events])
     if not events:
         return "No events match."
     return table(("when", "id", "type", "session", "content"), _memory_rows(events))

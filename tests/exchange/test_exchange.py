@@ -26,7 +26,7 @@ from athena_mcp.store.migrations import migrate
 from tests.exchange.store_builder import OLD_SESSION, build_rich_store
 from tests.stdio_server import ATHENA_MCP
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("exchange-store")]  # one store for the module
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "athena_mcp" / "exchange" / "export.schema.json"
 
 

@@ -17,7 +17,7 @@ from athena_mcp.viewer.commands import run_view
 from tests.exchange.store_builder import build_rich_store
 from tests.stdio_server import ATHENA_MCP
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("viewer-store")]  # one store for the module
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,74 @@
+"""The explorer under the HTTP transport: its page opens without the token (it holds no memory), its
+data only with one, held to the token's namespaces; read-only unless --explorer-writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.settings import Settings
+from athena_mcp.transports import tokens
+from tests.http_rpc import RpcClient, asgi_client, running_app
+
+TOKEN = "an-operator-token-long-enough-1234"
+
+
+async def test_the_page_is_open_its_data_behind_the_token_and_held_to_its_namespaces(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    token_file = tmp_path / "tokens"
+    alice = tokens.add(token_file, "alice-laptop", ["alice"], "write")
+    settings = Settings(
+        db=tmp_path / "a.db", toolsets=("all",), http_token=TOKEN, token_file=str(token_file), http_rate=0
+    )
+    async with running_app(settings, minilm) as app, asgi_client(app) as http:
+        admin = await RpcClient(http, TOKEN).start()
+        mine = await admin.ok(
+            "remember", content="Alice keeps the deploy keys in the vault", namespace="alice"
+        )
+        theirs = await admin.ok("remember", content="Bob's secret project is called Falcon", namespace="bob")
+
+        page = await http.get("/ui")
+        assert page.status_code == 200 and "Athena memory explorer" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert (await http.get("/ui/static/app.js")).headers["content-type"].startswith("text/javascript")
+        assert (await http.get("/ui/static/index.py")).status_code == 404  # only its own three files
+
+        assert (await http.get("/ui/api/namespaces")).status_code == 401
+        as_alice = {"Authorization": f"Bearer {alice}"}
+        listed = (await http.get("/ui/api/namespaces", headers=as_alice)).json()
+        assert [n["name"] for n in listed["namespaces"]] == ["alice"] and listed["writes"] is False
+        shown = await http.get(f"/ui/api/memory/{mine['id']}", headers=as_alice)
+        assert shown.json()["content"] == "Alice keeps the deploy keys in the vault"
+        hidden = await http.get(f"/ui/api/memory/{theirs['id']}", headers=as_alice)
+        assert hidden.status_code == 404 and "Falcon" not in hidden.text
+        other = await http.get("/ui/api/timeline", params={"namespace": "bob"}, headers=as_alice)
+        assert other.status_code == 404 and "Falcon" not in other.text
+
+        refused = await http.post(
+            f"/ui/api/memory/{mine['id']}/forget", json={"reason": "tidy"}, headers=as_alice
+        )
+        assert refused.status_code == 403 and "read-only" in refused.json()["error"]
+        bad = await http.get("/ui/api/search", params={"namespace": "alice", "q": ""}, headers=as_alice)
+        assert bad.status_code == 400 and bad.json()["error"].startswith("q:")
+
+
+async def test_with_explorer_writes_a_memory_is_forgotten_and_audited_as_the_explorers(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    settings = Settings(
+        db=tmp_path / "a.db", toolsets=("all",), http_token=TOKEN, http_rate=0, explorer_writes=True
+    )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with running_app(settings, minilm) as app, asgi_client(app) as http:
+        fact = await (await RpcClient(http, TOKEN).start()).ok("remember", content="The old VPN host is vpn1")
+        not_json = await http.post(
+            f"/ui/api/memory/{fact['id']}/forget", content=b"reason=x", headers=headers
+        )
+        assert not_json.status_code in (400, 415)
+        forgot = await http.post(
+            f"/ui/api/memory/{fact['id']}/forget", json={"reason": "retired"}, headers=headers
+        )
+        assert forgot.status_code == 200, forgot.text
+        shown = (await http.get(f"/ui/api/memory/{fact['id']}", headers=headers)).json()
+    assert shown["status"] == "forgotten" and shown["forget_reason"] == "retired"
