@@ -66,10 +66,8 @@ class _Writer:
                 "come in the order of their types, as `athena-mcp export` writes them"
             )
         self.last_type = record_type
+        # checked_record made sure every key column is there and not null.
         key = [column.name for column in self.columns_by_type[record_type.name] if column.key]
-        missing = [column for column in key if record.get(column) is None]
-        if missing:
-            raise InvalidInput(f"line {number}: {record_type.name} field '{missing[0]}' is missing")
         if record_type.name not in self.keys:
             self.keys[record_type.name] = await exchange.existing_keys(self.tx, record_type, key)
         values = tuple(record[column] for column in key)

@@ -108,7 +108,7 @@ class Explorer:
                 return _error(404, str(exc))
             except PermissionError as exc:
                 return _error(403, str(exc))
-            except (InvalidInput, ValueError) as exc:
+            except InvalidInput as exc:
                 return _error(400, str(exc))
             except AthenaError as exc:
                 return _error(503, str(exc))
@@ -179,9 +179,7 @@ class Explorer:
         name = request.query_params.get("name", "").strip()
         if not name:
             raise InvalidInput("name: give the entity's name")
-        depth = int(request.query_params.get("depth", "1"))
-        if not 1 <= depth <= DEPTH_MAX:
-            raise InvalidInput(f"depth: from 1 to {DEPTH_MAX}")
+        depth = _whole(request, "depth", 1, DEPTH_MAX)
         return (await data.entity_view(services, _namespace(request, caller), name, depth)).as_json()
 
     async def _entities(self, request: Request, services: Services, caller: Caller) -> Any:
@@ -204,7 +202,10 @@ class Explorer:
         _readable(caller, memory.namespace, f"memory {memory.id}")
         if not caller.may_write(memory.namespace):
             raise PermissionError(f"this token may not change namespace {memory.namespace!r}")
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InvalidInput('send the reason as a JSON object, e.g. {"reason": "outdated"}') from None
         reason = body.get("reason") if isinstance(body, dict) else None
         token = acting_as(Caller(transport="http", token=caller.token, tool="explorer", origin="user"))
         try:
@@ -242,7 +243,13 @@ def _readable(caller: Caller, namespace: str, what: str) -> None:
 
 
 def _limit(request: Request, default: int) -> int:
-    value = int(request.query_params.get("limit", default))
-    if not 1 <= value <= LIMIT_MAX:
-        raise InvalidInput(f"limit: from 1 to {LIMIT_MAX}")
-    return value
+    return _whole(request, "limit", default, LIMIT_MAX)
+
+
+def _whole(request: Request, name: str, default: int, most: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise InvalidInput(f"{name}: a whole number from 1 to {most}")
+    return int(text)

@@ -51,6 +51,12 @@ async def test_the_page_is_open_its_data_behind_the_token_and_held_to_its_namesp
         assert refused.status_code == 403 and "read-only" in refused.json()["error"]
         bad = await http.get("/ui/api/search", params={"namespace": "alice", "q": ""}, headers=as_alice)
         assert bad.status_code == 400 and bad.json()["error"].startswith("q:")
+        too_many = await http.get(
+            "/ui/api/timeline", params={"namespace": "alice", "limit": "lots"}, headers=as_alice
+        )
+        assert (
+            too_many.status_code == 400 and too_many.json()["error"] == "limit: a whole number from 1 to 500"
+        )
 
 
 async def test_with_explorer_writes_a_memory_is_forgotten_and_audited_as_the_explorers(
@@ -66,6 +72,12 @@ async def test_with_explorer_writes_a_memory_is_forgotten_and_audited_as_the_exp
             f"/ui/api/memory/{fact['id']}/forget", content=b"reason=x", headers=headers
         )
         assert not_json.status_code in (400, 415)
+        broken = await http.post(
+            f"/ui/api/memory/{fact['id']}/forget",
+            content=b"{not json",
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        assert broken.status_code == 400 and "JSON object" in broken.json()["error"]
         forgot = await http.post(
             f"/ui/api/memory/{fact['id']}/forget", json={"reason": "retired"}, headers=headers
         )
