@@ -20,6 +20,7 @@ import os
 import socket
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,36 @@ def remove_stale(path: Path) -> bool:
     return False  # another server on this database listens there
 
 
-def remove(path: Path) -> None:
+@contextlib.contextmanager
+def takeover(path: Path) -> Iterator[bool]:
+    """The lock a server holds while it checks and binds the socket at `path`: True when this process
+    holds it; False when another does (that one is binding now: look again later)."""
+    import fcntl  # Unix only, as the channel is
+
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(descriptor)  # and with it the lock
+
+
+def ours(path: Path, inode: int) -> bool:
+    """Whether the socket file at `path` is still the one bound with `inode`."""
+    try:
+        return os.stat(path).st_ino == inode
+    except FileNotFoundError:
+        return False
+
+
+def remove(path: Path, inode: int | None = None) -> None:
+    """Remove the socket file at `path`; with `inode`, only if it is still that one (a server that
+    stops must not remove the socket another server listens on)."""
+    if inode is not None and not ours(path, inode):
+        return
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

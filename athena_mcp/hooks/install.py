@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shlex
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,9 +137,17 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _write(path: Path, settings: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.with_name(path.name + ".bak").write_bytes(path.read_bytes())
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write through a symbolic link (settings kept in a dotfiles folder stay there, linked), keeping
+    the file's permissions; the previous content goes to `.bak` beside the file written."""
+    target = path.resolve() if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+    if mode is not None:
+        backup = target.with_name(target.name + ".bak")
+        backup.write_bytes(target.read_bytes())
+        os.chmod(backup, mode)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    if mode is not None:
+        os.chmod(temporary, mode)
+    os.replace(temporary, target)

@@ -1,9 +1,10 @@
 """The running server's end of the hook channel (channel.py): one JSON request line in, one answer
 line out, handled with the server's open services like any tool call.
 
-Only one server per database listens (the first to start); the others leave the socket to it, and
-take it over if it goes away. A request that fails is answered with the failure's kind, never its
-trace; the trace goes to the server's log.
+Only one server per database listens (the first to start, under a lock); the others leave the socket
+to it and take it over if it goes away, and a server that stops removes only its own socket. A
+request that fails is answered with the failure's kind, never its trace; the trace goes to the
+server's log.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -50,10 +51,7 @@ async def hook_channel(services: Services) -> AsyncIterator[None]:
 
 
 async def _listen(services: Services, path: Path) -> None:
-    while True:
-        if channel.remove_stale(path):
-            break
-        await asyncio.sleep(RETRY_SECONDS)
+    """Listen whenever the socket is free; let go when another server took it meanwhile."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -63,18 +61,42 @@ async def _listen(services: Services, path: Path) -> None:
         finally:
             writer.close()
 
-    try:
-        server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
-    except OSError as exc:
-        log.warning("hook channel off: cannot listen at %s: %s", path, exc)
-        return
-    os.chmod(path, 0o600)
+    while True:
+        taken = await _take(path, serve)
+        if taken is None:
+            await asyncio.sleep(RETRY_SECONDS)
+            continue
+        server, inode = taken
+        try:
+            while True:  # a file to watch, not an event to wait for
+                await asyncio.sleep(RETRY_SECONDS)
+                if not channel.ours(path, inode):
+                    break
+            log.info("hook channel at %s was taken by another server", path)
+        finally:
+            server.close()
+            channel.remove(path, inode)
+
+
+async def _take(
+    path: Path, serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+) -> tuple[asyncio.AbstractServer, int] | None:
+    """Listen at `path` if no live server does; the server and its socket file's inode, or None.
+
+    Under the channel's lock: two servers starting at once would otherwise both find the path free,
+    and the second to bind would silently replace the first one's socket."""
+    with channel.takeover(path) as held:
+        if not held or not channel.remove_stale(path):
+            return None
+        try:
+            server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
+        except OSError as exc:
+            log.warning("hook channel off: cannot listen at %s: %s", path, exc)
+            return None
+        os.chmod(path, 0o600)
+        inode = os.stat(path).st_ino
     log.info("hook channel listening at %s", path)
-    try:
-        await asyncio.Future()  # until cancelled
-    finally:
-        server.close()
-        channel.remove(path)
+    return server, inode
 
 
 async def _answer(services: Services, line: bytes) -> dict[str, object]:

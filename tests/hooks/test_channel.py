@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from athena_mcp.hooks import channel
+from athena_mcp.embeddings.minilm import MiniLMEmbedder
+from athena_mcp.hooks import channel, listener
+from athena_mcp.settings import Settings
+from tests.conftest import services_for
 
 
 def test_the_socket_folder_must_be_private(tmp_path: Path) -> None:
@@ -44,3 +49,37 @@ def test_a_stale_socket_is_removed_and_a_live_one_kept(tmp_path: Path) -> None:
         assert channel.remove_stale(path) is False and path.exists()
         assert channel.ask(tmp_path / "none.db", {"event": "x"}, 1.0) is None
     assert channel.remove_stale(path) is True and not path.exists()
+
+
+def answers(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+async def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return check()
+
+
+@pytest.mark.parametrize("first_to_stop", [0, 1])
+async def test_two_servers_starting_at_once_leave_one_listening_and_the_other_takes_over(
+    settings: Settings, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch, first_to_stop: int
+) -> None:
+    monkeypatch.setattr(listener, "RETRY_SECONDS", 0.1)
+    path = channel.socket_path(settings.db)
+    async with services_for(settings, minilm) as one, services_for(settings, minilm) as two:
+        servers = [listener.hook_channel(one), listener.hook_channel(two)]
+        await asyncio.gather(*(server.__aenter__() for server in servers))  # both start at once
+        assert await wait_until(lambda: answers(path))
+        await servers[first_to_stop].__aexit__(None, None, None)
+        # The one left listens: on the socket it had, or on its own, taken over.
+        assert await wait_until(lambda: answers(path)), "the server left does not listen"
+        await servers[1 - first_to_stop].__aexit__(None, None, None)
+    assert not path.exists(), "a server that stopped left its socket behind"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,21 @@ def test_a_missing_file_is_created(tmp_path: Path) -> None:
     path = tmp_path / "new" / ".claude" / "settings.json"
     install(path, None)
     assert "SessionStart" in json.loads(path.read_text())["hooks"]
+
+
+def test_a_linked_settings_file_stays_linked_and_keeps_its_permissions(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    dotfiles.write_text(json.dumps({"theme": "dark"}), encoding="utf-8")
+    dotfiles.chmod(0o600)
+    link = tmp_path / ".claude" / "settings.json"
+    link.parent.mkdir()
+    link.symlink_to(dotfiles)
+    install(link, None)
+    assert link.is_symlink() and link.resolve() == dotfiles
+    written = json.loads(dotfiles.read_text(encoding="utf-8"))
+    assert written["theme"] == "dark" and set(written["hooks"]) == {event for event, *_ in ENTRIES}
+    assert stat.S_IMODE(dotfiles.stat().st_mode) == 0o600
+    backup = dotfiles.with_name("claude-settings.json.bak")
+    assert json.loads(backup.read_text(encoding="utf-8")) == {"theme": "dark"}
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
