@@ -71,8 +71,15 @@ def ask(db: Path, request: dict[str, Any], timeout: float) -> dict[str, Any] | N
             connection.connect(str(path))
         except OSError:
             return None  # a socket left by a server that is gone
-        connection.sendall(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
-        reply = _read_line(connection)
+        try:
+            connection.sendall(json.dumps(request, ensure_ascii=False).encode("utf-8") + b"\n")
+            reply = _read_line(connection)
+        except ConnectionError:
+            reply = b""
+    if not reply.strip():
+        # Closed without an answer: the server was stopping. Its work was not done (a server answers
+        # once it is), so the hook does it itself.
+        return None
     answer = json.loads(reply)
     if not isinstance(answer, dict):
         raise ValueError("the server's hook channel answered something other than a JSON object")
@@ -93,23 +100,11 @@ def _read_line(connection: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def remove_stale(path: Path) -> bool:
-    """Remove a socket file no server answers on; True when the path is free to listen on."""
-    if not path.exists():
-        return True
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            remove(path)
-            return True
-    return False  # another server on this database listens there
-
-
 @contextlib.contextmanager
-def takeover(path: Path) -> Iterator[bool]:
-    """The lock a server holds while it checks and binds the socket at `path`: True when this process
-    holds it; False when another does (that one is binding now: look again later)."""
+def ownership(path: Path) -> Iterator[bool]:
+    """The lock the server listening at `path` holds for as long as it listens: True when this caller
+    holds it now, False when another server does. The system releases it when its holder exits, even
+    by kill -9, so a free lock means a socket file left there is stale."""
     import fcntl  # Unix only, as the channel is
 
     descriptor = os.open(path.with_name(path.name + ".lock"), os.O_CREAT | os.O_RDWR, 0o600)

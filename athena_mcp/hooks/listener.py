@@ -1,8 +1,9 @@
 """The running server's end of the hook channel (channel.py): one JSON request line in, one answer
 line out, handled with the server's open services like any tool call.
 
-Only one server per database listens (the first to start, under a lock); the others leave the socket
-to it and take it over if it goes away, and a server that stops removes only its own socket. A
+Only one server per database listens: the one holding the channel's lock, which it keeps while it
+listens; the others look again now and then, and take over once it has gone (the system releases
+the lock of a process that exits, however it exits). A server that stops removes only its own socket. A
 request that fails is answered with the failure's kind, never its trace; the trace goes to the
 server's log.
 """
@@ -53,50 +54,57 @@ async def hook_channel(services: Services) -> AsyncIterator[None]:
 async def _listen(services: Services, path: Path) -> None:
     """Listen whenever the socket is free; let go when another server took it meanwhile."""
 
+    open_connections: set[asyncio.StreamWriter] = set()
+
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        open_connections.add(writer)
         try:
-            reply = await _answer(services, await reader.readline())
-            writer.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
-            await writer.drain()
+            line = await reader.readline()
+            if line.strip():  # else a client that only looked whether a server listens
+                reply = await _answer(services, line)
+                writer.write(json.dumps(reply, ensure_ascii=False).encode("utf-8") + b"\n")
+                await writer.drain()
+        except ConnectionError:
+            pass  # the hook gave up waiting; it does the work itself
         finally:
+            open_connections.discard(writer)
             writer.close()
 
     while True:
-        taken = await _take(path, serve)
-        if taken is None:
-            await asyncio.sleep(RETRY_SECONDS)
-            continue
-        server, inode = taken
-        try:
-            while True:  # a file to watch, not an event to wait for
-                await asyncio.sleep(RETRY_SECONDS)
-                if not channel.ours(path, inode):
-                    break
-            log.info("hook channel at %s was taken by another server", path)
-        finally:
-            server.close()
-            channel.remove(path, inode)
+        with channel.ownership(path) as owner:
+            if owner:
+                await _serve_while_ours(path, serve, open_connections)
+                return
+        await asyncio.sleep(RETRY_SECONDS)
 
 
-async def _take(
-    path: Path, serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-) -> tuple[asyncio.AbstractServer, int] | None:
-    """Listen at `path` if no live server does; the server and its socket file's inode, or None.
-
-    Under the channel's lock: two servers starting at once would otherwise both find the path free,
-    and the second to bind would silently replace the first one's socket."""
-    with channel.takeover(path) as held:
-        if not held or not channel.remove_stale(path):
-            return None
-        try:
-            server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
-        except OSError as exc:
-            log.warning("hook channel off: cannot listen at %s: %s", path, exc)
-            return None
-        os.chmod(path, 0o600)
-        inode = os.stat(path).st_ino
+async def _serve_while_ours(
+    path: Path,
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    open_connections: set[asyncio.StreamWriter],
+) -> None:
+    """Listen at `path` (whoever left a socket file there has gone: this server holds the lock) until
+    cancelled, or until the socket file is not this one any more."""
+    channel.remove(path)
+    try:
+        server = await asyncio.start_unix_server(serve, path=str(path), limit=channel.MAX_MESSAGE_BYTES)
+    except OSError as exc:
+        log.warning("hook channel off: cannot listen at %s: %s", path, exc)
+        return
+    os.chmod(path, 0o600)
+    inode = os.stat(path).st_ino
     log.info("hook channel listening at %s", path)
-    return server, inode
+    try:
+        while True:  # a file to watch, not an event to wait for
+            await asyncio.sleep(RETRY_SECONDS)
+            if not channel.ours(path, inode):
+                log.warning("hook channel off: %s was replaced by another process", path)
+                return
+    finally:
+        server.close()
+        for writer in list(open_connections):  # a hook still waiting does the work itself
+            writer.close()
+        channel.remove(path, inode)
 
 
 async def _answer(services: Services, line: bytes) -> dict[str, object]:

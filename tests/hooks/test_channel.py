@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -41,31 +42,17 @@ def test_two_databases_get_two_sockets_and_one_database_one(tmp_path: Path) -> N
     assert channel.socket_path(tmp_path / "a.db") == channel.socket_path(tmp_path / "." / "a.db")
 
 
-def test_a_stale_socket_is_removed_and_a_live_one_kept(tmp_path: Path) -> None:
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"athena-test-{os.getpid()}.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as live:
-        live.bind(str(path))
-        live.listen()
-        assert channel.remove_stale(path) is False and path.exists()
-        assert channel.ask(tmp_path / "none.db", {"event": "x"}, 1.0) is None
-    assert channel.remove_stale(path) is True and not path.exists()
+async def answers(db: Path) -> bool:
+    """Whether a server answers on the database's channel (a whole exchange: it refuses the request)."""
+    return await asyncio.to_thread(channel.ask, db, {"event": "Nothing"}, 5.0) is not None
 
 
-def answers(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(path))
-        except OSError:
-            return False
-    return True
-
-
-async def wait_until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+async def wait_until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> bool:
     for _ in range(int(seconds / 0.05)):
-        if check():
+        if await check():
             return True
         await asyncio.sleep(0.05)
-    return check()
+    return await check()
 
 
 @pytest.mark.parametrize("first_to_stop", [0, 1])
@@ -74,12 +61,26 @@ async def test_two_servers_starting_at_once_leave_one_listening_and_the_other_ta
 ) -> None:
     monkeypatch.setattr(listener, "RETRY_SECONDS", 0.1)
     path = channel.socket_path(settings.db)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(path))  # the socket file of a server killed with -9
     async with services_for(settings, minilm) as one, services_for(settings, minilm) as two:
         servers = [listener.hook_channel(one), listener.hook_channel(two)]
         await asyncio.gather(*(server.__aenter__() for server in servers))  # both start at once
-        assert await wait_until(lambda: answers(path))
+        assert await wait_until(lambda: answers(settings.db))
         await servers[first_to_stop].__aexit__(None, None, None)
         # The one left listens: on the socket it had, or on its own, taken over.
-        assert await wait_until(lambda: answers(path)), "the server left does not listen"
+        assert await wait_until(lambda: answers(settings.db)), "the server left does not listen"
         await servers[1 - first_to_stop].__aexit__(None, None, None)
     assert not path.exists(), "a server that stopped left its socket behind"
+
+
+def test_a_server_that_closes_without_answering_leaves_the_work_to_the_hook(tmp_path: Path) -> None:
+    path = channel.socket_path(tmp_path / "a.db")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as stopping:
+        stopping.bind(str(path))
+        stopping.listen()
+        asked = threading.Thread(target=lambda: stopping.accept()[0].close())
+        asked.start()
+        assert channel.ask(tmp_path / "a.db", {"event": "SessionEnd"}, 5.0) is None
+        asked.join()
+    path.unlink()
