@@ -414,7 +414,8 @@ def install_hooks(settings: Settings, args: argparse.Namespace) -> None:
         removed = install.uninstall(path)
         print(f"athena-mcp: removed {removed} Athena hook entries from {path}", file=sys.stderr)
     else:
-        events = install.install(path, db)
+        named = "hook_server_name" in vars(args) or env_var("hook_server_name") in os.environ
+        events = install.install(path, db, settings.hook_server_name if named else None)
         print(f"athena-mcp: hooks for {', '.join(events)} written to {path}", file=sys.stderr)
 
 

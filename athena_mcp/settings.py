@@ -238,6 +238,11 @@ class Settings:
         "Namespace the editor hooks read and write; empty: derived from the project (its git remote "
         "as owner/repo, else the repository's or working directory's folder name).",
     )
+    hook_server_name: str = _setting(
+        "athena",
+        "The name this server was added under in the editor (`claude mcp add NAME`): hooks know its tool "
+        "calls by it (mcp__NAME__recall) and take them as what the agent recalled or changed, not as events.",
+    )
     hook_min_score: float = _setting(
         0.5,
         "Least calibrated relevance a memory needs for the UserPromptSubmit hook to show it beside a "
@@ -304,6 +309,10 @@ class Settings:
             raise ValueError("backup_interval_hours must be positive and backup_keep at least 1")
         if not 1 <= self.working_memory_size <= 50:
             raise ValueError("working_memory_size must be in [1, 50]")
+        if not self.hook_server_name or "__" in self.hook_server_name:
+            raise ValueError(
+                "hook_server_name must be the server's name as the editor knows it, without '__'"
+            )
         if not 0 <= self.hook_min_score <= 1:
             raise ValueError("hook_min_score must be in [0, 1]")
         if not 50 <= self.hook_prompt_tokens <= 8000 or not 100 <= self.hook_briefing_tokens <= 8000:

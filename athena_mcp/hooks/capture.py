@@ -21,8 +21,20 @@ MAX_EVENT_CHARS = 600
 MAX_DETAIL_CHARS = 300
 READS = frozenset({"Read", "Glob", "Grep", "LS", "WebSearch", "WebFetch", "TodoWrite", "NotebookRead"})
 EDITS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
-# Tools of a memory server such as this one, as Claude Code names MCP tools: mcp__<server>__<tool>.
+# Tools of a memory server such as this one, as Claude Code names MCP tools: mcp__<server>__<tool>:
+# the server's configured name (--hook-server-name), or any name starting with athena.
 OWN_TOOLS = re.compile(r"^mcp__athena[^_]*__")
+
+
+def own_tool(tool: str, server: str) -> str | None:
+    """The tool's own name when it is one of this server's (`recall` of mcp__athena__recall)."""
+    prefix = f"mcp__{server}__"
+    if tool.startswith(prefix):
+        return tool[len(prefix) :]
+    match = OWN_TOOLS.match(tool)
+    return tool[match.end() :] if match else None
+
+
 _DECISION = re.compile(
     r"\b(?:decided|decision|chose|chosen|going with|go with|instead of|from now on|switch(?:ed)? to|"
     r"(?:let'?s|we'?ll|we will|i'?ll|i will) (?:use|adopt|keep|drop|stick with|move to))\b",
@@ -65,12 +77,11 @@ TOUCHES: dict[str, Touch] = {
 _SHOWN_ID = re.compile(r"(?:^|\n|stored |duplicate of |- )\[(\d+)\]|\bmemory (\d+)\b")
 
 
-def own_tool_touches(payload: HookInput) -> dict[int, Touch]:
+def own_tool_touches(payload: HookInput, server: str) -> dict[int, Touch]:
     """The memories one of this server's tools recalled, cited or changed, for the session's working
     memory; empty for any other tool."""
-    tool = payload.tool_name or ""
-    match = OWN_TOOLS.match(tool)
-    touch = TOUCHES.get(tool[match.end() :]) if match else None
+    name = own_tool(payload.tool_name or "", server)
+    touch = None if name is None else TOUCHES.get(name)
     if touch is None:
         return {}
     ids: set[int] = set()
@@ -100,11 +111,11 @@ def _answer_ids(response: Any) -> set[int]:
     return {int(a or b) for a, b in _SHOWN_ID.findall(text)}
 
 
-def tool_event(payload: HookInput, namespace: str) -> NewMemory | None:
+def tool_event(payload: HookInput, namespace: str, server: str) -> NewMemory | None:
     """What a tool call did and how it ended; None for reads that succeeded and this server's tools."""
     tool = payload.tool_name or "tool"
     failed = payload.hook_event_name == "PostToolUseFailure" or _reports_failure(payload.tool_response)
-    if OWN_TOOLS.match(tool) or (tool in READS and not failed):
+    if own_tool(tool, server) is not None or (tool in READS and not failed):
         return None
     inputs = payload.tool_input if isinstance(payload.tool_input, dict) else {}
     target = _target(tool, inputs)

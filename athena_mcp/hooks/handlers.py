@@ -51,6 +51,7 @@ class HookOptions(BaseModel):
     min_score: float = Field(ge=0, le=1)
     prompt_tokens: int = Field(ge=50, le=MAX_BUDGET)
     briefing_tokens: int = Field(ge=MIN_BUDGET, le=MAX_BUDGET)
+    server_name: str = Field("athena", min_length=1, max_length=200)
 
 
 async def handle(
@@ -63,8 +64,10 @@ async def handle(
     if event == "UserPromptSubmit":
         return await _prompt(payload, options, services)
     if event in ("PostToolUse", "PostToolUseFailure"):
-        await _record(services, event, payload, capture.tool_event(payload, namespace), "hook")
-        await _keep_in_mind(services, payload, namespace)
+        await _record(
+            services, event, payload, capture.tool_event(payload, namespace, options.server_name), "hook"
+        )
+        await _keep_in_mind(services, payload, namespace, options.server_name)
     elif event == "Stop":
         await _record(services, event, payload, capture.reply_event(payload, namespace), "hook")
     elif event in ("PreCompact", "SessionEnd"):
@@ -102,10 +105,10 @@ async def _record(
             await vectors.queue_for_embedding(tx, ids)
 
 
-async def _keep_in_mind(services: Services, payload: HookInput, namespace: str) -> None:
+async def _keep_in_mind(services: Services, payload: HookInput, namespace: str, server: str) -> None:
     """What the agent's own calls to this server recalled, cited or changed enters its session's
     working memory (in the namespace the call named)."""
-    touched = capture.own_tool_touches(payload)
+    touched = capture.own_tool_touches(payload, server)
     if not touched or not payload.session_id:
         return
     inputs = payload.tool_input if isinstance(payload.tool_input, dict) else {}

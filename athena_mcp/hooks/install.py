@@ -44,7 +44,7 @@ def settings_path(scope: str, project: Path) -> Path:
     )
 
 
-def hook_command(event: str, db: Path | None) -> str:
+def hook_command(event: str, db: Path | None, server_name: str | None = None) -> str:
     """The command the editor runs: this installation's own console script (or interpreter), so the
     hooks work whatever the editor's PATH holds."""
     script = Path(sys.argv[0])
@@ -54,17 +54,22 @@ def hook_command(event: str, db: Path | None) -> str:
         else [sys.executable, "-m", "athena_mcp"]
     )
     extra = ["--db", str(db)] if db is not None else []
+    extra += ["--hook-server-name", server_name] if server_name is not None else []
     return shlex.join([*base, *extra, "hook", event])
 
 
-def install(path: Path, db: Path | None) -> list[str]:
+def install(path: Path, db: Path | None, server_name: str | None = None) -> list[str]:
     """Add (or replace) Athena's entries; the events installed."""
     settings = _read(path)
     hooks = settings.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise AthenaError(f"{path}: 'hooks' is not an object; fix the file by hand first")
     for event, timeout, background in ENTRIES:
-        entry: dict[str, Any] = {"type": "command", "command": hook_command(event, db), "timeout": timeout}
+        entry: dict[str, Any] = {
+            "type": "command",
+            "command": hook_command(event, db, server_name),
+            "timeout": timeout,
+        }
         if background:
             entry["async"] = True
         group: dict[str, Any] = {"hooks": [entry]}

@@ -72,6 +72,7 @@ def _answer(event: str, text: str, settings: Settings) -> dict[str, Any] | None:
         "min_score": settings.hook_min_score,
         "prompt_tokens": settings.hook_prompt_tokens,
         "briefing_tokens": settings.hook_briefing_tokens,
+        "server_name": settings.hook_server_name,
     }
     timeout = CLOSING_SECONDS if event in CLOSING_EVENTS else SECONDS
     reply = channel.ask(settings.db, {"event": event, "payload": payload, "options": options}, timeout)

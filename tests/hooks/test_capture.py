@@ -21,7 +21,7 @@ def test_a_failed_command_is_an_error_event_with_its_message() -> None:
         tool_input={"command": "pytest -q"},
         error="ImportError: cannot import name Queue",
     )
-    event = tool_event(payload, "acme/widget")
+    event = tool_event(payload, "acme/widget", "athena")
     assert event is not None
     assert (event.kind, event.outcome, event.namespace, event.session_id) == (
         "error",
@@ -51,7 +51,7 @@ def test_secrets_in_inputs_and_outputs_are_redacted_before_anything_is_stored(se
     failed = _tool(
         hook_event_name="PostToolUseFailure", tool_name="Bash", tool_input={"command": "x"}, error=secret
     )
-    for event in (tool_event(payload, "p"), tool_event(failed, "p")):
+    for event in (tool_event(payload, "p", "athena"), tool_event(failed, "p", "athena")):
         assert event is not None and "[redacted:" in event.content
         for piece in ("a1B2c3D4e5", "hunter2hunter2", "abcdefghijklmnop", "s3cretpass", "MIIEowIBAAKCAQEA"):
             assert piece not in event.content
@@ -59,23 +59,29 @@ def test_secrets_in_inputs_and_outputs_are_redacted_before_anything_is_stored(se
 
 def test_a_secret_at_the_clip_is_redacted_whole_not_cut_in_half() -> None:
     long_output = "x" * (MAX_EVENT_CHARS - 30) + " " + GITHUB_TOKEN
-    event = tool_event(_tool(hook_event_name="PostToolUseFailure", tool_name="Bash", error=long_output), "p")
+    event = tool_event(
+        _tool(hook_event_name="PostToolUseFailure", tool_name="Bash", error=long_output), "p", "athena"
+    )
     assert event is not None and len(event.content) <= MAX_EVENT_CHARS
     assert "ghp_" not in event.content and "a1B2" not in event.content
 
 
 def test_reads_and_this_servers_own_tools_are_left_out_unless_a_read_fails() -> None:
-    assert tool_event(_tool(tool_name="Read", tool_input={"file_path": "a.py"}), "p") is None
-    assert tool_event(_tool(tool_name="mcp__athena__recall", tool_input={"query": "x"}), "p") is None
+    assert tool_event(_tool(tool_name="Read", tool_input={"file_path": "a.py"}), "p", "athena") is None
+    assert (
+        tool_event(_tool(tool_name="mcp__athena__recall", tool_input={"query": "x"}), "p", "athena") is None
+    )
     failed = tool_event(
-        _tool(hook_event_name="PostToolUseFailure", tool_name="Read", tool_input={"file_path": "a.py"}), "p"
+        _tool(hook_event_name="PostToolUseFailure", tool_name="Read", tool_input={"file_path": "a.py"}),
+        "p",
+        "athena",
     )
     assert failed is not None and failed.kind == "error"
 
 
 def test_an_edit_is_an_action_naming_its_file() -> None:
     event = tool_event(
-        _tool(tool_name="Edit", tool_input={"file_path": "src/app.py", "old_string": "a"}), "p"
+        _tool(tool_name="Edit", tool_input={"file_path": "src/app.py", "old_string": "a"}), "p", "athena"
     )
     assert event is not None and (event.kind, event.content) == ("action", "Edit edited: src/app.py")
 
@@ -104,11 +110,11 @@ def test_this_servers_own_calls_name_the_memories_they_touched() -> None:
     structured = _tool(
         tool_name="mcp__athena__recall", tool_response={"structuredContent": {"results": [{"id": 3}]}}
     )
-    assert own_tool_touches(recall) == {12: "recalled", 7: "recalled"}
-    assert own_tool_touches(update) == {12: "changed"}
-    assert own_tool_touches(structured) == {3: "recalled"}
-    assert own_tool_touches(_tool(tool_name="Edit", tool_input={"id": 4})) == {}
-    assert own_tool_touches(_tool(tool_name="mcp__athena__forget", tool_input={"id": 4})) == {}
+    assert own_tool_touches(recall, "athena") == {12: "recalled", 7: "recalled"}
+    assert own_tool_touches(update, "athena") == {12: "changed"}
+    assert own_tool_touches(structured, "athena") == {3: "recalled"}
+    assert own_tool_touches(_tool(tool_name="Edit", tool_input={"id": 4}), "athena") == {}
+    assert own_tool_touches(_tool(tool_name="mcp__athena__forget", tool_input={"id": 4}), "athena") == {}
 
 
 @pytest.mark.parametrize(
@@ -123,5 +129,12 @@ def test_this_servers_own_calls_name_the_memories_they_touched() -> None:
     ],
 )
 def test_passwords_on_command_lines_are_redacted(command: str) -> None:
-    event = tool_event(_tool(tool_name="Bash", tool_input={"command": command}), "p")
+    event = tool_event(_tool(tool_name="Bash", tool_input={"command": command}), "p", "athena")
     assert event is not None and "S3cretpw" not in event.content and "hunter2x" not in event.content
+
+
+def test_a_server_added_under_another_name_is_known_by_that_name() -> None:
+    recall = _tool(tool_name="mcp__memory__recall", tool_input={"query": "x"}, tool_response={"id": 5})
+    assert tool_event(recall, "p", "memory") is None and own_tool_touches(recall, "memory") == {5: "recalled"}
+    # Under the default name the same call is another server's tool: an action of the agent.
+    assert tool_event(recall, "p", "athena") is not None and own_tool_touches(recall, "athena") == {}

@@ -88,3 +88,16 @@ def test_a_linked_settings_file_stays_linked_and_keeps_its_permissions(tmp_path:
     backup = dotfiles.with_name("claude-settings.json.bak")
     assert json.loads(backup.read_text(encoding="utf-8")) == {"theme": "dark"}
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+
+def test_a_server_name_given_to_install_is_in_every_command(tmp_path: Path) -> None:
+    path = _settings(tmp_path)
+    install(path, None, "memory")
+    commands = [
+        hook["command"]
+        for event, *_ in ENTRIES
+        for group in json.loads(path.read_text())["hooks"][event]
+        for hook in group["hooks"]
+        if " hook " in hook["command"]
+    ]
+    assert len(commands) == len(ENTRIES) and all("--hook-server-name memory hook" in c for c in commands)
