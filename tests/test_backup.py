@@ -28,34 +28,43 @@ def facts_in(db: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-async def test_a_backup_taken_while_a_server_writes_holds_every_write_acknowledged_before_it(
+async def test_a_backup_and_an_export_taken_while_two_servers_write_hold_every_write_acknowledged_before_them(
     tmp_path: Path,
 ) -> None:
-    db, copy = tmp_path / "live.db", tmp_path / "backups" / "monday.db"
-    server = await StdioServer(db).start()
+    db, copy, export = tmp_path / "live.db", tmp_path / "backups" / "monday.db", tmp_path / "monday.jsonl"
+    servers = [await StdioServer(db).start(), await StdioServer(db).start()]  # two editors on one file
     acknowledged: list[tuple[float, str]] = []
 
-    async def write() -> None:
+    async def write(server: StdioServer, name: str) -> None:
         for n in range(400):
-            content = f"fact number {n} written during the backup"
+            content = f"fact number {n} of {name}, written during the backup"
             await server.call_tool("remember", {"content": content})
             acknowledged.append((time.monotonic(), content))
 
     try:
-        writer = asyncio.create_task(write())
+        writers = [asyncio.create_task(write(server, f"writer {n}")) for n, server in enumerate(servers)]
         while len(acknowledged) < 20:
             await asyncio.sleep(0.02)
         started = time.monotonic()
-        done = await asyncio.to_thread(athena, db, "backup", str(copy))
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        done, exported = await asyncio.gather(
+            asyncio.to_thread(athena, db, "backup", str(copy)),
+            asyncio.to_thread(athena, db, "export", str(export)),
+        )
+        for writer in writers:
+            writer.cancel()
+        await asyncio.gather(*writers, return_exceptions=True)
     finally:
-        await server.kill()
+        for server in servers:
+            await server.kill()
     assert done.returncode == 0, done.stderr
     assert "integrity ok" in done.stderr
     saved = facts_in(copy)
     before = {content for at, content in acknowledged if at < started}
+    assert {"writer 0", "writer 1"} <= {content.split(" of ")[1][:8] for content in before}
     assert before and before <= saved
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()[1:]]
+    assert before <= {line["content"] for line in lines if line["type"] == "memory"}
     assert copy.with_name("monday.db.sha256").read_text().split()[1] == "monday.db"
     # The copy is one self-contained file, private like the database.
     assert not copy.with_name("monday.db-wal").exists() and copy.stat().st_mode & 0o777 == 0o600
