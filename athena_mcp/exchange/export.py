@@ -68,6 +68,8 @@ def export(settings: Settings, target: Path | None, selection: Selection) -> Non
     """The command: to `target` (a new file, complete or absent) or to standard output."""
     import asyncio
 
+    if not settings.db.exists():
+        raise AthenaError(f"export: there is no database at {settings.db}; name it with --db")
     asyncio.run(prepared(settings.db, settings.busy_timeout))
     if target is None:
         written = write_export(settings.db, sys.stdout, selection)

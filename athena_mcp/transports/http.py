@@ -141,6 +141,8 @@ def request_check(settings: Settings) -> RequestCheck:
 async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> None:
     """`athena-mcp explore`: the explorer alone on loopback, behind a token made for this run and
     handed to the browser in the address's fragment (never sent to a server, nor logged)."""
+    if not settings.db.exists():
+        raise AthenaError(f"explore: there is no database at {settings.db}; name it with --db")
     settings = dataclasses.replace(settings, host="127.0.0.1")
     token = secrets.token_urlsafe(32)
     async with open_services(settings, background=False) as services:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from athena_mcp.errors import InvalidInput
+from athena_mcp.errors import InvalidInput, NotFound
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store.filters import MemoryFilter
@@ -13,6 +13,8 @@ from athena_mcp.viewer import views
 
 async def run_view(settings: Settings, args: argparse.Namespace) -> str:
     """The text of `athena-mcp show|search|timeline` with the parsed `args`."""
+    if not settings.db.exists():
+        raise NotFound(f"there is no database at {settings.db}; name it with --db")
     namespaces = tuple(args.view_namespaces or ("default",))
     async with open_services(settings, background=False, check_vectors=args.command == "search") as services:
         if args.command == "search":

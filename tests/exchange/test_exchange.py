@@ -221,5 +221,8 @@ def test_the_commands_export_to_a_private_file_and_import_from_standard_input(
     refused = run("--db", str(tmp_path / "other.db"), "import", str(broken), "--no-embed")
     assert refused.returncode == 1
     assert "import refused, nothing written: line" in refused.stderr and "Traceback" not in refused.stderr
+    nowhere = tmp_path / "nowhere.db"
+    missing = run("--db", str(nowhere), "export")
+    assert missing.returncode == 1 and "there is no database at" in missing.stderr and not nowhere.exists()
     schema = run("export", "--schema")
     assert json.loads(schema.stdout) == json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))

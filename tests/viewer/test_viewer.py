@@ -159,3 +159,10 @@ def test_the_commands_print_tables_and_one_line_errors(store: Path) -> None:
         check=False,
     )
     assert missing.returncode == 1 and missing.stderr.strip().endswith(f"there is no procedure 42 in {store}")
+
+
+async def test_a_database_that_is_not_there_is_named_not_made(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere.db"
+    with pytest.raises(AthenaError, match=f"there is no database at {missing}"):
+        await run_view(Settings(db=missing), parser().parse_args(["show", "sessions"]))
+    assert not missing.exists()
