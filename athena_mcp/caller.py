@@ -9,6 +9,7 @@ for each tool call; the store records it with every change (the audit log) and e
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,6 +36,16 @@ class Caller:
 
     def may_write(self, namespace: str) -> bool:
         return self.writable is None or namespace in self.writable
+
+    def limited_to(self, namespaces: frozenset[str] | None) -> Caller:
+        """This caller within the namespaces a server serves (--namespaces; None: any)."""
+        if namespaces is None:
+            return self
+        return dataclasses.replace(
+            self,
+            readable=namespaces if self.readable is None else self.readable & namespaces,
+            writable=namespaces if self.writable is None else self.writable & namespaces,
+        )
 
     @property
     def actor(self) -> str:

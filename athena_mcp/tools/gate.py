@@ -219,12 +219,10 @@ class ToolsetServer(MCPServer[Any]):
             caller, session = Caller(transport=self.local_transport), None
         name = (ctx.params or {}).get("name") if ctx.method == "tools/call" else None
         return dataclasses.replace(
-            caller,
+            caller.limited_to(self.namespaces),
             client=_client(ctx),
             session=session,
             tool=name if isinstance(name, str) else None,
-            readable=_within(caller.readable, self.namespaces),
-            writable=_within(caller.writable, self.namespaces),
         )
 
     async def _resource_namespaces(self, ctx: ServerRequestContext[Any, Any]) -> list[str]:
@@ -337,12 +335,6 @@ def _client(ctx: ServerRequestContext[Any, Any]) -> str | None:
         return None
     text = f"{info.name}/{info.version}"
     return "".join(c if c.isprintable() else "?" for c in text)[:CLIENT_CHARS]
-
-
-def _within(allowed: frozenset[str] | None, limit: frozenset[str] | None) -> frozenset[str] | None:
-    if limit is None:
-        return allowed
-    return limit if allowed is None else allowed & limit
 
 
 def _only(result: HandlerResult, tools: Mapping[str, Tool]) -> HandlerResult:

@@ -106,8 +106,9 @@ def http_app(
         for path, handler in zip(PROBE_PATHS, (probes.health, probes.ready, probes.metrics), strict=True):
             app.add_route(path, handler, methods=["GET"])
         toolset_server = server
+        served = frozenset(settings.namespaces) or None
         explorer = Explorer(
-            lambda: toolset_server.services, settings.explorer_writes, request_check(settings)
+            lambda: toolset_server.services, settings.explorer_writes, request_check(settings), served
         )
         app.router.routes.extend(explorer.routes())
     app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
@@ -146,7 +147,8 @@ async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> N
     settings = dataclasses.replace(settings, host="127.0.0.1")
     token = secrets.token_urlsafe(32)
     async with open_services(settings, background=False) as services:
-        explorer = Explorer(lambda: services, settings.explorer_writes, request_check(settings))
+        served = frozenset(settings.namespaces) or None
+        explorer = Explorer(lambda: services, settings.explorer_writes, request_check(settings), served)
         app = Starlette(routes=explorer.routes())
         app.add_middleware(BearerToken, token=token, token_file=None)
         app.add_middleware(RequestIds)

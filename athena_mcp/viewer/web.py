@@ -48,11 +48,16 @@ class Explorer:
     """The explorer's routes over the services `services_of` returns (None until the store is open)."""
 
     def __init__(
-        self, services_of: Callable[[], Services | None], writes: bool, check: RequestCheck | None = None
+        self,
+        services_of: Callable[[], Services | None],
+        writes: bool,
+        check: RequestCheck | None = None,
+        namespaces: frozenset[str] | None = None,
     ) -> None:
         self._services_of = services_of
         self._writes = writes
         self._check = check
+        self._namespaces_served = namespaces  # --namespaces: what every caller is limited to
 
     def routes(self) -> list[BaseRoute]:
         api: dict[str, Handler] = {
@@ -99,7 +104,9 @@ class Explorer:
             if services is None:
                 return _error(503, "the store is not open yet; retry in a moment")
             caller = request.scope.get(CALLER_SCOPE)
-            caller = caller if isinstance(caller, Caller) else Caller(transport="http")
+            caller = (caller if isinstance(caller, Caller) else Caller(transport="http")).limited_to(
+                self._namespaces_served
+            )
             try:
                 return JSONResponse(
                     await handler(request, services, caller), headers={"Cache-Control": "no-store"}

@@ -84,3 +84,23 @@ async def test_with_explorer_writes_a_memory_is_forgotten_and_audited_as_the_exp
         assert forgot.status_code == 200, forgot.text
         shown = (await http.get(f"/ui/api/memory/{fact['id']}", headers=headers)).json()
     assert shown["status"] == "forgotten" and shown["forget_reason"] == "retired"
+
+
+async def test_a_server_limited_to_some_namespaces_limits_its_explorer_too(
+    tmp_path: Path, minilm: MiniLMEmbedder
+) -> None:
+    db = tmp_path / "a.db"
+    async with (
+        running_app(Settings(db=db, toolsets=("all",), http_rate=0), minilm) as app,
+        asgi_client(app) as http,
+    ):
+        other = await (await RpcClient(http).start()).ok(
+            "remember", content="Kept in the private namespace", namespace="private"
+        )
+    limited = Settings(db=db, toolsets=("all",), http_rate=0, namespaces=("work",))
+    async with running_app(limited, minilm) as app, asgi_client(app) as http:
+        listed = (await http.get("/ui/api/namespaces")).json()
+        hidden = await http.get(f"/ui/api/memory/{other['id']}")
+        elsewhere = await http.get("/ui/api/sessions", params={"namespace": "private"})
+    assert listed["namespaces"] == [] and hidden.status_code == 404 and elsewhere.status_code == 404
+    assert "Kept in the private" not in hidden.text
