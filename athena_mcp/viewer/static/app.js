@@ -321,10 +321,13 @@ async function start() {
     const listed = await api("namespaces");
     writes = listed.writes;
     const names = listed.namespaces.map((n) => n.name);
-    if (!names.includes("default")) names.unshift("default");
+    if (!names.length) names.push("default");
     picker.replaceChildren(...names.map((name) => el("option", { value: name }, name)));
+    // The namespace chosen last in this tab, else the one that holds the most.
+    const size = (n) => Object.values(n.counts).reduce((sum, count) => sum + count, 0);
+    const largest = listed.namespaces.slice().sort((a, b) => size(b) - size(a))[0];
     const kept = sessionStorage.getItem("athena-explorer-namespace");
-    if (kept && names.includes(kept)) picker.value = kept;
+    picker.value = kept && names.includes(kept) ? kept : largest ? largest.name : names[0];
   } catch (error) {
     say(error.message, true);
     return;
