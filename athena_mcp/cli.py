@@ -371,6 +371,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         message = fatal_message(exc)
         if message is None:
             raise
+        if _early_load is not None and _early_load.is_alive():
+            # The model is still loading in C++ (ONNX Runtime): the interpreter's shutdown would
+            # abort the process under it (SIGABRT) instead of exiting with the message.
+            print(message, file=sys.stderr, flush=True)
+            os._exit(1)
         sys.exit(message)
 
 
@@ -386,6 +391,10 @@ CONTENT_LOGGERS = {
     "httpx": logging.INFO,
     "httpcore": logging.INFO,
 }
+
+
+# The thread loading the model while the server starts, if one does (see serve).
+_early_load: threading.Thread | None = None
 
 
 def _load_early(embedder: Embedder) -> None:
@@ -476,7 +485,11 @@ def serve(settings: Settings) -> None:
     # session in C++ without the GIL, so the first call that needs the model waits less. A failure
     # here is left to the embedding service, which loads again and reports it.
     embedder = make_embedder(settings)
-    threading.Thread(target=_load_early, args=(embedder,), name="athena-embed-early", daemon=True).start()
+    global _early_load
+    _early_load = threading.Thread(
+        target=_load_early, args=(embedder,), name="athena-embed-early", daemon=True
+    )
+    _early_load.start()
 
     from athena_mcp.server import build_server
     from athena_mcp.store.files import prepare

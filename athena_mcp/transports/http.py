@@ -47,6 +47,7 @@ from athena_mcp.transports.tokens import TokenFile
 from athena_mcp.viewer.web import PREFIX, Explorer, RequestCheck
 
 log = logging.getLogger(__name__)
+GRACEFUL_SECONDS = 10  # on SIGTERM or SIGINT, how long requests in flight may take to finish
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # Short tokens could be guessed even at the rate limit; 16 characters of a random token is ~96 bits.
@@ -74,6 +75,8 @@ async def serve_http(server: MCPServer, settings: Settings) -> None:
         log_config=None,
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies),
+        # A stop lets the requests in flight finish, but not an event stream a client keeps open.
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
     # uvicorn stops gracefully on SIGTERM (no new connection, requests finished, the lifespan closing
     # the store), then raises the signal again for the handler it found: this one makes that exit 0.
