@@ -48,6 +48,7 @@ from athena_mcp.viewer.web import PREFIX, Explorer, RequestCheck
 
 log = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 10  # on SIGTERM or SIGINT, how long requests in flight may take to finish
+BACKLOG = 128  # connections the explorer's socket holds until they are accepted
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # Short tokens could be guessed even at the rate limit; 16 characters of a random token is ~96 bits.
@@ -163,6 +164,9 @@ async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> N
             raise AthenaError(
                 f"explore: cannot listen on port {port} ({exc.strerror}); choose another with --explorer-port"
             ) from None
+        # Listening before the address is printed: a browser opened at once waits in the backlog
+        # until uvicorn accepts, rather than being refused.
+        listening.listen(BACKLOG)
         address = f"http://127.0.0.1:{listening.getsockname()[1]}{PREFIX}#token={token}"
         print(f"The memory explorer of {settings.db} is at {address}", flush=True)
         mode = "forgetting allowed" if settings.explorer_writes else "read-only"

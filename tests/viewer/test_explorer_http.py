@@ -3,12 +3,22 @@ data only with one, held to the token's namespaces; read-only unless --explorer-
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+from contextlib import closing
 from pathlib import Path
+
+import httpx2
+import pytest
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
+from athena_mcp.store.driver import sqlite_module
 from athena_mcp.transports import tokens
 from tests.http_rpc import RpcClient, asgi_client, running_app
+from tests.stdio_server import ATHENA_MCP
 
 TOKEN = "an-operator-token-long-enough-1234"
 
@@ -104,3 +114,38 @@ async def test_a_server_limited_to_some_namespaces_limits_its_explorer_too(
         elsewhere = await http.get("/ui/api/sessions", params={"namespace": "private"})
     assert listed["namespaces"] == [] and hidden.status_code == 404 and elsewhere.status_code == 404
     assert "Kept in the private" not in hidden.text
+
+
+@pytest.mark.slow
+def test_explore_takes_connections_as_soon_as_it_prints_its_address(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    with closing(sqlite_module().connect(str(db))):
+        pass  # a database to explore, empty
+    process = subprocess.Popen(
+        [ATHENA_MCP, "--db", str(db), "explore", "--no-open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        address = process.stdout.readline().split(" is at ", 1)[1].strip()
+        # Frozen the moment it printed: only a socket already listening takes the connection.
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            port = int(address.split(":")[2].split("/")[0])
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        page = httpx2.get(address.split("#")[0], timeout=30)
+        assert page.status_code == 200 and "Athena memory explorer" in page.text
+        token = address.split("#token=", 1)[1]
+        listed = httpx2.get(
+            address.split("/ui")[0] + "/ui/api/namespaces", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert listed.status_code == 200 and listed.json() == {"namespaces": [], "writes": False}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
