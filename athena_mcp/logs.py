@@ -47,7 +47,10 @@ def usable_request_id(value: str | None) -> str:
 
 def shown_namespaces(names: tuple[str, ...] | None) -> str | None:
     """The namespaces a call names, for the log: names only, cut short."""
-    return None if names is None else ",".join(names)[:_NAMESPACE_SHOWN]
+    if names is None:
+        return None
+    # What a client sent: no line break or other control character may forge a log line.
+    return "".join(c if c.isprintable() else "?" for c in ",".join(names)[:_NAMESPACE_SHOWN])
 
 
 def begin_call(context: CallContext) -> contextvars.Token[CallContext | None]:

@@ -94,16 +94,27 @@ def _problem(column: Column, data: Mapping[str, Any]) -> str | None:
         return None if column.nullable else "must not be null"
     if isinstance(value, bool):
         return f"must be {_described[column.json_type]}, not true or false"
-    if column.json_type == "string" and not isinstance(value, str):
-        return f"must be {_described['string']}"
+    if column.json_type == "string":
+        if not isinstance(value, str):
+            return f"must be {_described['string']}"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "holds a lone surrogate (\\ud800-\\udfff), which is no text"
     if column.json_type == "integer" and not (isinstance(value, int) and value in _SQLITE_INTEGERS):
         return f"must be {_described['integer']}"
-    if column.json_type == "number" and not isinstance(value, int | float):
+    if column.json_type == "number" and not (
+        isinstance(value, float) or (isinstance(value, int) and value in _SQLITE_INTEGERS)
+    ):
         return f"must be {_described['number']}"
     return None
 
 
-_described = {"string": "a string", "integer": "a 64-bit integer", "number": "a number"}
+_described = {
+    "string": "a string",
+    "integer": "a 64-bit integer",
+    "number": "a number (an integer within 64 bits)",
+}
 
 
 def json_schema(columns_by_type: Mapping[str, list[Column]]) -> dict[str, Any]:

@@ -58,6 +58,7 @@ class _Writer:
         self.keys: dict[str, set[tuple[Any, ...]]] = {}
         self.lines: dict[tuple[str, int], int] = {}  # (table, rowid) → line, for the reference check
         self.memory_ids: list[int] = []
+        self.references: dict[tuple[str, str], str] = {}  # nullable (table, column) → table referred to
 
     async def take(self, number: int, record_type: RecordType, record: dict[str, Any]) -> None:
         if self.last_type is not None and self.order[record_type.name] < self.order[self.last_type.name]:
@@ -72,14 +73,14 @@ class _Writer:
             self.keys[record_type.name] = await exchange.existing_keys(self.tx, record_type, key)
         values = tuple(record[column] for column in key)
         if values in self.keys[record_type.name]:
-            held = await exchange.existing_row(self.tx, record_type, record, key)
-            if held != record:
-                raise InvalidInput(
-                    f"line {number}: this store already holds a different {record_type.name} at "
-                    f"{', '.join(f'{c}={v!r}' for c, v in zip(key, values, strict=True))}; an export "
-                    "imports into a new store, or into the one it came from (run `athena-mcp import` "
-                    "with another --db)"
-                )
+            if record_type.renumbered:
+                if await exchange.identical_exists(self.tx, record_type, record):
+                    self.summary.present[record_type.name] += 1
+                else:  # its id went to a row of this store's own: it takes another
+                    await exchange.insert_renumbered(self.tx, record_type, record)
+                    self.summary.added[record_type.name] += 1
+                return
+            await self._check_held(number, record_type, record, dict(zip(key, values, strict=True)))
             self.summary.present[record_type.name] += 1
             return
         try:
@@ -92,16 +93,32 @@ class _Writer:
         if record_type.table == "memories":
             self.memory_ids.append(int(record["id"]))
 
+    async def _check_held(
+        self, number: int, record_type: RecordType, record: dict[str, Any], key: dict[str, Any]
+    ) -> None:
+        """The row this store holds at the record's key is the record, or the record with references
+        an earlier import cleared (they pointed outside a partial export): those are set again
+        where what they refer to is here now. Anything else refuses the import."""
+        held = await exchange.existing_row(self.tx, record_type, record, list(key))
+        assert held is not None  # its key was read in this transaction
+        differing = [name for name in record if held[name] != record[name]]
+        cleared = [
+            name for name in differing if held[name] is None and (record_type.table, name) in self.references
+        ]
+        if len(cleared) < len(differing):
+            raise InvalidInput(
+                f"line {number}: this store already holds a different {record_type.name} at "
+                f"{', '.join(f'{c}={v!r}' for c, v in key.items())}; an export imports into a new "
+                "store, or into the one it came from (run `athena-mcp import` with another --db)"
+            )
+        for name in cleared:
+            if await exchange.has_row(self.tx, self.references[(record_type.table, name)], record[name]):
+                await exchange.set_column(self.tx, record_type, key, name, record[name])
+
     async def finish(self) -> ImportSummary:
         tables = {RECORD_TYPES[self.order[name]].table for name in self.summary.added}
-        nullable = {
-            (record_type.table, column.name)
-            for record_type in RECORD_TYPES
-            for column in self.columns_by_type[record_type.name]
-            if column.nullable
-        }
         for reference in await exchange.broken_references(self.tx, sorted(tables)):
-            if (reference.table, reference.column) in nullable and reference.rowid is not None:
+            if (reference.table, reference.column) in self.references and reference.rowid is not None:
                 await exchange.clear_reference(self.tx, reference)
                 self.summary.cleared += 1
                 continue
@@ -127,6 +144,13 @@ async def import_lines(database: Database, lines: Iterable[bytes]) -> ImportSumm
         row = await tx.fetchone("SELECT max(version) FROM schema_migrations")
         schema_version = int(row[0]) if row else 0
         writer = _Writer(tx, await exchange.table_columns(tx))
+        writer.references = await exchange.nullable_references(
+            tx,
+            {
+                record_type.table: {c.name for c in writer.columns_by_type[record_type.name] if c.nullable}
+                for record_type in RECORD_TYPES
+            },
+        )
         header_seen = False
         for number, raw in enumerate(lines, 1):
             try:

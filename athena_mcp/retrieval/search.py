@@ -49,6 +49,9 @@ class SearchRequest:
     # A session's working memory (memory/working.py): each held memory's lift in the ordering, as a
     # share of its relevance. The scores themselves stay calibrated.
     lift: Mapping[int, float] = field(default_factory=dict)
+    # Whether the hits count as used (decay keeps used memories raw longer): a person browsing the
+    # store with the viewer or the explorer is not the agent using its memory.
+    counts_as_use: bool = True
 
 
 class HybridSearcher:
@@ -150,7 +153,7 @@ class HybridSearcher:
                     break
                 budget -= cost
             hits.append(hit)
-        if self._usage is not None:
+        if self._usage is not None and request.counts_as_use:
             self._usage.note(hit.id for hit in hits)
         mode: Literal["hybrid", "lexical", "dense"] = "hybrid" if len(ranked) == 2 else next(iter(ranked))
         return SearchResult(results=hits, mode=mode, notice=notice, truncated=truncated)

@@ -63,6 +63,9 @@ class RecordType:
     description: str
     omitted: tuple[str, ...] = ()  # derived columns, rebuilt on import
     generated: tuple[tuple[str, str], ...] = ()  # (column, SQL) of omitted columns a row needs
+    # Nothing refers to its rows' ids (the audit trail): a row whose id this store has given to
+    # another takes a new one, and a row already here under another id is not added again.
+    renumbered: bool = False
 
 
 RECORD_TYPES = (
@@ -72,6 +75,7 @@ RECORD_TYPES = (
         None,
         f"{_in_namespaces('namespace')} AND {_in_time('at')}",
         "One change to what a user stored: who made it, with which tool, and digests of before and after.",
+        renumbered=True,
     ),
     RecordType(
         "memory",
@@ -396,6 +400,50 @@ async def insert(tx: Transaction, record_type: RecordType, record: Mapping[str, 
             (record.get("written_by"), record.get("origin"), record["id"]),
         )
     return rowid
+
+
+async def insert_renumbered(tx: Transaction, record_type: RecordType, record: Mapping[str, Any]) -> int:
+    """Write a record of a renumbered type under a new id; returns it."""
+    return await insert(tx, record_type, {name: value for name, value in record.items() if name != "id"})
+
+
+async def identical_exists(tx: Transaction, record_type: RecordType, record: Mapping[str, Any]) -> bool:
+    """Whether the store holds this record under any id (renumbered types)."""
+    others = [name for name in record if name != "id"]
+    row = await tx.fetchone(
+        f"SELECT 1 FROM {record_type.table} WHERE "
+        + " AND ".join(f"{name} IS ?" for name in others)
+        + " LIMIT 1",
+        [record[name] for name in others],
+    )
+    return row is not None
+
+
+async def nullable_references(
+    tx: Transaction, nullable: Mapping[str, set[str]]
+) -> dict[tuple[str, str], str]:
+    """(table, column) of each reference that may be empty, with the table it refers to."""
+    found = {}
+    for table, columns in nullable.items():
+        for column, parent in await tx.fetchall(
+            'SELECT "from", "table" FROM pragma_foreign_key_list(?)', (table,)
+        ):
+            if column in columns:
+                found[(table, column)] = parent
+    return found
+
+
+async def has_row(tx: Transaction, table: str, row_id: Any) -> bool:
+    return await tx.fetchone(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)) is not None
+
+
+async def set_column(
+    tx: Transaction, record_type: RecordType, key: Mapping[str, Any], column: str, value: Any
+) -> None:
+    await tx.execute(
+        f"UPDATE {record_type.table} SET {column} = ? WHERE " + " AND ".join(f"{name} = ?" for name in key),
+        [value, *key.values()],
+    )
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ class ToolsetServer(MCPServer[Any]):
         sent = scope.get(REQUEST_ID_SCOPE) if isinstance(scope, dict) else None
         context = logs.CallContext(
             request_id=sent if isinstance(sent, str) else logs.new_request_id(),
-            tool=caller.tool,
+            tool=self.metrics.label(caller.tool),
             namespace=logs.shown_namespaces(self._namespaces_of_call(ctx)),
         )
         token = logs.begin_call(context)
@@ -186,7 +186,7 @@ class ToolsetServer(MCPServer[Any]):
             outcome = "ok" if ok else "error"
             log.info(
                 "tool call %s: %s in %.1f ms",
-                caller.tool,
+                context.tool,
                 outcome,
                 seconds * 1000,
                 extra={"duration_ms": round(seconds * 1000, 1), "outcome": outcome},

@@ -30,7 +30,11 @@ class CallMetrics:
             registry=self.registry,
         )
 
+    def label(self, tool: str | None) -> str:
+        """The tool's name if the server has it, else UNKNOWN: a client may send any text."""
+        return tool if tool in self._tools else UNKNOWN
+
     def observe(self, tool: str | None, ok: bool, seconds: float) -> None:
-        name = tool if tool in self._tools else UNKNOWN
+        name = self.label(tool)
         self.calls.labels(tool=name, outcome="ok" if ok else "error").inc()
         self.seconds.labels(tool=name).observe(seconds)

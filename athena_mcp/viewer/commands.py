@@ -9,10 +9,15 @@ from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.viewer import views
+from athena_mcp.viewer.tables import printable
 
 
 async def run_view(settings: Settings, args: argparse.Namespace) -> str:
-    """The text of `athena-mcp show|search|timeline` with the parsed `args`."""
+    """The text of `athena-mcp show|search|timeline` with the parsed `args`, safe to print."""
+    return printable(await _view(settings, args))
+
+
+async def _view(settings: Settings, args: argparse.Namespace) -> str:
     if not settings.db.exists():
         raise NotFound(f"there is no database at {settings.db}; name it with --db")
     namespaces = tuple(args.view_namespaces or ("default",))

@@ -138,7 +138,11 @@ async def search(
     started = time.perf_counter()
     result = await services.search.search(
         SearchRequest(
-            query=query, memory_filter=MemoryFilter(namespaces=namespaces), limit=limit, explain=explain
+            query=query,
+            memory_filter=MemoryFilter(namespaces=namespaces),
+            limit=limit,
+            explain=explain,
+            counts_as_use=False,
         )
     )
     return Found(result, time.perf_counter() - started)

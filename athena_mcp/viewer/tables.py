@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,6 +15,15 @@ MIN_LAST = 20
 
 def width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
+
+
+# C0 and C1 control characters but newline and tab: stored text (a web page a tool read, say) must
+# not move the cursor, retitle the terminal or write its clipboard.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
 def clip(text: str, room: int) -> str:

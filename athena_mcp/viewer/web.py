@@ -9,8 +9,9 @@ another namespace reads as missing). It is read-only unless the server was start
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +149,10 @@ class Explorer:
         return found.as_json()
 
     async def _memory(self, request: Request, services: Services, caller: Caller) -> Any:
-        view = await data.memory_view(services, request.path_params["id"])
-        _readable(caller, view.memory.namespace, f"memory {view.memory.id}")
+        memory_id = request.path_params["id"]
+        with _unseen(f"memory {memory_id}"):
+            view = await data.memory_view(services, memory_id)
+            _readable(caller, view.memory.namespace, f"memory {memory_id}")
         return view.as_json()
 
     async def _timeline(self, request: Request, services: Services, caller: Caller) -> Any:
@@ -175,8 +178,10 @@ class Explorer:
         )
 
     async def _procedure(self, request: Request, services: Services, caller: Caller) -> Any:
-        detail = await data.procedure_view(services, request.path_params["id"])
-        _readable(caller, detail.namespace, f"procedure {detail.id}")
+        procedure_id = request.path_params["id"]
+        with _unseen(f"procedure {procedure_id}"):
+            detail = await data.procedure_view(services, procedure_id)
+            _readable(caller, detail.namespace, f"procedure {procedure_id}")
         return data.dump(detail)
 
     async def _tasks(self, request: Request, services: Services, caller: Caller) -> Any:
@@ -205,8 +210,9 @@ class Explorer:
             )
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise InvalidInput("send the reason as JSON (Content-Type: application/json)")
-        memory = (await data.memory_view(services, request.path_params["id"])).memory
-        _readable(caller, memory.namespace, f"memory {memory.id}")
+        with _unseen(f"memory {request.path_params['id']}"):
+            memory = (await data.memory_view(services, request.path_params["id"])).memory
+            _readable(caller, memory.namespace, f"memory {memory.id}")
         if not caller.may_write(memory.namespace):
             raise PermissionError(f"this token may not change namespace {memory.namespace!r}")
         try:
@@ -241,6 +247,16 @@ def _namespace(request: Request, caller: Caller) -> str:
     namespace = request.query_params.get("namespace", "default")
     _readable(caller, namespace, f"namespace {namespace!r}")
     return namespace
+
+
+@contextlib.contextmanager
+def _unseen(what: str) -> Iterator[None]:
+    """A record that is missing and one the token may not read answer alike, naming neither the
+    store's file nor the namespace: a token learns nothing of what it may not read."""
+    try:
+        yield
+    except NotFound:
+        raise NotFound(f"there is no {what} this token may read") from None
 
 
 def _readable(caller: Caller, namespace: str, what: str) -> None:

@@ -112,6 +112,12 @@ def _bad(records: list[dict[str, Any]], kind: str) -> tuple[list[str], int, str]
     elif kind == "constraint":
         record["importance"] = 7
         expected = "CHECK constraint failed"
+    elif kind == "huge number":
+        record["occurred_at"] = 10**30
+        expected = "memory field 'occurred_at' must be a number"
+    elif kind == "lone surrogate":
+        record["content"] = "half \ud800 a character"
+        expected = "memory field 'content' holds a lone surrogate"
     else:  # out of order: a memory after the last record
         lines.append(json.dumps(record | {"id": 10_000}))
         return lines, len(lines), "a memory record after"
@@ -121,7 +127,17 @@ def _bad(records: list[dict[str, Any]], kind: str) -> tuple[list[str], int, str]
 
 @pytest.mark.parametrize(
     "kind",
-    ["not json", "unknown type", "wrong type", "missing field", "unknown field", "constraint", "order"],
+    [
+        "not json",
+        "unknown type",
+        "wrong type",
+        "missing field",
+        "unknown field",
+        "constraint",
+        "huge number",
+        "lone surrogate",
+        "order",
+    ],
 )
 async def test_a_bad_line_refuses_the_whole_file_naming_its_line(
     rich_store: Path, tmp_path: Path, kind: str
@@ -157,6 +173,24 @@ async def test_a_namespace_export_holds_that_namespace_only_and_imports_on_its_o
     assert summary.added["memory"] == 1
 
 
+async def test_a_store_exported_a_namespace_at_a_time_imports_back_whole(
+    rich_store: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "whole.db"
+    parts = [as_lines(await exported(rich_store, Selection(namespaces=(n,)))) for n in ("default", "infra")]
+    for part in parts:  # the first import's own audit rows take ids the second file's rows had
+        await imported(target, part)
+    for part in parts:
+        assert not (await imported(target, part)).added
+    whole = await exported(rich_store)
+    final = await exported(target)
+    assert [r for r in final[1:] if r["type"] != "audit"] == [r for r in whole[1:] if r["type"] != "audit"]
+    trail = {(r["at"], r["subject"], r["subject_id"], r["change"]) for r in final if r["type"] == "audit"}
+    assert {
+        (r["at"], r["subject"], r["subject_id"], r["change"]) for r in whole if r["type"] == "audit"
+    } <= trail
+
+
 async def test_systems_and_times_select_and_references_outside_the_file_are_cleared(
     rich_store: Path, tmp_path: Path
 ) -> None:
@@ -173,10 +207,17 @@ async def test_systems_and_times_select_and_references_outside_the_file_are_clea
     # A trigger's firings name the event that fired them; without the events, the reference is cleared.
     schedules = await exported(rich_store, Selection(systems=frozenset({"prospective"})))
     assert any(r["type"] == "trigger_firing" and r["event_id"] is not None for r in schedules)
-    summary = await imported(tmp_path / "schedules.db", as_lines(schedules))
+    target = tmp_path / "schedules.db"
+    summary = await imported(target, as_lines(schedules))
     assert summary.cleared >= 1
-    again = await exported(tmp_path / "schedules.db")
+    again = await exported(target)
     assert all(r["event_id"] is None for r in again if r["type"] == "trigger_firing")
+    # The same part again adds nothing; the whole store after it sets the cleared references again.
+    assert not (await imported(target, as_lines(schedules))).added
+    whole = await exported(rich_store)
+    await imported(target, as_lines(whole))
+    final = await exported(target)
+    assert [r for r in final[1:] if r["type"] != "audit"] == [r for r in whole[1:] if r["type"] != "audit"]
 
 
 async def test_the_schema_file_is_this_builds_and_describes_every_line(rich_store: Path) -> None:
