@@ -13,11 +13,13 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from athena_mcp import logs
 from athena_mcp.cli import CONTENT_LOGGERS, configure_logging
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
+from tests.conftest import open_client
 from tests.http_rpc import RpcClient, asgi_client, listening, running_app
 from tests.stdio_server import ATHENA_MCP, INITIALIZE, free_port
 
@@ -163,3 +165,26 @@ def test_debug_reaches_the_servers_own_loggers_and_not_the_libraries(monkeypatch
     for name in ("aiosqlite", "sse_starlette.sse", "mcp.server.streamable_http", "uvicorn.error", "httpcore"):
         assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
     assert not logging.getLogger("mcp.server.mcpserver.server").isEnabledFor(logging.INFO)
+
+
+async def test_a_tool_name_or_namespace_sent_by_a_client_cannot_forge_a_log_line(
+    tmp_path: Path, minilm: MiniLMEmbedder
+):
+    written = io.StringIO()
+    handler = logs.handler(written, "text")
+    logger = logging.getLogger("athena_mcp")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    forged = "\n2026-12-08 00:00:00,000 INFO athena_mcp: all is well"
+    try:
+        async with open_client(Settings(db=tmp_path / "a.db"), minilm) as client:
+            with pytest.raises(MCPError, match="Unknown tool"):
+                await client.call_tool("recall" + forged, {"query": "x"})
+            await client.call_tool("recall", {"query": "x", "namespace": "work" + forged})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    lines = written.getvalue().splitlines()
+    assert not any(line.startswith("2026-12-08 00:00:00,000") for line in lines)
+    assert any("tool call unknown: error" in line for line in lines)

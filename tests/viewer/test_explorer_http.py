@@ -52,6 +52,11 @@ async def test_the_page_is_open_its_data_behind_the_token_and_held_to_its_namesp
         assert shown.json()["content"] == "Alice keeps the deploy keys in the vault"
         hidden = await http.get(f"/ui/api/memory/{theirs['id']}", headers=as_alice)
         assert hidden.status_code == 404 and "Falcon" not in hidden.text
+        absent = await http.get("/ui/api/memory/999999", headers=as_alice)
+        # A memory of another namespace reads exactly as one that is not there, and the file goes unnamed.
+        assert hidden.json()["error"] == f"there is no memory {theirs['id']} this token may read"
+        assert absent.json()["error"] == "there is no memory 999999 this token may read"
+        assert str(tmp_path) not in hidden.text + absent.text
         other = await http.get("/ui/api/timeline", params={"namespace": "bob"}, headers=as_alice)
         assert other.status_code == 404 and "Falcon" not in other.text
 

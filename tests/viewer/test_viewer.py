@@ -12,8 +12,12 @@ import pytest
 from athena_mcp.cli import parser
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.errors import AthenaError
+from athena_mcp.retrieval.search import SearchRequest
 from athena_mcp.settings import Settings
+from athena_mcp.store.filters import MemoryFilter
+from athena_mcp.viewer import data
 from athena_mcp.viewer.commands import run_view
+from tests.conftest import call, open_client, services_for
 from tests.exchange.store_builder import build_rich_store
 from tests.stdio_server import ATHENA_MCP
 
@@ -159,6 +163,32 @@ def test_the_commands_print_tables_and_one_line_errors(store: Path) -> None:
         check=False,
     )
     assert missing.returncode == 1 and missing.stderr.strip().endswith(f"there is no procedure 42 in {store}")
+
+
+async def test_stored_control_characters_never_reach_the_terminal(
+    tmp_path: Path, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "a.db"
+    async with open_client(Settings(db=db, toolsets=("all",)), minilm) as client:
+        stored = await call(
+            client, "remember", content="page said \x1b]52;c;b3duZWQ=\x07 and \x1b[2J cleared"
+        )
+    for argv in (("show", "memory", str(stored["id"])), ("timeline",), ("search", "page said")):
+        shown = await view(db, *argv, monkeypatch=monkeypatch)
+        assert "\x1b" not in shown and "\x07" not in shown, argv
+
+
+async def test_a_search_in_the_viewer_is_not_the_agent_using_a_memory(
+    settings: Settings, minilm: MiniLMEmbedder
+) -> None:
+    async with open_client(settings, minilm) as client:
+        await call(client, "remember", content="The release train leaves on Wednesdays")
+    async with services_for(settings, minilm) as services:
+        found = await data.search(services, "release train", ("default",), 5, False)
+        assert found.result.results and services.usage.drain() == {}
+        agent = SearchRequest(query="release train", memory_filter=MemoryFilter(namespaces=("default",)))
+        await services.search.search(agent)
+        assert services.usage.drain(), "an agent's search counts as use"
 
 
 async def test_a_database_that_is_not_there_is_named_not_made(tmp_path: Path) -> None:
