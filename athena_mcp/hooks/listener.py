@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # How often a server that found the socket taken looks again (the other server may have stopped).
 RETRY_SECONDS = 30.0
+# When the server stops, how long the hooks it is answering may take to get their answers.
+FINISH_SECONDS = 10.0
 
 
 @contextlib.asynccontextmanager
@@ -55,9 +58,13 @@ async def _listen(services: Services, path: Path) -> None:
     """Listen whenever the socket is free; let go when another server took it meanwhile."""
 
     open_connections: set[asyncio.StreamWriter] = set()
+    answering: set[asyncio.Task[Any]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         open_connections.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            answering.add(task)
         try:
             line = await reader.readline()
             if line.strip():  # else a client that only looked whether a server listens
@@ -68,12 +75,13 @@ async def _listen(services: Services, path: Path) -> None:
             pass  # the hook gave up waiting; it does the work itself
         finally:
             open_connections.discard(writer)
+            answering.discard(task)
             writer.close()
 
     while True:
         with channel.ownership(path) as owner:
             if owner:
-                await _serve_while_ours(path, serve, open_connections)
+                await _serve_while_ours(path, serve, open_connections, answering)
                 return
         await asyncio.sleep(RETRY_SECONDS)
 
@@ -82,6 +90,7 @@ async def _serve_while_ours(
     path: Path,
     serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
     open_connections: set[asyncio.StreamWriter],
+    answering: set[asyncio.Task[Any]],
 ) -> None:
     """Listen at `path` (whoever left a socket file there has gone: this server holds the lock) until
     cancelled, or until the socket file is not this one any more."""
@@ -102,7 +111,11 @@ async def _serve_while_ours(
                 return
     finally:
         server.close()
-        for writer in list(open_connections):  # a hook still waiting does the work itself
+        # The hooks being answered get their answers (bounded): one cut off does the work itself,
+        # and work this server had begun would then be done twice.
+        if answering:
+            await asyncio.wait(answering, timeout=FINISH_SECONDS)
+        for writer in list(open_connections):
             writer.close()
         channel.remove(path, inode)
 

@@ -84,3 +84,25 @@ def test_a_server_that_closes_without_answering_leaves_the_work_to_the_hook(tmp_
         assert channel.ask(tmp_path / "a.db", {"event": "SessionEnd"}, 5.0) is None
         asked.join()
     path.unlink()
+
+
+async def test_a_server_that_stops_while_answering_a_hook_answers_it_first(
+    settings: Settings, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answered = asyncio.Event()
+
+    async def slow_answer(services: object, line: bytes) -> dict[str, object]:
+        await asyncio.sleep(0.5)  # a SessionEnd consolidating, say
+        answered.set()
+        return {"answer": {"done": True}}
+
+    monkeypatch.setattr(listener, "_answer", slow_answer)
+    async with services_for(settings, minilm) as services:
+        server = listener.hook_channel(services)
+        await server.__aenter__()
+        assert await wait_until(lambda: asyncio.to_thread(channel.socket_path(settings.db).exists))
+        asked = asyncio.create_task(asyncio.to_thread(channel.ask, settings.db, {"event": "SessionEnd"}, 5.0))
+        await asyncio.sleep(0.2)  # the server is answering
+        await server.__aexit__(None, None, None)  # and is told to stop
+        assert answered.is_set()
+        assert await asked == {"answer": {"done": True}}, "the hook was cut off and would do the work again"
