@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import html
 import ipaddress
 import logging
 import math
+import os
 import secrets
 import signal
 import socket
 import sys
+import tempfile
 import time
 import webbrowser
 from collections.abc import Callable
@@ -171,10 +174,28 @@ async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> N
         print(f"The memory explorer of {settings.db} is at {address}", flush=True)
         mode = "forgetting allowed" if settings.explorer_writes else "read-only"
         print(f"({mode}; Ctrl-C stops it)", flush=True)
-        if open_browser:
-            webbrowser.open(address)
-        config = uvicorn.Config(app, log_config=None, log_level=logging.WARNING)
-        await uvicorn.Server(config).serve(sockets=[listening])
+        opener = opener_page(address) if open_browser else None
+        try:
+            if opener is not None:
+                webbrowser.open(opener.as_uri())
+            config = uvicorn.Config(app, log_config=None, log_level=logging.WARNING)
+            await uvicorn.Server(config).serve(sockets=[listening])
+        finally:
+            if opener is not None:
+                opener.unlink(missing_ok=True)
+
+
+def opener_page(address: str) -> Path:
+    """A page only this user can read that sends the browser on to `address`: the browser is opened
+    on it, so the token is never in a command line other users can read (/proc/*/cmdline)."""
+    descriptor, name = tempfile.mkstemp(prefix="athena-explore-", suffix=".html")  # 0600
+    with os.fdopen(descriptor, "w", encoding="utf-8") as page:
+        target = html.escape(address, quote=True)
+        page.write(
+            f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={target}">'
+            f'<a href="{target}">Open the memory explorer</a>\n'
+        )
+    return Path(name)
 
 
 def is_loopback(host: str) -> bool:

@@ -17,6 +17,7 @@ from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
 from athena_mcp.store.driver import sqlite_module
 from athena_mcp.transports import tokens
+from athena_mcp.transports.http import opener_page
 from tests.http_rpc import RpcClient, asgi_client, running_app
 from tests.stdio_server import ATHENA_MCP
 
@@ -154,3 +155,13 @@ def test_explore_takes_connections_as_soon_as_it_prints_its_address(tmp_path: Pa
         process.wait(timeout=30)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_the_browser_is_opened_on_a_private_page_not_on_the_address_with_its_token() -> None:
+    address = "http://127.0.0.1:4321/ui#token=a-secret-of-this-run"
+    page = opener_page(address)
+    try:
+        assert page.stat().st_mode & 0o777 == 0o600 and "a-secret-of-this-run" not in page.as_uri()
+        assert 'url=http://127.0.0.1:4321/ui#token=a-secret-of-this-run"' in page.read_text(encoding="utf-8")
+    finally:
+        page.unlink()
