@@ -17,7 +17,7 @@ from athena_mcp.importers.memory_import import checked_namespace, import_memory_
 from athena_mcp.models import to_datetime
 from athena_mcp.services import open_services
 from athena_mcp.settings import Settings
-from athena_mcp.store import backup, health, namespaces
+from athena_mcp.store import backup, files, health, namespaces
 from athena_mcp.store.audit import AuditFilter, audit_entries
 from athena_mcp.store.database import Database
 from athena_mcp.store.migrations import migrate
@@ -123,11 +123,7 @@ async def show_stats(settings: Settings, as_json: bool) -> None:
         held = await namespaces.counts(database)
         identity = await stored_identity(database)
         waiting = await backlog_size(database)
-    size = sum(
-        path.stat().st_size
-        for path in (settings.db.with_name(settings.db.name + s) for s in backup.SUFFIXES)
-        if path.exists()
-    )
+    size = files.disk_bytes(settings.db)
     report = {
         "database": str(settings.db),
         "bytes": size,

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from athena_mcp.errors import AthenaError
 from athena_mcp.store.driver import plain_connection
+from athena_mcp.store.files import SUFFIXES
 from athena_mcp.store.migrations import known_migrations
 
 CHUNK = 1 << 20
-SUFFIXES = ("", "-wal", "-shm")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,19 @@ _KINDS = {
 }
 
 
+# A database file and the two SQLite keeps beside it while it is open in WAL mode.
+SUFFIXES = ("", "-wal", "-shm")
+
+
+def disk_bytes(db: Path) -> int:
+    """What the database takes on disk: the file and its WAL and shared-memory files."""
+    return sum(
+        path.stat().st_size
+        for path in (db.with_name(db.name + suffix) for suffix in SUFFIXES)
+        if path.exists()
+    )
+
+
 def prepare(path: Path) -> None:
     """Make `path` ready for SQLite: its folder and an empty private file if missing, else check it.
 

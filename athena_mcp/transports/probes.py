@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from athena_mcp.caller import CALLER_SCOPE, Caller
 from athena_mcp.services import Services
-from athena_mcp.store import namespaces, vectors
+from athena_mcp.store import files, namespaces, vectors
 from athena_mcp.tools.gate import ToolsetServer
 
 PROBE_PATHS = ("/health", "/ready", "/metrics")
@@ -86,11 +85,7 @@ class Probes:
             self._runs.labels(status=status).set(count)
         row = await services.database.fetchone("SELECT count(*) FROM trigger_firings")
         self._firings.set(int(row[0]) if row else 0)
-        self._bytes.set(_file_bytes(services.settings.db))
-
-
-def _file_bytes(db: Path) -> int:
-    return sum(path.stat().st_size for path in (db, db.with_name(db.name + "-wal")) if path.exists())
+        self._bytes.set(files.disk_bytes(services.settings.db))
 
 
 def _json(body: dict[str, object], status: int) -> Response:
