@@ -37,6 +37,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "athena_mcp.fields",
             "athena_mcp.governance",
             "athena_mcp.logs",
+            "athena_mcp.paths",
             "athena_mcp.models",
             "athena_mcp.native_memory",
             "athena_mcp.prospective_models",

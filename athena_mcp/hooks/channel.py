@@ -14,7 +14,6 @@ This module is imported by every hook before anything else: it keeps to the stan
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -23,6 +22,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from athena_mcp.paths import path_digest
 
 MAX_MESSAGE_BYTES = 4 * 2**20
 # Socket paths are limited to 104-108 bytes by the system: the database's path is hashed into the
@@ -40,8 +41,7 @@ def socket_path(db: Path) -> Path:
     ChannelUnsafe, and hooks do their own work."""
     if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         raise ChannelUnsafe("no Unix sockets here: the hook channel is off")
-    digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:NAME_DIGITS]
-    name = f"hooks-{digest}.sock"
+    name = f"hooks-{path_digest(db, NAME_DIGITS)}.sock"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and len(os.fsencode(Path(runtime) / "athena-mcp" / name)) <= MAX_PATH_BYTES:
         return private_folder(Path(runtime) / "athena-mcp") / name

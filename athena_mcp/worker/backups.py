@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
-import hashlib
 import logging
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from athena_mcp.paths import path_digest
 from athena_mcp.store import backup
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,7 @@ class ScheduledBackups:
         self._db = db
         self._folder = Path(folder).expanduser()
         # Named after the database too: two databases backed up into one folder keep apart.
-        digest = hashlib.sha256(str(db.expanduser().resolve()).encode("utf-8")).hexdigest()[:8]
-        self._prefix = f"{PREFIX}{db.stem}-{digest}-"
+        self._prefix = f"{PREFIX}{db.stem}-{path_digest(db, 8)}-"
         self._interval = interval_hours * 3600
         self._keep = keep
 
