@@ -50,6 +50,7 @@ GROUPS: dict[str, frozenset[str]] = {
         {
             "athena_mcp.__main__",
             "athena_mcp.cli",
+            "athena_mcp.data_commands",
             "athena_mcp.server",
         }
     ),
