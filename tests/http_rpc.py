@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from athena_mcp.embeddings.base import Embedder
 from athena_mcp.server import build_server
 from athena_mcp.settings import Settings
+from athena_mcp.transports import tokens
 from athena_mcp.transports.http import http_app
 from tests.stdio_server import PROTOCOL_VERSION
 
@@ -97,6 +99,21 @@ async def running_app(
     app = http_app(build_server(settings, embedder, background=background), settings)
     async with app.router.lifespan_context(app):
         yield app
+
+
+def with_alice_token(folder: Path, operator_token: str) -> tuple[Settings, str]:
+    """Settings of an HTTP server whose operator token reaches every namespace, and a token of its
+    token file (alice-laptop) that may read and write the namespace alice only."""
+    token_file = folder / "tokens"
+    alice = tokens.add(token_file, "alice-laptop", ["alice"], "write")
+    settings = Settings(
+        db=folder / "a.db",
+        toolsets=("all",),
+        http_token=operator_token,
+        token_file=str(token_file),
+        http_rate=0,
+    )
+    return settings, alice
 
 
 def asgi_client(app: Starlette) -> httpx2.AsyncClient:

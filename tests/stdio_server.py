@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,13 @@ INITIALIZE: dict[str, Any] = {
     },
 }
 ANSWER_BYTES = 1 << 24  # the longest answer line read (a 500-event batch's answer is ~100 KB)
+
+
+def run_athena(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """One `athena-mcp` command, as a user runs it: its exit code and what it printed."""
+    return subprocess.run(
+        [ATHENA_MCP, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 class StdioServer:

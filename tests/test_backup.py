@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 from athena_mcp.store.driver import sqlite_module
-from tests.stdio_server import ATHENA_MCP, StdioServer
+from tests.stdio_server import StdioServer, run_athena
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 
 def athena(db: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ATHENA_MCP, "--db", str(db), *arguments], capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_athena("--db", str(db), *arguments)
 
 
 def facts_in(db: Path) -> set[str]:

@@ -10,8 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
-from athena_mcp.transports import tokens
-from tests.http_rpc import RpcClient, asgi_client, running_app
+from tests.http_rpc import RpcClient, asgi_client, running_app, with_alice_token
 
 TOKEN = "a-token-long-enough-to-be-safe-1234"
 SECRET_WORD = "zanzibarian"
@@ -77,11 +76,7 @@ async def test_open_probes_answer_this_machine_without_a_token_and_nobody_else(
 async def test_a_token_limited_to_some_namespaces_sees_only_theirs_in_the_metrics(
     tmp_path: Path, minilm: MiniLMEmbedder
 ) -> None:
-    token_file = tmp_path / "tokens"
-    alice = tokens.add(token_file, "alice-laptop", ["alice"], "write")
-    settings = Settings(
-        db=tmp_path / "a.db", toolsets=("all",), http_token=TOKEN, token_file=str(token_file), http_rate=0
-    )
+    settings, alice = with_alice_token(tmp_path, TOKEN)
     async with running_app(settings, minilm) as app, asgi_client(app) as http:
         admin = await RpcClient(http, TOKEN).start()
         await admin.ok("remember", content="Alice's note", namespace="alice")

@@ -5,10 +5,12 @@ stay at INFO."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -63,6 +65,22 @@ async def stdio_session(db: Path, log: Path, *flags: str) -> None:
             await process.wait()
 
 
+@contextlib.contextmanager
+def captured_logs(log_format: str) -> Iterator[io.StringIO]:
+    """What the server's own loggers write at INFO, in `log_format`, while the block runs."""
+    written = io.StringIO()
+    handler = logs.handler(written, log_format)
+    logger = logging.getLogger("athena_mcp")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield written
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 @pytest.mark.slow
 async def test_a_stdio_server_at_debug_level_never_logs_stored_content(tmp_path: Path):
     log = tmp_path / "stderr.log"
@@ -89,14 +107,8 @@ async def test_json_logs_give_each_call_its_request_id_tool_namespace_duration_a
 async def test_http_calls_are_logged_under_the_clients_request_id_which_is_echoed(
     tmp_path: Path, minilm: MiniLMEmbedder
 ):
-    written = io.StringIO()
-    handler = logs.handler(written, "json")
-    logger = logging.getLogger("athena_mcp")
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.INFO)
     settings = Settings(db=tmp_path / "a.db", toolsets=("all",), http_rate=0, http_token="t" * 32)
-    try:
+    with captured_logs("json") as written:
         async with running_app(settings, minilm) as app, asgi_client(app) as http:
             refused = await http.post("/mcp", json={}, headers={"X-Request-Id": "refused-1"})
             assert refused.status_code == 401 and refused.headers["x-request-id"] == "refused-1"
@@ -110,9 +122,6 @@ async def test_http_calls_are_logged_under_the_clients_request_id_which_is_echoe
             forged = await client.post(
                 "tools/call", {"name": "recall", "arguments": {"query": "x"}}, {"X-Request-Id": "a" * 200}
             )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
     made = own.headers["x-request-id"]
     assert len(made) == 16 and forged.headers["x-request-id"] != "a" * 200
     lines = [json.loads(line) for line in written.getvalue().splitlines()]
@@ -170,21 +179,12 @@ def test_debug_reaches_the_servers_own_loggers_and_not_the_libraries(monkeypatch
 async def test_a_tool_name_or_namespace_sent_by_a_client_cannot_forge_a_log_line(
     tmp_path: Path, minilm: MiniLMEmbedder
 ):
-    written = io.StringIO()
-    handler = logs.handler(written, "text")
-    logger = logging.getLogger("athena_mcp")
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.INFO)
     forged = "\n2026-12-08 00:00:00,000 INFO athena_mcp: all is well"
-    try:
+    with captured_logs("text") as written:
         async with open_client(Settings(db=tmp_path / "a.db"), minilm) as client:
             with pytest.raises(MCPError, match="Unknown tool"):
                 await client.call_tool("recall" + forged, {"query": "x"})
             await client.call_tool("recall", {"query": "x", "namespace": "work" + forged})
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
     lines = written.getvalue().splitlines()
     assert not any(line.startswith("2026-12-08 00:00:00,000") for line in lines)
     assert any("tool call unknown: error" in line for line in lines)

@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from athena_mcp.store.database import Database
 from athena_mcp.store.exchange import RECORD_TYPES, Selection
 from athena_mcp.store.migrations import migrate
 from tests.exchange.store_builder import OLD_SESSION, build_rich_store
-from tests.stdio_server import ATHENA_MCP
+from tests.stdio_server import run_athena
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("exchange-store")]  # one store for the module
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "athena_mcp" / "exchange" / "export.schema.json"
@@ -232,38 +231,32 @@ async def test_the_schema_file_is_this_builds_and_describes_every_line(rich_stor
         validator.validate({"type": "memory", "id": 1})
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ATHENA_MCP, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 @pytest.mark.slow
 def test_the_commands_export_to_a_private_file_and_import_from_standard_input(
     rich_store: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "export.jsonl"
-    done = run("--db", str(rich_store), "export", str(target), "--namespace", "default")
+    done = run_athena("--db", str(rich_store), "export", str(target), "--namespace", "default")
     assert done.returncode == 0, done.stderr
     assert "exported" in done.stderr and target.stat().st_mode & 0o777 == 0o600
-    again = run("--db", str(rich_store), "export", str(target))
+    again = run_athena("--db", str(rich_store), "export", str(target))
     assert again.returncode == 1 and "exists" in again.stderr
 
     copy = tmp_path / "copy.db"
-    loaded = run("--db", str(copy), "import", "-", stdin=target.read_text(encoding="utf-8"))
+    loaded = run_athena("--db", str(copy), "import", "-", stdin=target.read_text(encoding="utf-8"))
     assert loaded.returncode == 0, loaded.stderr
     assert "imported in" in loaded.stderr and "done:" in loaded.stderr  # the vectors were computed
-    stats = json.loads(run("--db", str(copy), "stats", "--json").stdout)
+    stats = json.loads(run_athena("--db", str(copy), "stats", "--json").stdout)
     assert stats["vectors_waiting"] == 0 and "infra" not in stats["namespaces"]
-    assert run("--db", str(copy), "doctor").returncode == 0
+    assert run_athena("--db", str(copy), "doctor").returncode == 0
 
     broken = tmp_path / "broken.jsonl"
     broken.write_text(target.read_text(encoding="utf-8") + "{\n", encoding="utf-8")
-    refused = run("--db", str(tmp_path / "other.db"), "import", str(broken), "--no-embed")
+    refused = run_athena("--db", str(tmp_path / "other.db"), "import", str(broken), "--no-embed")
     assert refused.returncode == 1
     assert "import refused, nothing written: line" in refused.stderr and "Traceback" not in refused.stderr
     nowhere = tmp_path / "nowhere.db"
-    missing = run("--db", str(nowhere), "export")
+    missing = run_athena("--db", str(nowhere), "export")
     assert missing.returncode == 1 and "there is no database at" in missing.stderr and not nowhere.exists()
-    schema = run("export", "--schema")
+    schema = run_athena("export", "--schema")
     assert json.loads(schema.stdout) == json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))

@@ -104,6 +104,13 @@ def open_view(browser: webdriver.Chrome, address: str, fragment: str) -> None:
     browser.execute_script("location.hash = arguments[0]", fragment)
 
 
+def open_row(browser: webdriver.Chrome, address: str, fragment: str, column: int, text: str) -> None:
+    """A listing view, then the row whose `column`th cell reads `text`, clicked."""
+    open_view(browser, address, fragment)
+    wait_for_text(browser, "main table", text)
+    browser.find_element(By.XPATH, f"//main//tr[td[{column}][text()='{text}']]").click()
+
+
 def test_a_person_searches_and_reads_a_facts_history_and_lineage(
     browser: webdriver.Chrome, address: str
 ) -> None:
@@ -127,16 +134,12 @@ def test_a_person_searches_and_reads_a_facts_history_and_lineage(
 def test_sessions_procedures_tasks_and_an_entitys_neighbourhood(
     browser: webdriver.Chrome, address: str
 ) -> None:
-    open_view(browser, address, "#sessions")
-    wait_for_text(browser, "main table", "s1")
-    browser.find_element(By.XPATH, "//main//tr[td[2][text()='s1']]").click()
+    open_row(browser, address, "#sessions", 2, "s1")
     wait_for_text(browser, "main", "Session s1")
     assert "run pytest" in browser.find_element(By.TAG_NAME, "main").text
     snap(browser, "session")
 
-    open_view(browser, address, "#procedures")
-    wait_for_text(browser, "main table", "Deploy")
-    browser.find_element(By.XPATH, "//main//tr[td[2][text()='Deploy']]").click()
+    open_row(browser, address, "#procedures", 2, "Deploy")
     wait_for_text(browser, "main", "Goal: ship a release")
     steps = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "main ol li")]
     assert steps == ["build", "test", "deploy"]
@@ -147,9 +150,7 @@ def test_sessions_procedures_tasks_and_an_entitys_neighbourhood(
     assert "Tag release" in browser.find_element(By.TAG_NAME, "main").text
     snap(browser, "tasks")
 
-    open_view(browser, address, "#graph?q=Mar")
-    wait_for_text(browser, "main table", "Maria")
-    browser.find_element(By.XPATH, "//main//tr[td[1][text()='Maria']]").click()
+    open_row(browser, address, "#graph?q=Mar", 1, "Maria")
     WebDriverWait(browser, 30).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "svg circle")) >= 2)
     labels = {label.text for label in browser.find_elements(By.CSS_SELECTOR, "svg text")}
     assert {"Maria", "Athena"} <= labels

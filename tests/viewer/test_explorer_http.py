@@ -16,9 +16,8 @@ import pytest
 from athena_mcp.embeddings.minilm import MiniLMEmbedder
 from athena_mcp.settings import Settings
 from athena_mcp.store.driver import sqlite_module
-from athena_mcp.transports import tokens
 from athena_mcp.transports.http import opener_page
-from tests.http_rpc import RpcClient, asgi_client, running_app
+from tests.http_rpc import RpcClient, asgi_client, running_app, with_alice_token
 from tests.stdio_server import ATHENA_MCP
 
 TOKEN = "an-operator-token-long-enough-1234"
@@ -27,11 +26,7 @@ TOKEN = "an-operator-token-long-enough-1234"
 async def test_the_page_is_open_its_data_behind_the_token_and_held_to_its_namespaces(
     tmp_path: Path, minilm: MiniLMEmbedder
 ) -> None:
-    token_file = tmp_path / "tokens"
-    alice = tokens.add(token_file, "alice-laptop", ["alice"], "write")
-    settings = Settings(
-        db=tmp_path / "a.db", toolsets=("all",), http_token=TOKEN, token_file=str(token_file), http_rate=0
-    )
+    settings, alice = with_alice_token(tmp_path, TOKEN)
     async with running_app(settings, minilm) as app, asgi_client(app) as http:
         admin = await RpcClient(http, TOKEN).start()
         mine = await admin.ok(

@@ -4,7 +4,6 @@ terminal) or a script (--json), and refuse what they cannot show with one clear 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from athena_mcp.viewer import data
 from athena_mcp.viewer.commands import run_view
 from tests.conftest import call, open_client, services_for
 from tests.exchange.store_builder import build_rich_store
-from tests.stdio_server import ATHENA_MCP
+from tests.stdio_server import run_athena
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.xdist_group("viewer-store")]  # one store for the module
 
@@ -147,21 +146,9 @@ async def test_what_cannot_be_shown_is_refused_plainly(
 
 @pytest.mark.slow
 def test_the_commands_print_tables_and_one_line_errors(store: Path) -> None:
-    shown = subprocess.run(
-        [ATHENA_MCP, "--db", str(store), "show", "memory", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    shown = run_athena("--db", str(store), "show", "memory", "1")
     assert shown.returncode == 0 and "The release train leaves on Wednesdays" in shown.stdout, shown.stderr
-    missing = subprocess.run(
-        [ATHENA_MCP, "--db", str(store), "show", "procedure", "42"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    missing = run_athena("--db", str(store), "show", "procedure", "42")
     assert missing.returncode == 1 and missing.stderr.strip().endswith(f"there is no procedure 42 in {store}")
 
 
