@@ -25,7 +25,7 @@ from athena_mcp.settings import Settings
 from athena_mcp.store import exchange, graph, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.driver import sqlite_module
-from athena_mcp.store.exchange import RECORD_TYPES, Column, RecordType
+from athena_mcp.store.exchange import RECORD_TYPES, RECORD_TYPES_BY_NAME, Column, RecordType
 from athena_mcp.store.migrations import migrate
 
 
@@ -116,7 +116,7 @@ class _Writer:
                 await exchange.set_column(self.tx, record_type, key, name, record[name])
 
     async def finish(self) -> ImportSummary:
-        tables = {RECORD_TYPES[self.order[name]].table for name in self.summary.added}
+        tables = {RECORD_TYPES_BY_NAME[name].table for name in self.summary.added}
         for reference in await exchange.broken_references(self.tx, sorted(tables)):
             if (reference.table, reference.column) in self.references and reference.rowid is not None:
                 await exchange.clear_reference(self.tx, reference)

@@ -36,12 +36,13 @@ from mcp.server.transport_security import TransportSecurityMiddleware, Transport
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from athena_mcp.caller import CALLER_SCOPE, Caller
 from athena_mcp.errors import AthenaError
 from athena_mcp.logs import REQUEST_ID_HEADER, usable_request_id
-from athena_mcp.services import open_services
+from athena_mcp.services import Services, open_services
 from athena_mcp.settings import Settings
 from athena_mcp.tools.gate import REQUEST_ID_SCOPE, ToolsetServer
 from athena_mcp.transports import memory_budget
@@ -113,11 +114,7 @@ def http_app(
         for path, handler in zip(PROBE_PATHS, (probes.health, probes.ready, probes.metrics), strict=True):
             app.add_route(path, handler, methods=["GET"])
         toolset_server = server
-        served = frozenset(settings.namespaces) or None
-        explorer = Explorer(
-            lambda: toolset_server.services, settings.explorer_writes, request_check(settings), served
-        )
-        app.router.routes.extend(explorer.routes())
+        app.router.routes.extend(explorer_routes(settings, lambda: toolset_server.services))
     app.add_middleware(MemoryGuard, max_body=settings.http_max_body)
     if token is not None or token_file is not None:
         app.add_middleware(
@@ -140,6 +137,13 @@ def http_app(
     return app
 
 
+def explorer_routes(settings: Settings, services_of: Callable[[], Services | None]) -> list[BaseRoute]:
+    """The explorer under /ui, as the settings want it: forgetting allowed or not, this server's
+    Host and Origin checks, its namespaces."""
+    served = frozenset(settings.namespaces) or None
+    return Explorer(services_of, settings.explorer_writes, request_check(settings), served).routes()
+
+
 def request_check(settings: Settings) -> RequestCheck:
     """mcp's own Host and Origin check (and JSON content type for a POST), for routes beside /mcp."""
     guard = TransportSecurityMiddleware(transport_security(settings))
@@ -154,9 +158,7 @@ async def serve_explorer(settings: Settings, port: int, open_browser: bool) -> N
     settings = dataclasses.replace(settings, host="127.0.0.1")
     token = secrets.token_urlsafe(32)
     async with open_services(settings, background=False) as services:
-        served = frozenset(settings.namespaces) or None
-        explorer = Explorer(lambda: services, settings.explorer_writes, request_check(settings), served)
-        app = Starlette(routes=explorer.routes())
+        app = Starlette(routes=explorer_routes(settings, lambda: services))
         app.add_middleware(BearerToken, token=token, token_file=None)
         app.add_middleware(RequestIds)
         listening = socket.socket()
