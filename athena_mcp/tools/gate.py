@@ -166,17 +166,24 @@ class ToolsetServer(MCPServer[Any]):
         with its duration and outcome."""
         scope = getattr(ctx.request, "scope", None)
         sent = scope.get(REQUEST_ID_SCOPE) if isinstance(scope, dict) else None
+        params = ctx.params or {}
+        name = params.get("name")
+        tool = (
+            self.session_toolsets.tools_of(session_of(ctx.request)).get(name)
+            if isinstance(name, str)
+            else None
+        )
         context = logs.CallContext(
             request_id=sent if isinstance(sent, str) else logs.new_request_id(),
             tool=self.metrics.label(caller.tool),
-            namespace=logs.shown_namespaces(self._namespaces_of_call(ctx)),
+            namespace=logs.shown_namespaces(_namespaces_of_call(tool, params.get("arguments"))),
         )
         token = logs.begin_call(context)
         started = time.perf_counter()
         ok = False
         self.in_flight.begin()
         try:
-            result = await self._call_tool(ctx, call_next, caller)
+            result = await self._call_tool(ctx, call_next, caller, tool)
             ok = not _is_error(result)
             return result
         finally:
@@ -192,21 +199,6 @@ class ToolsetServer(MCPServer[Any]):
                 extra={"duration_ms": round(seconds * 1000, 1), "outcome": outcome},
             )
             logs.end_call(token)
-
-    def _namespaces_of_call(self, ctx: ServerRequestContext[Any, Any]) -> tuple[str, ...] | None:
-        params = ctx.params or {}
-        name, arguments = params.get("name"), params.get("arguments")
-        tool = (
-            self.session_toolsets.tools_of(session_of(ctx.request)).get(name)
-            if isinstance(name, str)
-            else None
-        )
-        if tool is None or not isinstance(arguments, dict):
-            return None
-        try:
-            return namespaces_named(tool, arguments)
-        except ValueError:  # refused by the call itself
-            return None
 
     def caller_of(self, ctx: ServerRequestContext[Any, Any]) -> Caller:
         """Who makes this request: from its connection, never from its arguments."""
@@ -244,20 +236,15 @@ class ToolsetServer(MCPServer[Any]):
         return found
 
     async def _call_tool(
-        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, caller: Caller
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext, caller: Caller, tool: Tool | None
     ) -> HandlerResult:
+        """`tool`: the one the call names among this session's, or None when it names none of them."""
         params = ctx.params or {}
-        name = params.get("name")
-        tool = (
-            self.session_toolsets.tools_of(session_of(ctx.request)).get(name)
-            if isinstance(name, str)
-            else None
-        )
         if tool is None:
             raise MCPError(
                 INVALID_PARAMS,
-                f"Unknown tool: {name}. tools/list shows the tools this session has; memory_status "
-                "turns further toolsets on.",
+                f"Unknown tool: {params.get('name')}. tools/list shows the tools this session has; "
+                "memory_status turns further toolsets on.",
             )
         arguments = params.get("arguments") or {}
         # Arguments that are not an object are refused by the SDK; checked as none meanwhile.
@@ -335,6 +322,17 @@ def _client(ctx: ServerRequestContext[Any, Any]) -> str | None:
         return None
     text = f"{info.name}/{info.version}"
     return "".join(c if c.isprintable() else "?" for c in text)[:CLIENT_CHARS]
+
+
+def _namespaces_of_call(tool: Tool | None, arguments: object) -> tuple[str, ...] | None:
+    """The namespaces a call names, for its log lines; None when it names none or names them wrongly
+    (the call itself refuses that)."""
+    if tool is None or not isinstance(arguments, dict):
+        return None
+    try:
+        return namespaces_named(tool, arguments)
+    except ValueError:
+        return None
 
 
 def _only(result: HandlerResult, tools: Mapping[str, Tool]) -> HandlerResult:
