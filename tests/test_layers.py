@@ -36,6 +36,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "athena_mcp.errors",
             "athena_mcp.fields",
             "athena_mcp.governance",
+            "athena_mcp.in_flight",
             "athena_mcp.logs",
             "athena_mcp.paths",
             "athena_mcp.models",

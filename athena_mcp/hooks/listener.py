@@ -17,13 +17,13 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
 from athena_mcp.hooks import channel
 from athena_mcp.hooks.handlers import HookOptions, handle
 from athena_mcp.hooks.payload import HookInput
+from athena_mcp.in_flight import InFlight
 from athena_mcp.services import Services
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,11 @@ async def _listen(services: Services, path: Path) -> None:
     """Listen whenever the socket is free; let go when another server took it meanwhile."""
 
     open_connections: set[asyncio.StreamWriter] = set()
-    answering: set[asyncio.Task[Any]] = set()
+    answering = InFlight()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         open_connections.add(writer)
-        task = asyncio.current_task()
-        if task is not None:
-            answering.add(task)
+        answering.begin()
         try:
             line = await reader.readline()
             if line.strip():  # else a client that only looked whether a server listens
@@ -75,7 +73,7 @@ async def _listen(services: Services, path: Path) -> None:
             pass  # the hook gave up waiting; it does the work itself
         finally:
             open_connections.discard(writer)
-            answering.discard(task)
+            answering.end()
             writer.close()
 
     while True:
@@ -90,7 +88,7 @@ async def _serve_while_ours(
     path: Path,
     serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
     open_connections: set[asyncio.StreamWriter],
-    answering: set[asyncio.Task[Any]],
+    answering: InFlight,
 ) -> None:
     """Listen at `path` (whoever left a socket file there has gone: this server holds the lock) until
     cancelled, or until the socket file is not this one any more."""
@@ -113,8 +111,7 @@ async def _serve_while_ours(
         server.close()
         # The hooks being answered get their answers (bounded): one cut off does the work itself,
         # and work this server had begun would then be done twice.
-        if answering:
-            await asyncio.wait(answering, timeout=FINISH_SECONDS)
+        await answering.finished(FINISH_SECONDS)
         for writer in list(open_connections):
             writer.close()
         channel.remove(path, inode)

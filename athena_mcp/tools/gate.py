@@ -11,8 +11,6 @@ each answer's text block is rendered for a model from its structured content.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -30,6 +28,7 @@ from mcp_types import INVALID_PARAMS, CallToolResult, TextContent
 from athena_mcp import logs
 from athena_mcp.caller import CALLER_SCOPE, Caller, acting_as, reset_caller
 from athena_mcp.errors import OutOfMemory, StoreBusy, StoreFault, StoreFull
+from athena_mcp.in_flight import InFlight
 from athena_mcp.services import Services
 from athena_mcp.tools.access import namespaces_named, resource_refusal, tool_refusal
 from athena_mcp.tools.answers import late_duplicate_note, render_answer, with_notes
@@ -84,30 +83,6 @@ class SessionToolsets:
             while len(self._enabled) > MAX_SESSIONS:
                 self._enabled.popitem(last=False)
         return added
-
-
-class InFlight:
-    """The tool calls running now, so that a shutdown can let them finish before it stops reading."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def begin(self) -> None:
-        self._count += 1
-        self._idle.clear()
-
-    def end(self) -> None:
-        self._count -= 1
-        if self._count == 0:
-            self._idle.set()
-
-    async def finished(self, seconds: float) -> bool:
-        """Wait up to `seconds` for the calls running now to end; True when none is left."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), seconds)
-        return self._idle.is_set()
 
 
 class ToolsetServer(MCPServer[Any]):

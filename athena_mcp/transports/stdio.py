@@ -41,7 +41,8 @@ from mcp_types import (
 )
 from pydantic import ValidationError
 
-from athena_mcp.tools.gate import InFlight, ToolsetServer
+from athena_mcp.in_flight import InFlight
+from athena_mcp.tools.gate import ToolsetServer
 from athena_mcp.transports import memory_budget
 from athena_mcp.transports.stdio_lines import (
     PEEK_BYTES,
