@@ -22,7 +22,7 @@ from athena_mcp.caller import Caller, acting_as, reset_caller
 from athena_mcp.errors import InvalidInput
 from athena_mcp.exchange.format import checked_header, checked_record
 from athena_mcp.settings import Settings
-from athena_mcp.store import exchange, graph, vectors
+from athena_mcp.store import exchange, graph, memories, vectors
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.driver import sqlite_module
 from athena_mcp.store.exchange import RECORD_TYPES, RECORD_TYPES_BY_NAME, Column, RecordType
@@ -128,6 +128,7 @@ class _Writer:
                 f"'{reference.column}' to a {reference.parent} row that is in neither the file nor this store"
             )
         if self.memory_ids:
+            await memories.refresh_preceding(self.tx, self.memory_ids)
             await vectors.enqueue(self.tx, self.memory_ids)
             self.summary.queued = len(self.memory_ids)
         if "graph_entity" in self.summary.added:

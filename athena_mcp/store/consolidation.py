@@ -362,6 +362,20 @@ class Lineage:
     products: list[tuple[str, int]]  # (product type, id) made from this event
 
 
+async def sources_of(db: Database, memory_ids: Sequence[int]) -> dict[int, set[int]]:
+    """For each of `memory_ids` that is a consolidation product (a fact or digest made from events),
+    the events it came from; other memories are left out."""
+    rows = await db.fetchall(
+        "SELECT product_id, memory_id FROM provenance WHERE product_type = 'memory' "
+        "AND product_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(memory_ids)),),
+    )
+    sources: dict[int, set[int]] = {}
+    for product_id, memory_id in rows:
+        sources.setdefault(int(product_id), set()).add(int(memory_id))
+    return sources
+
+
 async def lineage(db: Database, memory_id: int, limit: int) -> Lineage:
     sources = await db.fetchall(
         "SELECT memory_id FROM provenance WHERE product_type = 'memory' AND product_id = ? "

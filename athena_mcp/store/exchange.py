@@ -84,6 +84,7 @@ RECORD_TYPES = (
         f"id IN ({_MEMORIES})",
         "A fact, note or preference (semantic) or an event (episodic), forgotten ones included; JSON "
         "columns (tags, context) are strings of JSON.",
+        omitted=("preceding",),
     ),
     RecordType("memory_tag", "memory_tags", "memories", f"memory_id IN ({_MEMORIES})", "A memory's tag."),
     RecordType(

@@ -1,4 +1,5 @@
-"""Lexical search: SQLite FTS5 with BM25 over the memories' content and tags.
+"""Lexical search: SQLite FTS5 with BM25 over the memories' content and tags, and for an event the
+text of the events just before it in its session (memories.refresh_preceding), weighted lower.
 
 User text is never passed to FTS5 as query syntax (a model's raw text is often malformed FTS5:
 quotes, `NEAR`, `*`, `-`, unbalanced parentheses). It is cut into word tokens, each quoted as a
@@ -62,7 +63,7 @@ class RankedIndex:
     weights: str
 
 
-MEMORIES = RankedIndex("memories_fts", "memories", "m", "1.0, 0.5")  # content, tags
+MEMORIES = RankedIndex("memories_fts", "memories", "m", "1.0, 0.5, 0.3")  # content, tags, preceding
 # FTS5's BM25 constant: a term's contribution approaches idf * (K1 + 1) as it repeats in a short text.
 K1 = 1.2
 

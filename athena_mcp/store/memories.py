@@ -87,6 +87,14 @@ async def insert_memories(tx: Transaction, memories: Sequence[NewMemory]) -> lis
         # Only when ids ran out (SQLite then picks free ones at random): never silently misnumber.
         raise StoreFault("The memory database has run out of ids in order; nothing was written.")
     await _write_tags(tx, [(memory_id, memory.tags) for memory_id, memory in zip(ids, memories, strict=True)])
+    await refresh_preceding(
+        tx,
+        [
+            memory_id
+            for memory_id, memory in zip(ids, memories, strict=True)
+            if memory.system == "episodic" and memory.session_id is not None
+        ],
+    )
     return ids
 
 
@@ -195,6 +203,8 @@ async def update_memory(
             current.id,
         ),
     )
+    if changes.content is not None:
+        await refresh_preceding(tx, [current.id])
 
 
 async def set_status(tx: Transaction, memory_id: int, status: str, reason: str | None) -> None:
@@ -203,6 +213,7 @@ async def set_status(tx: Transaction, memory_id: int, status: str, reason: str |
         "UPDATE memories SET status = ?, forgotten_at = ?, forget_reason = ? WHERE id = ?",
         (status, forgotten_at, reason, memory_id),
     )
+    await refresh_preceding(tx, [memory_id])
 
 
 async def versions(db: Database, memory_id: int) -> list[MemoryVersion]:
@@ -311,6 +322,41 @@ async def adjacent_events(db: Database, ids: Sequence[int], reach: int) -> dict[
         ]
         for row in rows
     }
+
+
+# The lexical index reads each event beside the text of the active events just before it in its
+# session (schema/0013_preceding_context.sql): this many of them.
+PRECEDING_REACH = 2
+_SAME_SESSION = (
+    "x.session_id = m.session_id AND x.namespace = m.namespace AND x.system = 'episodic' "
+    "AND x.status = 'active'"
+)
+_REFRESHED = (
+    "m.id IN (SELECT value FROM json_each(:ids)) AND m.system = 'episodic' AND m.session_id IS NOT NULL"
+)
+
+
+async def refresh_preceding(tx: Transaction, ids: Sequence[int]) -> None:
+    """Bring the preceding text of these events, and of the events whose preceding text may hold
+    theirs (the PRECEDING_REACH active ones after each), up to date: after events arrive, change, are
+    forgotten or come back. Only rows whose text changes are written, so the index is touched once."""
+    if not ids:
+        return
+    followers = await tx.fetchall(
+        f"SELECT DISTINCT f.id FROM memories m JOIN memories f ON f.id IN (SELECT x.id FROM memories x "
+        f"WHERE {_SAME_SESSION} AND (x.occurred_at, x.id) > (m.occurred_at, m.id) "
+        f"ORDER BY x.occurred_at, x.id LIMIT {PRECEDING_REACH}) WHERE {_REFRESHED}",
+        {"ids": json.dumps(list(ids))},
+    )
+    every = json.dumps(sorted({*ids, *(int(row[0]) for row in followers)}))
+    await tx.execute(
+        "UPDATE memories SET preceding = fresh.text FROM (SELECT m.id, (SELECT group_concat(x.content, "
+        f"char(10)) FROM (SELECT x.content FROM memories x WHERE {_SAME_SESSION} "
+        "AND (x.occurred_at, x.id) < (m.occurred_at, m.id) ORDER BY x.occurred_at DESC, x.id DESC "
+        f"LIMIT {PRECEDING_REACH}) x) AS text FROM memories m WHERE {_REFRESHED}) AS fresh "
+        "WHERE memories.id = fresh.id AND memories.preceding IS NOT fresh.text",
+        {"ids": every},
+    )
 
 
 async def ids_matching(

@@ -72,7 +72,8 @@ async def set_scanned_revision(tx: Transaction, namespace: str, revision: int) -
 async def texts_with_words(tx: Transaction, namespace: str, words: Sequence[str]) -> list[PendingText]:
     """Memories of the namespace (any status) whose text may contain the words in this order: the
     lexical index's phrase match, which stems, so callers confirm each one."""
-    phrase = '"' + " ".join(word.replace('"', '""') for word in words) + '"'
+    # Not the preceding-text column: a name said in the turn before is not mentioned by this one.
+    phrase = '{content tags} : "' + " ".join(word.replace('"', '""') for word in words) + '"'
     rows = await tx.fetchall(
         "SELECT m.id, m.namespace, m.content FROM memories_fts f CROSS JOIN memories m ON m.id = f.rowid "
         "WHERE memories_fts MATCH ? AND m.namespace = ?",

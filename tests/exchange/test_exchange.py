@@ -72,6 +72,14 @@ async def test_every_record_type_survives_export_and_import_into_an_empty_store(
     trail = [r for r in second[1:] if r["type"] == "audit" and r["tool"] == "import"]
     assert trail and all(r["actor"] == "cli" and r["change"] == "create" for r in trail)
     assert min(r["id"] for r in trail) > max(r["id"] for r in first[1:] if r["type"] == "audit")
+    # Not exported, the text of the events before each event in its session is rebuilt as it was.
+    texts = await preceding_texts(rich_store)
+    assert any(texts.values()) and await preceding_texts(tmp_path / "copy.db") == texts
+
+
+async def preceding_texts(db: Path) -> dict[int, str | None]:
+    async with Database.open(db, busy_timeout=5.0) as database:
+        return {int(row[0]): row[1] for row in await database.fetchall("SELECT id, preceding FROM memories")}
 
 
 async def test_importing_the_same_file_twice_adds_nothing(rich_store: Path, tmp_path: Path) -> None:
