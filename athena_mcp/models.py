@@ -110,6 +110,7 @@ class Explanation(BaseModel):
     lexical: SignalExplanation | None = None
     dense: SignalExplanation | None = None
     context: ContextExplanation | None = None
+    window: str | None = Field(None, description="Time the query names, when the hit is of it")
     graph: GraphExplanation | None = None
     fused: float = Field(
         description="Weighted sum of the signals' rescaled scores plus any context, before normalisation"

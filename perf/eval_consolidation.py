@@ -137,7 +137,7 @@ async def recall_with_products(
     for question in haystack.questions:
         for name, memory_filter in (("events", events_only), ("events+products", with_products)):
             result = await services.search.search(
-                SearchRequest(question.query, memory_filter, QUESTION_DEPTH)
+                SearchRequest(question.query, memory_filter, QUESTION_DEPTH, now=question.asked_at)
             )
             covered: list[set[str]] = [
                 set(sources.get(hit.id, ())) | ({hit.source} if hit.source else set())

@@ -28,6 +28,9 @@ class Question:
     query: str
     relevant: frozenset[str]
     category: str
+    # When it was asked, for the times it names relative to then ("3 days ago"): LongMemEval's
+    # question date; for LoCoMo, which gives none, the conversation's last session.
+    asked_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,13 @@ def locomo(path: Path) -> Iterator[Haystack]:
                     text += f" and shared {turn['blip_caption']}"
                 documents.append(Document(turn["dia_id"], text, moment, key))
         known = {document.key for document in documents}
+        asked_at = max((d.timestamp for d in documents if d.timestamp is not None), default=None)
         questions = []
         for qa in sample["qa"]:
             evidence = frozenset(ref for ref in evidence_ids(qa.get("evidence", [])) if ref in known)
             if evidence:
-                questions.append(Question(qa["question"], evidence, LOCOMO_CATEGORIES[qa["category"]]))
+                category = LOCOMO_CATEGORIES[qa["category"]]
+                questions.append(Question(qa["question"], evidence, category, asked_at))
         yield Haystack(f"locomo-{sample['sample_id']}", documents, questions)
 
 
@@ -89,13 +94,15 @@ def locomo_facts(path: Path) -> Iterator[Haystack]:
         for document in documents:
             for turn in cites[document.content]:
                 citing.setdefault(turn, set()).add(document.key)
+        asked_at = max((moment for moment in moments.values() if moment is not None), default=None)
         questions = []
         for qa in sample["qa"]:
             relevant = frozenset(
                 key for turn in evidence_ids(qa.get("evidence", [])) for key in citing.get(turn, ())
             )
             if relevant:
-                questions.append(Question(qa["question"], relevant, LOCOMO_CATEGORIES[qa["category"]]))
+                category = LOCOMO_CATEGORIES[qa["category"]]
+                questions.append(Question(qa["question"], relevant, category, asked_at))
         yield Haystack(f"locomo-facts-{sample['sample_id']}", documents, questions, kind="fact")
 
 
@@ -159,5 +166,8 @@ def longmemeval(path: Path, granularity: str) -> Iterator[Haystack]:
         if granularity == "session":
             relevant = set(item["answer_session_ids"]) & {document.key for document in documents}
         if relevant:
-            question = Question(item["question"], frozenset(relevant), item["question_type"])
+            asked_at = datetime.strptime(item["question_date"], "%Y/%m/%d (%a) %H:%M").replace(tzinfo=UTC)
+            question = Question(
+                item["question"], frozenset(relevant), item["question_type"], asked_at.timestamp()
+            )
             yield Haystack(f"lme-{item['question_id']}-{granularity}", documents, [question])

@@ -109,7 +109,7 @@ async def evaluate(
                 (question.category, scorer(baseline.rank(question.query, depth), question))
             )
             for mode, (signals, expand) in MODES.items():
-                hits = await rank(services, haystack, question.query, signals, depth, expand)
+                hits = await rank(services, haystack, question, signals, depth, expand)
                 per_question[mode].append((question.category, scorer([h.key for h in hits], question)))
                 if mode == CALIBRATED_MODE:
                     # Before calibration, hits were ordered and scored by the relative score alone.
@@ -204,16 +204,22 @@ class RankedHit:
 
 
 async def rank(
-    services: Services, haystack: Haystack, query: str, signals: tuple[Signal, ...], depth: int, expand: bool
+    services: Services,
+    haystack: Haystack,
+    question: Question,
+    signals: tuple[Signal, ...],
+    depth: int,
+    expand: bool,
 ) -> list[RankedHit]:
     """The hits best first."""
     request = SearchRequest(
-        query,
+        question.query,
         haystack_filter(haystack),
         limit=depth,
         signals=signals,
         explain=True,
         expand_graph=expand,
+        now=question.asked_at,
     )
     result = await services.search.search(request)
     return [

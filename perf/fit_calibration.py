@@ -44,6 +44,7 @@ async def collect(services: Services, name: str, haystacks: list[Haystack]) -> l
                 haystack_filter(haystack),
                 limit=POOL,
                 explain=True,
+                now=question.asked_at,
             )
             for rank, hit in enumerate((await services.search.search(request)).results, start=1):
                 assert hit.explain is not None

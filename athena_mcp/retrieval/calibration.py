@@ -39,6 +39,12 @@ class Evidence:
         intercept, coverage, relative = COEFFICIENTS
         return 1 / (1 + math.exp(-(intercept + coverage * self.coverage + relative * self.relative)))
 
+    def lifted(self, factor: float) -> Evidence:
+        """The evidence with its relative part raised `factor` times, to order by something the fit
+        does not hold, such as the time the query names (search.py). Not capped at 1, so that hits
+        lifted alike keep their order; a score to report is never lifted."""
+        return Evidence(self.coverage, self.relative * factor)
+
 
 def ceiling(coverage: float) -> float:
     """The most relevance any hit can have when the best lexical match holds `coverage` of the query:

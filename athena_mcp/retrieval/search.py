@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
@@ -20,12 +22,13 @@ from athena_mcp.retrieval.calibration import ceiling, evidence_of
 from athena_mcp.retrieval.context import add_neighbour_context
 from athena_mcp.retrieval.fusion import FusedCandidate, Signal, fuse
 from athena_mcp.retrieval.graph_expansion import add_graph_expansion
+from athena_mcp.retrieval.time_window import named_window
 from athena_mcp.retrieval.usage import UsageLog
 from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.store import consolidation, fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.memories import get_memories
+from athena_mcp.store.memories import get_memories, occurred_between
 
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
@@ -33,6 +36,11 @@ MIN_CANDIDATES = 50
 SIGNAL_WEIGHTS: dict[Signal, float] = {"lexical": 0.6, "dense": 0.4}
 # Rough size of a result in tokens: about four characters of its JSON a token.
 CHARS_PER_TOKEN = 4
+# How many times its relative part a memory of the time the query names (time_window.py) counts
+# for in the ordering. On the LoCoMo dev conversations, where 103 of 997 questions name a day or a
+# month, 2 / 3 / 5 took hybrid recall@5 / @10 from 0.721 / 0.806 to 0.734 / 0.817, 0.735 / 0.823
+# and 0.738 / 0.824 (PRODUCTION_READINESS, "Ranking").
+TIME_LIFT = 3.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class SearchRequest:
     # Whether the hits count as used (decay keeps used memories raw longer): a person browsing the
     # store with the viewer or the explorer is not the agent using its memory.
     counts_as_use: bool = True
+    # The time "yesterday" or "3 days ago" in the query counts back from; None: now. The
+    # evaluation sets it to when the dataset's question was asked.
+    now: float | None = None
 
 
 class HybridSearcher:
@@ -108,8 +119,19 @@ class HybridSearcher:
                 self._database, candidates, request.memory_filter, request.limit
             )
         evidence = {c.id: evidence_of(c, ranked, best_lexical, best_possible, depth) for c in candidates}
-        # Stable: equal relevance keeps the fused order (ties there go to the newer memory).
-        candidates.sort(key=lambda c: -evidence[c.id].relevance * (1 + request.lift.get(c.id, 0.0)))
+        window = named_window(request.query, time.time() if request.now is None else request.now)
+        in_window = (
+            await occurred_between(self._database, [c.id for c in candidates], window.start, window.end)
+            if window is not None
+            else set()
+        )
+        # The named time raises a memory's relative part for the ordering; its reported score stays
+        # the calibrated one. Stable: equal relevance keeps the fused order (ties: the newer memory).
+        ordering = {
+            c.id: evidence[c.id].lifted(TIME_LIFT) if c.id in in_window else evidence[c.id]
+            for c in candidates
+        }
+        candidates.sort(key=lambda c: -ordering[c.id].relevance * (1 + request.lift.get(c.id, 0.0)))
         top = await self._first_hand(candidates, request.limit)
         memories = await get_memories(self._database, [c.id for c in top])
         hits: list[RecallHit] = []
@@ -131,6 +153,9 @@ class HybridSearcher:
                     else ContextExplanation(
                         neighbour=candidate.context[0], contribution=candidate.context[1]
                     ),
+                    window=None
+                    if window is None or candidate.id not in in_window
+                    else f"{window.phrase}: {_day(window.start)} to {_day(window.end)}",
                     graph=None
                     if candidate.graph is None
                     else GraphExplanation(
@@ -184,3 +209,7 @@ class HybridSearcher:
         """The lexical candidates, and the best BM25 score possible for the query (calibration.py)."""
         found = await fts.lexical_search(self._database, query, memory_filter, depth)
         return found, (await self._best_lexical.score(self._database, query)) if found else 0.0
+
+
+def _day(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).date().isoformat()

@@ -359,6 +359,16 @@ async def refresh_preceding(tx: Transaction, ids: Sequence[int]) -> None:
     )
 
 
+async def occurred_between(db: Database, ids: Sequence[int], start: float, end: float) -> set[int]:
+    """Which of `ids` have their own time in [start, end)."""
+    rows = await db.fetchall(
+        "SELECT id FROM memories WHERE id IN (SELECT value FROM json_each(?)) AND occurred_at >= ? "
+        "AND occurred_at < ?",
+        (json.dumps(list(ids)), start, end),
+    )
+    return {int(row[0]) for row in rows}
+
+
 async def ids_matching(
     db: Database | Transaction, ids: Sequence[int], memory_filter: MemoryFilter
 ) -> set[int]:
