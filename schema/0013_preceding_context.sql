@@ -3,8 +3,8 @@
 -- words are often split between a turn and the ones it answers ("... after the road trip?" asked
 -- of "we just did it yesterday!" after "the road trip was insane"). On the LoCoMo dev split this
 -- took hybrid recall@5 / @10 from 0.663 / 0.767 to 0.721 / 0.806 (PRODUCTION_READINESS.md, issue 17).
--- Derived: store/memories.py keeps it in step when events arrive, are forgotten or come back, and
--- an import recomputes it; it is not exported.
+-- Derived: store/memories.py keeps it in step when events arrive, are forgotten or come back; an
+-- import and `doctor --repair` recompute it; it is not exported.
 ALTER TABLE memories ADD COLUMN preceding TEXT;
 
 DROP TRIGGER memories_fts_insert;
@@ -12,17 +12,22 @@ DROP TRIGGER memories_fts_delete;
 DROP TRIGGER memories_fts_update;
 DROP TABLE memories_fts;
 
+-- The active events of a session in order: what each event's preceding text is read from. Without
+-- it, compacting a long session reread every event already forgotten for each one it folded.
+CREATE INDEX memories_active_by_session ON memories (session_id, namespace, occurred_at, id)
+    WHERE system = 'episodic' AND status = 'active' AND session_id IS NOT NULL;
+
+-- Active events only: a forgotten event holds no one's text (store/memories.py).
 UPDATE memories SET preceding = (
     SELECT group_concat(p.content, char(10)) FROM (
         SELECT content FROM memories p
         WHERE p.session_id = memories.session_id AND p.namespace = memories.namespace
           AND p.system = 'episodic' AND p.status = 'active'
-          AND (p.occurred_at < memories.occurred_at
-               OR (p.occurred_at = memories.occurred_at AND p.id < memories.id))
+          AND (p.occurred_at, p.id) < (memories.occurred_at, memories.id)
         ORDER BY p.occurred_at DESC, p.id DESC LIMIT 2
     ) p
 )
-WHERE system = 'episodic' AND session_id IS NOT NULL;
+WHERE system = 'episodic' AND status = 'active' AND session_id IS NOT NULL;
 
 CREATE VIRTUAL TABLE memories_fts USING fts5 (
     content,

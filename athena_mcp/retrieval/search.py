@@ -41,6 +41,7 @@ CHARS_PER_TOKEN = 4
 # month, 2 / 3 / 5 took hybrid recall@5 / @10 from 0.721 / 0.806 to 0.734 / 0.817, 0.735 / 0.823
 # and 0.738 / 0.824 (PRODUCTION_READINESS, "Ranking").
 TIME_LIFT = 3.0
+DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class HybridSearcher:
                     ),
                     window=None
                     if window is None or candidate.id not in in_window
-                    else f"{window.phrase}: {_day(window.start)} to {_day(window.end)}",
+                    else f"{window.phrase}: {_day(window.start)} to {_day(window.end - DAY)}",
                     graph=None
                     if candidate.graph is None
                     else GraphExplanation(
@@ -188,7 +189,7 @@ class HybridSearcher:
         from events) ranked below an event it came from: the agent has that first-hand already, and
         the place goes to the next memory. Without this, products pushed the evidence of 0.5 % of the
         LoCoMo dev questions out of the top 10; with it, 0.1 % (perf.eval_consolidation)."""
-        sources = await consolidation.sources_of(self._database, [c.id for c in candidates[: 2 * limit]])
+        sources = await consolidation.sources_of(self._database, [c.id for c in candidates])
         kept: list[FusedCandidate] = []
         for candidate in candidates:
             if len(kept) == limit:

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 DAY_SLACK = timedelta(days=1)
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
-_MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
+_MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name} | {"sept": 9}
 _WEEKDAYS = {name.lower(): number for number, name in enumerate(calendar.day_name)}
 _NUMBERS = {
     word: number
@@ -44,7 +44,10 @@ def named_window(query: str, now: float) -> TimeWindow | None:
     today = datetime.fromtimestamp(now, tz=UTC).date()
     for pattern, read in PATTERNS:
         for match in pattern.finditer(text):
-            window = read(match, today)
+            try:
+                window = read(match, today)
+            except (ValueError, OverflowError):  # "February 30", "May 0000", "a million years ago"
+                continue
             if window is not None:
                 start, end = window
                 return TimeWindow(_seconds(start), _seconds(end), match.group(0).strip())
@@ -60,13 +63,6 @@ def _seconds(day: date) -> float:
 
 def _around(day: date) -> Span:
     return day - DAY_SLACK, day + timedelta(days=1) + DAY_SLACK
-
-
-def _day(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:  # "February 30"
-        return None
 
 
 def _month_span(year: int, month: int) -> Span:
@@ -89,18 +85,15 @@ def _back(today: date, count: int, unit: str) -> date:
 
 
 def _month_day_year(match: re.Match[str], today: date) -> Span | None:
-    day = _day(int(match[3]), _MONTHS[match[1]], int(match[2]))
-    return None if day is None else _around(day)
+    return _around(date(int(match[3]), _MONTHS[match[1]], int(match[2])))
 
 
 def _day_month_year(match: re.Match[str], today: date) -> Span | None:
-    day = _day(int(match[3]), _MONTHS[match[2]], int(match[1]))
-    return None if day is None else _around(day)
+    return _around(date(int(match[3]), _MONTHS[match[2]], int(match[1])))
 
 
 def _iso_day(match: re.Match[str], today: date) -> Span | None:
-    day = _day(int(match[1]), int(match[2]), int(match[3]))
-    return None if day is None else _around(day)
+    return _around(date(int(match[1]), int(match[2]), int(match[3])))
 
 
 def _month_year(match: re.Match[str], today: date) -> Span | None:
@@ -157,6 +150,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = (
     (re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+ago\b"), _ago),
     (re.compile(r"\b(yesterday|today)\b"), _yesterday),
     (re.compile(r"\blast\s+(" + "|".join(_WEEKDAYS) + r")\b"), _last_weekday),
-    (re.compile(rf"\b(?:in\s+)?the\s+(?:past|last)\s+(?:{_COUNT}\s+)?{_UNIT}\b"), _past),
-    (re.compile(r"\blast\s+(week|month|year)\b"), _last_period),
+    # Not followed by "of": "the last day of the trip", "the last year of college" name no time.
+    (re.compile(rf"\b(?:in\s+)?the\s+(?:past|last)\s+(?:{_COUNT}\s+)?{_UNIT}\b(?!\s+of\b)"), _past),
+    (re.compile(r"\blast\s+(week|month|year)\b(?!\s+of\b)"), _last_period),
 )

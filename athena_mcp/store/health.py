@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from athena_mcp.errors import StoreFault
-from athena_mcp.store import graph, vectors
+from athena_mcp.store import graph, memories, vectors
 from athena_mcp.store.database import Database, Transaction
 
 _MISSING_VECTORS = (
@@ -42,7 +42,14 @@ class Finding:
 async def examine(db: Database) -> list[Finding]:
     """Every check, in order; none of them writes."""
     findings = []
-    problems = [row[0] for row in await db.fetchall("PRAGMA integrity_check")]
+    try:
+        problems = [row[0] for row in await db.fetchall("PRAGMA integrity_check")]
+    except StoreFault:
+        # SQLite gives up on some damaged pages (a scribbled b-tree header) instead of listing them;
+        # nothing after this check can be trusted.
+        return [
+            Finding("integrity", False, "the check could not read the file: database disk image is malformed")
+        ]
     findings.append(
         Finding("integrity", problems == ["ok"], "ok" if problems == ["ok"] else "; ".join(problems[:5]))
     )
@@ -77,6 +84,7 @@ async def _vector_findings(db: Database) -> list[Finding]:
 
 async def repair(tx: Transaction) -> None:
     """Rebuild every derived index from the canonical tables."""
+    await memories.rebuild_preceding(tx)
     await tx.execute("INSERT INTO memories_fts (memories_fts) VALUES ('rebuild')")
     if await vectors.stored_identity(tx) is not None:
         missing = [int(row[0]) for row in await tx.fetchall(_MISSING_VECTORS)]

@@ -203,8 +203,6 @@ async def update_memory(
             current.id,
         ),
     )
-    if changes.content is not None:
-        await refresh_preceding(tx, [current.id])
 
 
 async def set_status(tx: Transaction, memory_id: int, status: str, reason: str | None) -> None:
@@ -331,31 +329,43 @@ _SAME_SESSION = (
     "x.session_id = m.session_id AND x.namespace = m.namespace AND x.system = 'episodic' "
     "AND x.status = 'active'"
 )
-_REFRESHED = (
-    "m.id IN (SELECT value FROM json_each(:ids)) AND m.system = 'episodic' AND m.session_id IS NOT NULL"
+_SESSIONED = "m.system = 'episodic' AND m.session_id IS NOT NULL"
+# A forgotten event keeps no one's text: what it held must go when that event is purged.
+_PRECEDING_TEXT = (
+    "CASE WHEN m.status = 'active' THEN (SELECT group_concat(x.content, char(10)) FROM (SELECT x.content "
+    f"FROM memories x WHERE {_SAME_SESSION} AND (x.occurred_at, x.id) < (m.occurred_at, m.id) "
+    f"ORDER BY x.occurred_at DESC, x.id DESC LIMIT {PRECEDING_REACH}) x) END"
 )
 
 
 async def refresh_preceding(tx: Transaction, ids: Sequence[int]) -> None:
     """Bring the preceding text of these events, and of the events whose preceding text may hold
-    theirs (the PRECEDING_REACH active ones after each), up to date: after events arrive, change, are
+    theirs (the PRECEDING_REACH active ones after each), up to date: after events arrive, are
     forgotten or come back. Only rows whose text changes are written, so the index is touched once."""
     if not ids:
         return
     followers = await tx.fetchall(
         f"SELECT DISTINCT f.id FROM memories m JOIN memories f ON f.id IN (SELECT x.id FROM memories x "
         f"WHERE {_SAME_SESSION} AND (x.occurred_at, x.id) > (m.occurred_at, m.id) "
-        f"ORDER BY x.occurred_at, x.id LIMIT {PRECEDING_REACH}) WHERE {_REFRESHED}",
-        {"ids": json.dumps(list(ids))},
+        f"ORDER BY x.occurred_at, x.id LIMIT {PRECEDING_REACH}) "
+        f"WHERE m.id IN (SELECT value FROM json_each(?)) AND {_SESSIONED}",
+        (json.dumps(list(ids)),),
     )
-    every = json.dumps(sorted({*ids, *(int(row[0]) for row in followers)}))
+    every = sorted({*ids, *(int(row[0]) for row in followers)})
+    await _write_preceding(tx, "m.id IN (SELECT value FROM json_each(?))", [json.dumps(every)])
+
+
+async def rebuild_preceding(tx: Transaction) -> None:
+    """Recompute every event's preceding text (doctor --repair)."""
+    await _write_preceding(tx, "1", [])
+
+
+async def _write_preceding(tx: Transaction, which: str, params: list[Any]) -> None:
     await tx.execute(
-        "UPDATE memories SET preceding = fresh.text FROM (SELECT m.id, (SELECT group_concat(x.content, "
-        f"char(10)) FROM (SELECT x.content FROM memories x WHERE {_SAME_SESSION} "
-        "AND (x.occurred_at, x.id) < (m.occurred_at, m.id) ORDER BY x.occurred_at DESC, x.id DESC "
-        f"LIMIT {PRECEDING_REACH}) x) AS text FROM memories m WHERE {_REFRESHED}) AS fresh "
+        f"UPDATE memories SET preceding = fresh.text FROM (SELECT m.id, {_PRECEDING_TEXT} AS text "
+        f"FROM memories m WHERE {which} AND {_SESSIONED}) AS fresh "
         "WHERE memories.id = fresh.id AND memories.preceding IS NOT fresh.text",
-        {"ids": every},
+        params,
     )
 
 

@@ -68,9 +68,9 @@ async def test_neighbours_are_found_through_the_session_index(settings, minilm):
         sql = adjacent_events_sql(len(NEIGHBOUR_WEIGHTS))
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", ("[1]",))
     steps = [row[3] for row in plan]
-    assert sum("USING INDEX memories_by_session" in step for step in steps) == 2 * len(NEIGHBOUR_WEIGHTS), (
-        steps
-    )
+    # The index of the sessions' active events (schema/0013_preceding_context.sql).
+    found = sum("USING INDEX memories_active_by_session" in step for step in steps)
+    assert found == 2 * len(NEIGHBOUR_WEIGHTS), steps
 
 
 async def test_neighbours_are_reported_with_their_distance_up_to_the_reach(settings, minilm):

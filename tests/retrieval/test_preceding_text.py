@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from athena_mcp.store import fts, memories
+from athena_mcp.store import compaction, fts, health, memories
 from athena_mcp.store.database import Database, Transaction
 from athena_mcp.store.filters import MemoryFilter
 from athena_mcp.store.memories import NewMemory
@@ -154,3 +154,53 @@ async def test_the_migration_gives_existing_events_their_preceding_text(tmp_path
         assert await migrate(database) == added.version
         assert await preceding(database, 3) == f"{ROAD_TRIP[1]}\n{ROAD_TRIP[0]}"
         assert await lexical(database, "coast") == [1, 2, 3]
+
+
+async def test_a_word_said_only_in_the_turns_before_counts_less_than_said_in_the_event(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        async with services.database.transaction() as tx:
+            ids = await memories.insert_memories(
+                tx, [event(text, at=float(n)) for n, text in enumerate(ROAD_TRIP)]
+            )
+        found = dict(
+            await fts.lexical_search(services.database, "coast", MemoryFilter(namespaces=("default",)), 10)
+        )
+        assert found[ids[0]] > found[ids[1]] > 0 and found[ids[2]] > 0
+
+
+async def test_a_purged_event_leaves_none_of_its_words_in_any_other(settings, minilm):
+    """A forgotten event holds no one's text: when the event before it is purged later, nothing of
+    that event is left in the store."""
+    async with services_for(settings, minilm) as services:
+        async with services.database.transaction() as tx:
+            secret, forgotten, _ = await memories.insert_memories(
+                tx, [event("my password is hunter2", at=0.0), event("noted", at=1.0), event("thanks", at=2.0)]
+            )
+            (digest,) = await memories.insert_memories(
+                tx, [NewMemory("semantic", "default", "episode", "a digest")]
+            )
+        await services.semantic.forget("default", forgotten, "not wanted")
+        assert await preceding(services.database, forgotten) is None
+        async with services.database.transaction() as tx:
+            assert await compaction.compact(tx, [(secret, digest, 0.1)], now=10.0, restorable_until=11.0)
+            await compaction.purge_expired(tx, now=12.0, namespace=None)
+        rows = await services.database.fetchall("SELECT id FROM memories WHERE preceding LIKE '%hunter2%'")
+        assert rows == []
+        assert (
+            await services.database.fetchall(
+                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH 'hunter2'"
+            )
+            == []
+        )
+
+
+async def test_doctor_repair_rebuilds_the_preceding_text(settings, minilm):
+    async with services_for(settings, minilm) as services:
+        async with services.database.transaction() as tx:
+            ids = await memories.insert_memories(
+                tx, [event(text, at=float(n)) for n, text in enumerate(ROAD_TRIP)]
+            )
+            await tx.execute("UPDATE memories SET preceding = 'stale words' WHERE id = ?", (ids[2],))
+            await health.repair(tx)
+        assert await preceding(services.database, ids[2]) == f"{ROAD_TRIP[1]}\n{ROAD_TRIP[0]}"
+        assert await lexical(services.database, "stale") == []

@@ -35,6 +35,7 @@ def days(query: str) -> tuple[date, date, str] | None:
         ),
         ("deploys on 2023-03-02", (date(2023, 3, 1), date(2023, 3, 4), "2023-03-02")),
         ("What setback came in Oct 2023?", (date(2023, 10, 1), date(2023, 11, 1), "oct 2023")),
+        ("the launch in Sept 2023", (date(2023, 9, 1), date(2023, 10, 1), "sept 2023")),
         ("What happened in December 2022?", (date(2022, 12, 1), date(2023, 1, 1), "december 2022")),
         ("What did I share 5 days ago?", (date(2023, 3, 14), date(2023, 3, 17), "5 days ago")),
         ("What broke two weeks ago?", (date(2023, 3, 3), date(2023, 3, 10), "two weeks ago")),
@@ -66,6 +67,10 @@ def test_the_time_a_query_names_is_read_as_a_window(query, expected):
         "How many days ago did I watch the Super Bowl?",
         "May I ask about the deploy?",
         "What happened on February 30, 2023?",  # no such day
+        "in December 9999",  # past the calendar's end
+        "on December 31, 9999",
+        "the last day of the trip",  # a last, not a time
+        "what I learnt in the last year of college",
         "Where is the staging database?",
     ],
 )
@@ -89,5 +94,5 @@ async def test_recall_ranks_the_memories_of_the_named_day_first_and_says_why(set
         named = await call(client, "recall", query="What did we deploy on March 8, 2023?", explain=True)
         first = named["results"][0]
         assert first["id"] == ids[1]
-        assert first["explain"]["window"] == "march 8, 2023: 2023-03-07 to 2023-03-10"
+        assert first["explain"]["window"] == "march 8, 2023: 2023-03-07 to 2023-03-09"
         assert [hit["explain"]["window"] for hit in named["results"][1:]] == [None, None]
