@@ -45,12 +45,10 @@ def named_window(query: str, now: float) -> TimeWindow | None:
     for pattern, read in PATTERNS:
         for match in pattern.finditer(text):
             try:
-                window = read(match, today)
+                start, end = read(match, today)
             except (ValueError, OverflowError):  # "February 30", "May 0000", "a million years ago"
                 continue
-            if window is not None:
-                start, end = window
-                return TimeWindow(_seconds(start), _seconds(end), match.group(0).strip())
+            return TimeWindow(_seconds(start), _seconds(end), match.group(0).strip())
     return None
 
 
@@ -84,23 +82,23 @@ def _back(today: date, count: int, unit: str) -> date:
     return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
 
 
-def _month_day_year(match: re.Match[str], today: date) -> Span | None:
+def _month_day_year(match: re.Match[str], today: date) -> Span:
     return _around(date(int(match[3]), _MONTHS[match[1]], int(match[2])))
 
 
-def _day_month_year(match: re.Match[str], today: date) -> Span | None:
+def _day_month_year(match: re.Match[str], today: date) -> Span:
     return _around(date(int(match[3]), _MONTHS[match[2]], int(match[1])))
 
 
-def _iso_day(match: re.Match[str], today: date) -> Span | None:
+def _iso_day(match: re.Match[str], today: date) -> Span:
     return _around(date(int(match[1]), int(match[2]), int(match[3])))
 
 
-def _month_year(match: re.Match[str], today: date) -> Span | None:
+def _month_year(match: re.Match[str], today: date) -> Span:
     return _month_span(int(match[2]), _MONTHS[match[1]])
 
 
-def _ago(match: re.Match[str], today: date) -> Span | None:
+def _ago(match: re.Match[str], today: date) -> Span:
     count, unit = _count(match[1]), match[2]
     then = _back(today, count, unit)
     if unit == "day":
@@ -110,26 +108,26 @@ def _ago(match: re.Match[str], today: date) -> Span | None:
     return then - half, then + half + timedelta(days=1)
 
 
-def _since_ago(match: re.Match[str], today: date) -> Span | None:
+def _since_ago(match: re.Match[str], today: date) -> Span:
     """ "since I started again three weeks ago": from then until now."""
     return _back(today, _count(match[1]), match[2]) - DAY_SLACK, today + timedelta(days=1)
 
 
-def _yesterday(match: re.Match[str], today: date) -> Span | None:
+def _yesterday(match: re.Match[str], today: date) -> Span:
     return _around(today - timedelta(days=1) if match[1] == "yesterday" else today)
 
 
-def _last_weekday(match: re.Match[str], today: date) -> Span | None:
+def _last_weekday(match: re.Match[str], today: date) -> Span:
     back = (today.weekday() - _WEEKDAYS[match[1]]) % 7 or 7
     return _around(today - timedelta(days=back))
 
 
-def _past(match: re.Match[str], today: date) -> Span | None:
+def _past(match: re.Match[str], today: date) -> Span:
     count = _count(match[1]) if match[1] else 1
     return _back(today, count, match[2]), today + timedelta(days=1)
 
 
-def _last_period(match: re.Match[str], today: date) -> Span | None:
+def _last_period(match: re.Match[str], today: date) -> Span:
     unit = match[1]
     if unit == "week":
         monday = today - timedelta(days=today.weekday())
@@ -140,7 +138,7 @@ def _last_period(match: re.Match[str], today: date) -> Span | None:
     return date(today.year - 1, 1, 1), date(today.year, 1, 1)
 
 
-Reader = Callable[[re.Match[str], date], Span | None]
+Reader = Callable[[re.Match[str], date], Span]
 PATTERNS: tuple[tuple[re.Pattern[str], Reader], ...] = (
     (re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b"), _month_day_year),
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(\d{{4}})\b"), _day_month_year),
