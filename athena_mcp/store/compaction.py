@@ -90,15 +90,15 @@ async def compact(
         current = found.get(memory_id)
         if current is None or current.status != "active":
             continue
-        await memories.set_status(tx, memory_id, "forgotten", COMPACTED_REASON.format(digest=digest_id))
         await vectors.set_vector_active(tx, memory_id, False)
         await tx.execute(
             "INSERT INTO compactions (memory_id, digest_id, score, compacted_at, restorable_until) "
             "VALUES (?, ?, ?, ?, ?)",
             (memory_id, digest_id, score, now, restorable_until),
         )
-        done.append(memory_id)
-    return done
+        done.append((memory_id, COMPACTED_REASON.format(digest=digest_id)))
+    await memories.set_statuses(tx, done, "forgotten")
+    return [memory_id for memory_id, _ in done]
 
 
 async def undo(tx: Transaction, namespace: str, memory_ids: Sequence[int]) -> list[int]:
@@ -111,9 +111,9 @@ async def undo(tx: Transaction, namespace: str, memory_ids: Sequence[int]) -> li
     )
     restored = [int(row[0]) for row in rows]
     for memory_id in restored:
-        await memories.set_status(tx, memory_id, "active", None)
         await vectors.set_vector_active(tx, memory_id, True)
         await tx.execute("UPDATE compactions SET undone_at = ? WHERE memory_id = ?", (time.time(), memory_id))
+    await memories.set_statuses(tx, [(memory_id, None) for memory_id in restored], "active")
     return restored
 
 
