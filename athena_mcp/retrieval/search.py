@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from athena_mcp.embeddings.service import EmbeddingService
@@ -28,7 +27,7 @@ from athena_mcp.retrieval.vector_mirror import VectorMirror
 from athena_mcp.store import consolidation, fts
 from athena_mcp.store.database import Database
 from athena_mcp.store.filters import MemoryFilter
-from athena_mcp.store.memories import get_memories, occurred_between
+from athena_mcp.store.memories import get_memories, ids_matching
 
 # How deep each signal looks before fusion, relative to the number of results asked for.
 CANDIDATE_FACTOR = 5
@@ -41,7 +40,6 @@ CHARS_PER_TOKEN = 4
 # month, 2 / 3 / 5 took hybrid recall@5 / @10 from 0.721 / 0.806 to 0.734 / 0.817, 0.735 / 0.823
 # and 0.738 / 0.824 (PRODUCTION_READINESS, "Ranking").
 TIME_LIFT = 3.0
-DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,11 @@ class HybridSearcher:
         evidence = {c.id: evidence_of(c, ranked, best_lexical, best_possible, depth) for c in candidates}
         window = named_window(request.query, time.time() if request.now is None else request.now)
         in_window = (
-            await occurred_between(self._database, [c.id for c in candidates], window.start, window.end)
+            await ids_matching(
+                self._database,
+                [c.id for c in candidates],
+                replace(request.memory_filter, since=window.start, until=window.end),
+            )
             if window is not None
             else set()
         )
@@ -154,9 +156,7 @@ class HybridSearcher:
                     else ContextExplanation(
                         neighbour=candidate.context[0], contribution=candidate.context[1]
                     ),
-                    window=None
-                    if window is None or candidate.id not in in_window
-                    else f"{window.phrase}: {_day(window.start)} to {_day(window.end - DAY)}",
+                    window=None if window is None or candidate.id not in in_window else window.describe(),
                     graph=None
                     if candidate.graph is None
                     else GraphExplanation(
@@ -210,7 +210,3 @@ class HybridSearcher:
         """The lexical candidates, and the best BM25 score possible for the query (calibration.py)."""
         found = await fts.lexical_search(self._database, query, memory_filter, depth)
         return found, (await self._best_lexical.score(self._database, query)) if found else 0.0
-
-
-def _day(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).date().isoformat()

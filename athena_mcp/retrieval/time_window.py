@@ -37,6 +37,12 @@ class TimeWindow:
     end: float  # exclusive
     phrase: str  # the words of the query that named it
 
+    def describe(self) -> str:
+        """The phrase and the days it covers: "june 2023: 2023-06-01 to 2023-06-30"."""
+        first = datetime.fromtimestamp(self.start, tz=UTC).date()
+        last = datetime.fromtimestamp(self.end, tz=UTC).date() - timedelta(days=1)
+        return f"{self.phrase}: {first.isoformat()} to {last.isoformat()}"
+
 
 def named_window(query: str, now: float) -> TimeWindow | None:
     """The window of time the query names, or None."""

@@ -290,9 +290,15 @@ async def leading_facts(db: Database, namespaces: Sequence[str], limit: int) -> 
     return [memory_from_row(row) for row in rows]
 
 
+# The active events of event m's session and namespace (the events x around it).
+_SAME_SESSION = (
+    "x.session_id = m.session_id AND x.namespace = m.namespace AND x.system = 'episodic' "
+    "AND x.status = 'active'"
+)
+_SESSIONED = "m.system = 'episodic' AND m.session_id IS NOT NULL"
 _NEIGHBOUR = (
-    "(SELECT x.id FROM memories x WHERE x.session_id = m.session_id AND x.namespace = m.namespace "
-    "AND x.system = 'episodic' AND x.status = 'active' AND (x.occurred_at, x.id) {op} (m.occurred_at, m.id) "
+    f"(SELECT x.id FROM memories x WHERE {_SAME_SESSION} "
+    "AND (x.occurred_at, x.id) {op} (m.occurred_at, m.id) "
     "ORDER BY x.occurred_at {order}, x.id {order} LIMIT 1 OFFSET {offset})"
 )
 
@@ -309,7 +315,7 @@ def adjacent_events_sql(reach: int) -> str:
     )
     return (
         f"SELECT m.id, {neighbours} FROM memories m WHERE m.id IN (SELECT value FROM json_each(?)) "
-        "AND m.system = 'episodic' AND m.session_id IS NOT NULL"
+        f"AND {_SESSIONED}"
     )
 
 
@@ -331,11 +337,6 @@ async def adjacent_events(db: Database, ids: Sequence[int], reach: int) -> dict[
 # The lexical index reads each event beside the text of the active events just before it in its
 # session (schema/0013_preceding_context.sql): this many of them.
 PRECEDING_REACH = 2
-_SAME_SESSION = (
-    "x.session_id = m.session_id AND x.namespace = m.namespace AND x.system = 'episodic' "
-    "AND x.status = 'active'"
-)
-_SESSIONED = "m.system = 'episodic' AND m.session_id IS NOT NULL"
 # A forgotten event keeps no one's text: what it held must go when that event is purged.
 _PRECEDING_TEXT = (
     "CASE WHEN m.status = 'active' THEN (SELECT group_concat(x.content, char(10)) FROM (SELECT x.content "
@@ -373,16 +374,6 @@ async def _write_preceding(tx: Transaction, which: str, params: list[Any]) -> No
         "WHERE memories.id = fresh.id AND memories.preceding IS NOT fresh.text",
         params,
     )
-
-
-async def occurred_between(db: Database, ids: Sequence[int], start: float, end: float) -> set[int]:
-    """Which of `ids` have their own time in [start, end)."""
-    rows = await db.fetchall(
-        "SELECT id FROM memories WHERE id IN (SELECT value FROM json_each(?)) AND occurred_at >= ? "
-        "AND occurred_at < ?",
-        (json.dumps(list(ids)), start, end),
-    )
-    return {int(row[0]) for row in rows}
 
 
 async def ids_matching(
