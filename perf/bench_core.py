@@ -8,6 +8,8 @@ batches with vectors the real model computed once and cached (perf/embedding_cac
 - the same through the hybrid searcher alone (`services.search`), so the protocol's share is visible;
 - the lexical top-10 alone: FTS5 through the store API and rank-bm25 (BM25Okapi) over the same
   texts and questions, side by side, and the ratio of their medians;
+- what the search finds at that size: recall@10 of the LoCoMo questions' evidence turns among all the
+  store's memories, lexical alone and hybrid (questions whose evidence the store holds);
 - `remember` latency, one fact per MCP call (embedding, near-duplicate check, write);
 - the database size per memory after a WAL checkpoint.
 Then ingestion throughput per `record_events` batch size on a fresh store with the model itself (no
@@ -220,9 +222,10 @@ async def lexical_side_by_side(
     namespace; rank-bm25 scores every document and keeps the best with a partial sort."""
     memory_filter = MemoryFilter(namespaces=(NAMESPACE,))
     async with open_services(settings, embedder, background=False) as services:
+        statistics = fts.TermStatistics()  # as the searcher keeps its own: term counts cached
 
         async def with_fts5(query: str) -> None:
-            await fts.lexical_search(services.database, query, memory_filter, LEXICAL_K)
+            await fts.lexical_search(services.database, query, memory_filter, LEXICAL_K, statistics)
 
         fts5 = await time_each(with_fts5, queries)
 
@@ -232,6 +235,34 @@ async def lexical_side_by_side(
         best[np.argsort(-scores[best])]
 
     return fts5, await time_each(with_rank_bm25, queries)
+
+
+async def evidence_recall(settings: Settings, embedder: Embedder, eval_dir: Path) -> Report:
+    """Mean recall@10 of the LoCoMo questions' evidence turns, lexical alone and hybrid, over every
+    memory of the store: the same questions as the conversation-scale evaluation, with the rest of
+    the store (other conversations, LongMemEval) as distractors."""
+    memory_filter = MemoryFilter(namespaces=(NAMESPACE,))
+    async with open_services(settings, embedder, background=False) as services:
+        await services.embeddings.wait_ready()
+        await services.vectors.load()
+        rows = await services.database.fetchall(
+            "SELECT id, session_id, content FROM memories WHERE namespace = ?", [NAMESPACE]
+        )
+        turn_of = {int(row[0]): (row[1], row[2]) for row in rows}
+        stored = set(turn_of.values())
+        questions = [(q, evidence & stored) for q, evidence in corpus.evidence_questions(eval_dir)]
+        questions = [(q, evidence) for q, evidence in questions if evidence]
+        recall: Report = {"questions": len(questions)}
+        for name, signals in (("lexical", ("lexical",)), ("hybrid", ("lexical", "dense"))):
+            shares = []
+            for question, evidence in questions:
+                found = await services.search.search(
+                    SearchRequest(question, memory_filter, LEXICAL_K, signals=signals)
+                )
+                hits = {turn_of.get(hit.id) for hit in found.results}
+                shares.append(len(evidence & hits) / len(evidence))
+            recall[f"{name}_recall@10"] = sum(shares) / len(shares) if shares else None
+        return recall
 
 
 async def server_peak_rss(config: BenchConfig, store: Path, queries: list[str]) -> float | None:
@@ -345,6 +376,7 @@ async def bench_size(
         fts5, rank_bm25 = await lexical_side_by_side(settings, embedder, bm25, queries)
         runs["lexical_fts5"].append(summarise(fts5))
         runs["lexical_rank_bm25"].append(summarise(rank_bm25))
+    found = await evidence_recall(settings, embedder, config.eval_dir)
     facts = corpus.facts(config.eval_dir)
     per_run = WARMUP_FACTS + config.remember_calls
     new_events = take_events(config, size + config.repeats * per_run)[size:]
@@ -366,6 +398,7 @@ async def bench_size(
         "database": {"bytes": size_bytes, "bytes_per_memory": size_bytes / size},
         **figures,
         "rank_bm25_over_fts5": figures["lexical_rank_bm25"]["p50_ms"] / figures["lexical_fts5"]["p50_ms"],
+        "evidence_recall": found,
     }
 
 

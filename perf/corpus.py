@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from perf.eval_data import evidence_ids
+
 DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 LOCOMO = Path("locomo") / "locomo_dev.json"
 LONGMEMEVAL = Path("longmemeval") / "longmemeval_s_dev.json.gz"
@@ -74,16 +76,35 @@ def _longmemeval(eval_dir: Path) -> list[dict[str, Any]]:
 
 def _locomo_events(eval_dir: Path) -> Iterator[Event]:
     for sample in _locomo(eval_dir):
-        conversation = sample["conversation"]
-        for key, turns in conversation.items():
-            if not key.startswith("session_") or not isinstance(turns, list):
-                continue
-            start = datetime.strptime(conversation[f"{key}_date_time"], LOCOMO_DATE).replace(tzinfo=UTC)
-            for index, turn in enumerate(turns):
-                text = f'{turn["speaker"]} said, "{turn["text"]}"'
-                if "blip_caption" in turn:
-                    text += f" and shared {turn['blip_caption']}"
-                yield _event(text, f"{sample['sample_id']}/{key}", start, index, "locomo")
+        for session_id, start, index, _dia_id, text in _locomo_turns(sample):
+            yield _event(text, session_id, start, index, "locomo")
+
+
+def evidence_questions(eval_dir: Path) -> list[tuple[str, frozenset[tuple[str, str]]]]:
+    """Distinct LoCoMo questions with the turns that answer them, each turn as the (session_id,
+    content) of its event."""
+    found: dict[str, frozenset[tuple[str, str]]] = {}
+    for sample in _locomo(eval_dir):
+        turns = {dia_id: (session_id, text) for session_id, _, _, dia_id, text in _locomo_turns(sample)}
+        for qa in sample["qa"]:
+            evidence = frozenset(turns[ref] for ref in evidence_ids(qa.get("evidence", [])) if ref in turns)
+            if evidence and qa["question"] not in found:
+                found[qa["question"]] = evidence
+    return list(found.items())
+
+
+def _locomo_turns(sample: dict[str, Any]) -> Iterator[tuple[str, datetime, int, str, str]]:
+    """(session_id, session start, index in the session, dia_id, event text) of each dialog turn."""
+    conversation = sample["conversation"]
+    for key, turns in conversation.items():
+        if not key.startswith("session_") or not isinstance(turns, list):
+            continue
+        start = datetime.strptime(conversation[f"{key}_date_time"], LOCOMO_DATE).replace(tzinfo=UTC)
+        for index, turn in enumerate(turns):
+            text = f'{turn["speaker"]} said, "{turn["text"]}"'
+            if "blip_caption" in turn:
+                text += f" and shared {turn['blip_caption']}"
+            yield f"{sample['sample_id']}/{key}", start, index, turn["dia_id"], text
 
 
 def _longmemeval_events(eval_dir: Path, assistant_lines: bool) -> Iterator[Event]:

@@ -33,6 +33,11 @@ def _percentiles(figures: Report) -> str:
     return f"{figures['p50_ms']:.1f}/{figures['p95_ms']:.1f}/{figures['p99_ms']:.1f}"
 
 
+def _recall(found: Report) -> str:
+    lexical, hybrid = found["lexical_recall@10"], found["hybrid_recall@10"]
+    return "n/a" if lexical is None else f"{lexical:.3f}/{hybrid:.3f}"
+
+
 ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("recall, MCP client          p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp"])),
     ("recall, MCP, cached query   p50/p95/p99 ms", lambda s: _percentiles(s["recall_mcp_cached"])),
@@ -41,6 +46,7 @@ ROWS: list[tuple[str, Callable[[Report], str]]] = [
     ("lexical top-10, FTS5        p50/p95/p99 ms", lambda s: _percentiles(s["lexical_fts5"])),
     ("lexical top-10, rank-bm25   p50/p95/p99 ms", lambda s: _percentiles(s["lexical_rank_bm25"])),
     ("rank-bm25 / FTS5            p50 ratio", lambda s: f"{s['rank_bm25_over_fts5']:.1f}x"),
+    ("LoCoMo evidence recall@10   lexical/hybrid", lambda s: _recall(s["evidence_recall"])),
     ("remember, MCP client        p50/p95/p99 ms", lambda s: _percentiles(s["remember_mcp"])),
     ("record_event, MCP client    p50/p95/p99 ms", lambda s: _percentiles(s["record_event_mcp"])),
     ("build, cached vectors       memories/s", lambda s: f"{s['build']['memories_per_s']:.0f}"),

@@ -51,6 +51,11 @@ async def test_quick_benchmark_reports_every_figure(
         assert len(size[name]["runs"]) == bench_core.QUICK.repeats
     assert size["build"]["memories"] == size["size"] and positive(size["build"]["memories_per_s"])
     assert positive(size["rank_bm25_over_fts5"])
+    # The first 200 LoCoMo turns answer some questions; the search finds some of that evidence.
+    found = size["evidence_recall"]
+    assert (
+        found["questions"] > 0 and 0 < found["lexical_recall@10"] <= 1 and 0 < found["hybrid_recall@10"] <= 1
+    )
     assert positive(size["database"]["bytes_per_memory"])
     assert set(report["ingest"]) == {str(batch) for batch in bench_core.QUICK.batch_sizes}
     assert all(positive(figures["memories_per_s"]) for figures in report["ingest"].values())

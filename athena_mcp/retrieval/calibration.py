@@ -6,7 +6,7 @@ gets the full lexical weight however weak it is, and with few candidates that re
 noise. Relevance adds an absolute part to that relative one:
 
 - coverage: the hit's BM25 score over the best any text could score for this query (each term's IDF
-  times K1 + 1, fts.BestPossibleScores): how much of the query it holds, rare terms counting most;
+  times K1 + 1, fts.TermStatistics.best_possible): how much of the query it holds, rare terms counting most;
   for a memory outside the lexical list, that list's last score when the list was full, else 0;
 - relative: the fused score over the best possible (the ranking's own measure, context included);
 

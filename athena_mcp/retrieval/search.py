@@ -76,7 +76,7 @@ class HybridSearcher:
         self._embeddings = embeddings
         self._vectors = vectors
         self._usage = usage  # told which memories each search returns, for decay
-        self._best_lexical = fts.BestPossibleScores()
+        self._term_statistics = fts.TermStatistics()
 
     async def search(self, request: SearchRequest) -> SearchResult:
         """The requested signals, fused; without a query vector the dense signal is replaced by the
@@ -208,5 +208,6 @@ class HybridSearcher:
         self, query: str, memory_filter: MemoryFilter, depth: int
     ) -> tuple[list[tuple[int, float]], float]:
         """The lexical candidates, and the best BM25 score possible for the query (calibration.py)."""
-        found = await fts.lexical_search(self._database, query, memory_filter, depth)
-        return found, (await self._best_lexical.score(self._database, query)) if found else 0.0
+        statistics = self._term_statistics
+        found = await fts.lexical_search(self._database, query, memory_filter, depth, statistics)
+        return found, (await statistics.best_possible(self._database, query)) if found else 0.0

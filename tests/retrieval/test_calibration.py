@@ -61,17 +61,17 @@ async def test_the_best_possible_bm25_follows_fts5s_idf(settings: Settings, mini
         for n in range(10):
             text = f"note {n} about rollouts" if n < 3 else f"note {n} about lunch"
             await services.semantic.remember(FactDraft(text, "fact", "default", (), 0.5, None, None))
-        scores = fts.BestPossibleScores()
-        best = await scores.score(services.database, "rollouts note")
+        scores = fts.TermStatistics()
+        best = await scores.best_possible(services.database, "rollouts note")
         # "rollouts" in 3 of 10 texts; "note" in all 10 (IDF floored, as FTS5 floors it).
         expected = (fts.K1 + 1) * (math.log((10 - 3 + 0.5) / (3 + 0.5)) + 1e-6)
         assert best == pytest.approx(expected)
-        assert await scores.score(services.database, "note") == pytest.approx((fts.K1 + 1) * 1e-6)
-        assert await scores.score(services.database, "?!") == 0.0
+        assert await scores.best_possible(services.database, "note") == pytest.approx((fts.K1 + 1) * 1e-6)
+        assert await scores.best_possible(services.database, "?!") == 0.0
         # Counts are kept until the index changes by more than a hundredth; then counted afresh.
         await services.semantic.remember(FactDraft("rollouts again", "fact", "default", (), 0.5, None, None))
         expected = (fts.K1 + 1) * (math.log((11 - 4 + 0.5) / (4 + 0.5)) + 1e-6)
-        assert await scores.score(services.database, "rollouts note") == pytest.approx(expected)
+        assert await scores.best_possible(services.database, "rollouts note") == pytest.approx(expected)
         [top, *_] = await search(services, "rollouts")
         assert top.explain is not None and 0 < top.explain.coverage < 1
 
@@ -84,8 +84,8 @@ async def test_a_count_taken_after_other_processes_wrote_never_breaks_the_score(
             await services.semantic.remember(
                 FactDraft(f"editor note {n}", "fact", "default", (), 0.5, None, None)
             )
-        scores = fts.BestPossibleScores()
-        await scores.score(services.database, "editor")
+        scores = fts.TermStatistics()
+        await scores.best_possible(services.database, "editor")
         # As when another server wrote between this one's two counts: more matches than texts.
         scores._counts["editor"] = 12
-        assert await scores.score(services.database, "editor") == pytest.approx((fts.K1 + 1) * 1e-6)
+        assert await scores.best_possible(services.database, "editor") == pytest.approx((fts.K1 + 1) * 1e-6)

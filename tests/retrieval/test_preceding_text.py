@@ -27,7 +27,8 @@ def event(
 
 
 async def lexical(database: Database, query: str, namespace: str = "default") -> list[int]:
-    found = await fts.lexical_search(database, query, MemoryFilter(namespaces=(namespace,)), 10)
+    memory_filter = MemoryFilter(namespaces=(namespace,))
+    found = await fts.lexical_search(database, query, memory_filter, 10, fts.TermStatistics())
     return [memory_id for memory_id, _ in found]
 
 
@@ -163,7 +164,9 @@ async def test_a_word_said_only_in_the_turns_before_counts_less_than_said_in_the
                 tx, [event(text, at=float(n)) for n, text in enumerate(ROAD_TRIP)]
             )
         found = dict(
-            await fts.lexical_search(services.database, "coast", MemoryFilter(namespaces=("default",)), 10)
+            await fts.lexical_search(
+                services.database, "coast", MemoryFilter(namespaces=("default",)), 10, fts.TermStatistics()
+            )
         )
         assert found[ids[0]] > found[ids[1]] > 0 and found[ids[2]] > 0
 

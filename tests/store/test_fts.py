@@ -39,7 +39,7 @@ def test_long_queries_are_capped():
 async def test_the_lexical_search_is_driven_by_the_fts_index_not_by_a_scan_of_memories(settings, minilm):
     async with services_for(settings, minilm) as services:
         where, filter_params = MemoryFilter(namespaces=("default",)).memory_clause("m")
-        sql, params = lexical_sql(MEMORIES, '"deploy"', where, filter_params, 10)
+        sql, params = lexical_sql(MEMORIES, ['"deploy"'], where, filter_params, 10)
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
     steps = [row[3] for row in plan]
     assert steps[0].startswith("SCAN f VIRTUAL TABLE"), steps
@@ -49,7 +49,7 @@ async def test_the_lexical_search_is_driven_by_the_fts_index_not_by_a_scan_of_me
 async def test_the_pooled_search_ranks_in_the_index_then_looks_memories_up_by_id(settings, minilm):
     async with services_for(settings, minilm) as services:
         where, filter_params = MemoryFilter(namespaces=("default",)).memory_clause("m")
-        sql, params = pooled_sql(MEMORIES, '"deploy"', where, filter_params, 10, 200)
+        sql, params = pooled_sql(MEMORIES, ['"deploy"'], where, filter_params, 10, 200)
         plan = await services.database.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
     steps = [row[3] for row in plan]
     assert any(step.startswith("SCAN memories_fts VIRTUAL TABLE") for step in steps), steps
@@ -70,8 +70,70 @@ async def test_the_pooled_search_returns_exactly_what_the_full_join_returns(
         await services.episodic.record(crowd + few)
         for namespace, k in (("few", 3), ("few", 10), ("crowd", 5)):
             memory_filter = MemoryFilter(namespaces=(namespace,))
-            found = await fts.lexical_search(services.database, "deploy", memory_filter, k)
+            found = await fts.lexical_search(
+                services.database, "deploy", memory_filter, k, fts.TermStatistics()
+            )
             where, params = memory_filter.memory_clause("m")
-            exact = await services.database.fetchall(*lexical_sql(MEMORIES, '"deploy"', where, params, k))
+            exact = await services.database.fetchall(*lexical_sql(MEMORIES, ['"deploy"'], where, params, k))
             assert [memory_id for memory_id, _ in found] == [row[0] for row in exact], (namespace, k)
             assert len(found) == min(k, 5 if namespace == "few" else 40)
+
+
+async def _store_notes(services, texts: list[str]) -> None:
+    await services.episodic.record([NewMemory("episodic", "default", "message", text) for text in texts])
+
+
+async def test_a_common_term_ranks_the_texts_holding_a_rarer_one_but_brings_none_in(
+    settings, minilm, monkeypatch
+):
+    """A word in nearly every text ("deploy") ranks the texts that hold a rarer one ("rollback", in a
+    fifth of them); when those fill the pool only they are ranked, each still scored on both words
+    exactly as the whole ranking scores it."""
+    monkeypatch.setattr(fts, "COMMON_SHARE", 0.5)
+    monkeypatch.setattr(fts, "MIN_POOL", 4)
+    monkeypatch.setattr(fts, "POOL_FACTOR", 1)
+    issued: list[tuple[str, ...]] = []
+    ranked = fts._ranked
+
+    async def spy(database, index, expressions, where, params, k):
+        issued.append(tuple(expressions))
+        return await ranked(database, index, expressions, where, params, k)
+
+    monkeypatch.setattr(fts, "_ranked", spy)
+    async with services_for(settings, minilm) as services:
+        await _store_notes(
+            services,
+            [f"deploy note {n}" for n in range(30)]
+            + [f"deploy rollback {n}" + " padding" * n for n in range(6)]
+            + ["rollback without the other word"],
+        )
+        memory_filter = MemoryFilter(namespaces=("default",))
+        where, params = memory_filter.memory_clause("m")
+        whole = await services.database.fetchall(
+            *lexical_sql(MEMORIES, ['"rollback" OR "deploy"'], where, params, 4)
+        )
+        found = await fts.lexical_search(
+            services.database, "rollback deploy", memory_filter, 4, fts.TermStatistics()
+        )
+        assert issued == [('("rollback") AND ("deploy")', '("rollback") NOT ("deploy")')]
+        assert found == [(memory_id, pytest.approx(-rank)) for memory_id, rank in whole]
+        contents = await services.database.fetchall(
+            f"SELECT content FROM memories WHERE id IN ({', '.join('?' * len(found))})", [i for i, _ in found]
+        )
+        assert all("rollback" in row[0] for row in contents)
+
+
+async def test_when_the_rarer_terms_are_held_by_few_texts_the_common_term_brings_texts_in(
+    settings, minilm, monkeypatch
+):
+    monkeypatch.setattr(fts, "COMMON_SHARE", 0.5)
+    monkeypatch.setattr(fts, "MIN_POOL", 4)
+    monkeypatch.setattr(fts, "POOL_FACTOR", 1)
+    async with services_for(settings, minilm) as services:
+        await _store_notes(services, [f"deploy note {n}" for n in range(30)] + ["deploy rollback"])
+        memory_filter = MemoryFilter(namespaces=("default",))
+        statistics = fts.TermStatistics()
+        found = await fts.lexical_search(services.database, "rollback deploy", memory_filter, 4, statistics)
+        assert len(found) == 4  # the one rollback text, then three that hold only "deploy"
+        only_common = await fts.lexical_search(services.database, "deploy", memory_filter, 4, statistics)
+        assert len(only_common) == 4
