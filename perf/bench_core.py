@@ -9,7 +9,8 @@ batches with vectors the real model computed once and cached (perf/embedding_cac
 - the lexical top-10 alone: FTS5 through the store API and rank-bm25 (BM25Okapi) over the same
   texts and questions, side by side, and the ratio of their medians;
 - what the search finds at that size: recall@10 of the LoCoMo questions' evidence turns among all the
-  store's memories, lexical alone and hybrid (questions whose evidence the store holds);
+  store's memories, by the searcher with its lexical signal alone (neighbour context included) and
+  hybrid (questions whose evidence the store holds);
 - `remember` latency, one fact per MCP call (embedding, near-duplicate check, write);
 - the database size per memory after a WAL checkpoint.
 Then ingestion throughput per `record_events` batch size on a fresh store with the model itself (no
@@ -222,7 +223,7 @@ async def lexical_side_by_side(
     namespace; rank-bm25 scores every document and keeps the best with a partial sort. Each side
     knows its terms' document counts before it is timed: rank-bm25 computes them when its index is
     built, the store keeps them per process (fts.TermStatistics; a term new to the process costs
-    one count, about 0.2 ms a question at 100k, which the recall figures include)."""
+    one count, about 0.2 ms a question at 100k, which the `recall` latencies above include)."""
     memory_filter = MemoryFilter(namespaces=(NAMESPACE,))
     async with open_services(settings, embedder, background=False) as services:
         statistics = fts.TermStatistics()

@@ -75,7 +75,9 @@ def _raw(
     depth: int,
 ) -> float:
     """The signal's raw score for the candidate; when the list left it out, the list's last score if
-    the list was full (the candidate's own is at most that), else 0 (nothing more matched)."""
+    the list was full (the candidate's own is at most that, but for a text holding only common query
+    terms, which the lexical list may leave out above it: fts.lexical_search), else 0 (nothing more
+    matched)."""
     if signal in candidate.signals:
         return max(0.0, candidate.signals[signal][1])
     hits = ranked.get(signal, ())

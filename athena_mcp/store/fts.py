@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from athena_mcp.store.database import Database
+from athena_mcp.store.database import Database, Row
 from athena_mcp.store.filters import MemoryFilter
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -72,8 +72,8 @@ class RankedIndex:
 MEMORIES = RankedIndex("memories_fts", "memories", "m", "1.0, 0.5, 0.3")  # content, tags, preceding
 # FTS5's BM25 constant: a term's contribution approaches idf * (K1 + 1) as it repeats in a short text.
 K1 = 1.2
-# A query term held by more than this share of the index's texts is common: it adds to the score of a
-# text that holds one of the query's rarer terms but brings no text in on its own (lexical_search).
+# A query term held by more than this share of the index's texts is common: when the query's rarer
+# terms bring enough texts in, it adds to their scores but brings none of its own (lexical_search).
 COMMON_SHARE = 0.01
 
 
@@ -83,34 +83,48 @@ async def lexical_search(
     """Top-k active memories by BM25 that pass the filter: (memory id, BM25 score, higher is better).
 
     FTS5 scores every text that holds any query term, and a common term is in thousands of them
-    (with the preceding text, each event's words are in three texts). So when the texts holding the
-    query's rarer terms fill the ranking pool, only they are ranked, each still scored on every
-    query term, by two queries: those that also hold a common term, and those that hold none. A
-    text holding only common terms, none of the words that set the query apart, is left out. The
-    scores are FTS5's own either way; otherwise (few rare matches, or every term common) every match
-    is ranked, as before. At 100k memories the top 10 took 1.7 ms instead of 4.0, and the LoCoMo
-    questions' evidence was found as often (perf.bench_core)."""
+    (with the preceding text, each event's words are in three texts). So the texts holding the
+    query's rarer terms are ranked first, on their own, each still scored on every query term (two
+    queries: those that also hold a common term, and those that hold none). When the index's best of
+    them fill the pool and k of those pass the filter, they are the answer: a text holding only
+    common terms, none of the words that set the query apart, is left out, though it could have
+    outscored the last of them. Otherwise (few rare matches, a namespace none of whose texts is among
+    the best, every term common) every match is ranked, as before. The scores are FTS5's own either
+    way. At 100k memories the top 10 took 1.7 ms instead of 4.0, and the LoCoMo questions' evidence
+    was found as often (perf.bench_core)."""
     terms = query_terms(query)
     if not terms:
         return []
     where, params = memory_filter.memory_clause(MEMORIES.alias)
-    common = await statistics.common(database, terms)
-    if common and len(common) < len(terms):
-        rare = any_of([term for term in terms if term not in common])
-        narrowed = (f"({rare}) AND ({any_of(common)})", f"({rare}) NOT ({any_of(common)})")
-        found, pool_full = await _ranked(database, MEMORIES, narrowed, where, params, k)
-        if pool_full and len(found) == k:
-            return found
-    return (await _ranked(database, MEMORIES, (any_of(terms),), where, params, k))[0]
+    total, counts = await statistics.counts(database, terms)
+    common = [term for term in terms if counts[term] > COMMON_SHARE * total]
+    rare = [term for term in terms if term not in common]
+    pool = pool_size(k)
+    # The rare terms' counts bound how many texts they bring in: below the pool it cannot fill.
+    if common and sum(counts[term] for term in rare) >= pool:
+        narrowed = (
+            f"({any_of(rare)}) AND ({any_of(common)})",
+            f"({any_of(rare)}) NOT ({any_of(common)})",
+        )
+        rows = await database.fetchall(*pooled_sql(MEMORIES, narrowed, where, params, k, pool))
+        if len(rows) == k and rows[0][2] >= pool:
+            return _scored(rows)
+    return await ranked_matches(database, MEMORIES, any_of(terms), where, params, k)
+
+
+def pool_size(k: int) -> int:
+    """How many of its best matches the index ranks before the filter is applied (ranked_matches)."""
+    return max(k * POOL_FACTOR, MIN_POOL)
 
 
 class TermStatistics:
-    """How many texts of the index hold each query term: what ranking needs besides the matches.
+    """How many texts of the memories' index hold each query term: what ranking needs besides the
+    matches.
 
     - `best_possible`: the BM25 score no text can reach for a query, each term's IDF (as FTS5 computes
       it, over the whole index) times K1 + 1. A match's score divided by it is how much of the query
       it holds, rare terms counting most, whatever the store's size: a calibrated lexical signal.
-    - `common`: the terms that lexical_search does not let bring texts in on their own.
+    - which terms are common, that lexical_search does not let bring texts in on their own.
 
     Each term's count (a walk of its matches, up to 0.5 ms for a common term at 100k) is kept until
     the index has grown or shrunk by a hundredth: IDF moves little meanwhile."""
@@ -118,8 +132,7 @@ class TermStatistics:
     MAX_TERMS = 4096
     DRIFT = 0.01
 
-    def __init__(self, index: RankedIndex = MEMORIES) -> None:
-        self._index = index
+    def __init__(self) -> None:
         self._counts: OrderedDict[str, int] = OrderedDict()
         self._total = 0
 
@@ -129,10 +142,6 @@ class TermStatistics:
             return 0.0
         total, counts = await self.counts(database, terms)
         return (K1 + 1) * sum(_idf(min(counts[term], total), total) for term in terms)
-
-    async def common(self, database: Database, terms: Sequence[str]) -> list[str]:
-        total, counts = await self.counts(database, terms)
-        return [term for term in terms if counts[term] > COMMON_SHARE * total]
 
     async def counts(self, database: Database, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         """The number of texts in the index, and how many hold each of `terms`: one round trip
@@ -156,7 +165,7 @@ class TermStatistics:
         return total, counts
 
     async def _count(self, database: Database, terms: list[str]) -> tuple[int, dict[str, int]]:
-        fts_table = self._index.fts
+        fts_table = MEMORIES.fts
         subqueries = [
             f"(SELECT count(*) FROM {fts_table}_docsize)",
             *(f"(SELECT count(*) FROM {fts_table} WHERE {fts_table} MATCH ?)" for _ in terms),
@@ -176,32 +185,22 @@ def _idf(matches: int, total: int) -> float:
 async def ranked_matches(
     database: Database, index: RankedIndex, expression: str, where: str, params: list[Any], k: int
 ) -> list[tuple[int, float]]:
-    """Top-k rows of `index` matching `expression` that pass `where`: (id, BM25 score, higher is better)."""
-    return (await _ranked(database, index, (expression,), where, params, k))[0]
-
-
-async def _ranked(
-    database: Database,
-    index: RankedIndex,
-    expressions: Sequence[str],
-    where: str,
-    params: list[Any],
-    k: int,
-) -> tuple[list[tuple[int, float]], bool]:
-    """Top-k rows of `index` matching any of `expressions` (which no row matches twice) that pass
-    `where`, and whether the ranking pool was full.
+    """Top-k rows of `index` matching `expression` that pass `where`: (id, BM25 score, higher is better).
 
     The index ranks its best POOL_FACTOR * k matches on its own first, and only those are checked
     against the filter: joining every match to its row doubled the cost of a memory search at 100k
     (p95 18 ms against 8). When fewer than k of them pass (a small namespace in a large store) and
     there were more matches, the exact join answers instead; both give the same top k."""
-    pool = max(k * POOL_FACTOR, MIN_POOL)
-    rows = await database.fetchall(*pooled_sql(index, expressions, where, params, k, pool))
-    pool_full = bool(rows) and rows[0][2] >= pool
-    if len(rows) < k and (not rows or pool_full):
-        rows = await database.fetchall(*lexical_sql(index, expressions, where, params, k))
+    pool = pool_size(k)
+    rows = await database.fetchall(*pooled_sql(index, [expression], where, params, k, pool))
+    if len(rows) < k and (not rows or rows[0][2] >= pool):
+        rows = await database.fetchall(*lexical_sql(index, expression, where, params, k))
+    return _scored(rows)
+
+
+def _scored(rows: Sequence[Row]) -> list[tuple[int, float]]:
     # FTS5's bm25() is negated so that smaller sorts first; flip it back to "higher is better".
-    return [(int(row[0]), -float(row[1])) for row in rows], pool_full
+    return [(int(row[0]), -float(row[1])) for row in rows]
 
 
 def pooled_sql(
@@ -225,16 +224,14 @@ def pooled_sql(
 
 
 def lexical_sql(
-    index: RankedIndex, expressions: Sequence[str], where: str, params: list[Any], k: int
+    index: RankedIndex, expression: str, where: str, params: list[Any], k: int
 ) -> tuple[str, list[Any]]:
     """Every match joined to its row and filtered, then the k best by BM25."""
     # CROSS JOIN pins the FTS index as the outer loop. With a plain JOIN the planner may walk every
     # memory of the namespace and probe the FTS index once per row: 583 ms instead of 5 ms at 10k.
-    matches = " UNION ALL ".join(
-        f"SELECT f.rowid AS id, bm25({index.fts}, {index.weights}) AS rank FROM {index.fts} f "
+    sql = (
+        f"SELECT f.rowid, bm25({index.fts}, {index.weights}) AS rank FROM {index.fts} f "
         f"CROSS JOIN {index.table} {index.alias} ON {index.alias}.id = f.rowid "
-        f"WHERE {index.fts} MATCH ? AND {where}"
-        for _ in expressions
+        f"WHERE {index.fts} MATCH ? AND {where} ORDER BY rank LIMIT ?"
     )
-    sql = f"SELECT id, rank FROM ({matches}) ORDER BY rank LIMIT ?"
-    return sql, [*(value for expression in expressions for value in (expression, *params)), k]
+    return sql, [expression, *params, k]
