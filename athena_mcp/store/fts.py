@@ -88,8 +88,8 @@ async def lexical_search(
     queries: those that also hold a common term, and those that hold none). When the index's best of
     them fill the pool and k of those pass the filter, they are the answer: a text holding only
     common terms, none of the words that set the query apart, is left out, though it could have
-    outscored the last of them. Otherwise (few rare matches, a namespace none of whose texts is among
-    the best, every term common) every match is ranked, as before. The scores are FTS5's own either
+    outscored the last of them. Otherwise (few rare matches, a namespace with fewer than k texts
+    among the best, every term common) every match is ranked, as before. The scores are FTS5's own either
     way. At 100k memories the top 10 took 1.7 ms instead of 4.0, and the LoCoMo questions' evidence
     was found as often (perf.bench_core)."""
     terms = query_terms(query)
