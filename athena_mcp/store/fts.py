@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -127,14 +128,19 @@ class TermStatistics:
     - which terms are common, that lexical_search does not let bring texts in on their own.
 
     Each term's count (a walk of its matches, up to 0.5 ms for a common term at 100k) is kept until
-    the index has grown or shrunk by a hundredth: IDF moves little meanwhile."""
+    the index has grown or shrunk by a hundredth: IDF moves little meanwhile. The index's size is
+    read again at most every TOTAL_SECONDS while every term asked for is known, so that a search
+    whose terms are all known makes no round trip for them."""
 
     MAX_TERMS = 4096
     DRIFT = 0.01
+    TOTAL_SECONDS = 1.0
 
     def __init__(self) -> None:
         self._counts: OrderedDict[str, int] = OrderedDict()
-        self._total = 0
+        self._total = 0  # the index's size when the kept counts were taken
+        self._latest = 0  # and when it was last read, at _read_at (time.monotonic)
+        self._read_at = -math.inf
 
     async def best_possible(self, database: Database, query: str) -> float:
         terms = query_terms(query)
@@ -144,17 +150,22 @@ class TermStatistics:
         return (K1 + 1) * sum(_idf(min(counts[term], total), total) for term in terms)
 
     async def counts(self, database: Database, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """The number of texts in the index, and how many hold each of `terms`: one round trip
-        unless the index has drifted and the kept counts must be taken again."""
+        """The number of texts in the index, and how many hold each of `terms`: no round trip when
+        all are known and the size was read within TOTAL_SECONDS, else one, unless the index has
+        drifted and the kept counts must be taken again."""
         # A local copy: another search of this process may clear the cache while this one waits.
         counts = {term: self._counts[term] for term in terms if term in self._counts}
-        total, fresh = await self._count(database, [term for term in terms if term not in counts])
+        missing = [term for term in terms if term not in counts]
+        if not missing and time.monotonic() - self._read_at < self.TOTAL_SECONDS:
+            return self._latest, counts
+        total, fresh = await self._count(database, missing)
         if abs(total - self._total) > self.DRIFT * self._total:
             self._counts.clear()
             self._total = total
             if counts:
                 total, recounted = await self._count(database, list(counts))
                 fresh.update(recounted)
+        self._latest, self._read_at = total, time.monotonic()
         counts.update(fresh)
         self._counts.update(fresh)
         for term in terms:

@@ -68,8 +68,13 @@ async def test_the_best_possible_bm25_follows_fts5s_idf(settings: Settings, mini
         assert best == pytest.approx(expected)
         assert await scores.best_possible(services.database, "note") == pytest.approx((fts.K1 + 1) * 1e-6)
         assert await scores.best_possible(services.database, "?!") == 0.0
-        # Counts are kept until the index changes by more than a hundredth; then counted afresh.
+        # Counts are kept until the index changes by more than a hundredth; then counted afresh. The
+        # index's size is read again only once TOTAL_SECONDS have passed.
+        scores.TOTAL_SECONDS = 60.0
+        before = await scores.best_possible(services.database, "rollouts note")
         await services.semantic.remember(FactDraft("rollouts again", "fact", "default", (), 0.5, None, None))
+        assert await scores.best_possible(services.database, "rollouts note") == before
+        scores.TOTAL_SECONDS = 0.0
         expected = (fts.K1 + 1) * (math.log((11 - 4 + 0.5) / (4 + 0.5)) + 1e-6)
         assert await scores.best_possible(services.database, "rollouts note") == pytest.approx(expected)
         [top, *_] = await search(services, "rollouts")
