@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from perf.eval_data import evidence_ids
+from perf.eval_data import evidence_ids, turn_text
 
 DEFAULT_EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 LOCOMO = Path("locomo") / "locomo_dev.json"
@@ -101,10 +101,7 @@ def _locomo_turns(sample: dict[str, Any]) -> Iterator[tuple[str, datetime, int, 
             continue
         start = datetime.strptime(conversation[f"{key}_date_time"], LOCOMO_DATE).replace(tzinfo=UTC)
         for index, turn in enumerate(turns):
-            text = f'{turn["speaker"]} said, "{turn["text"]}"'
-            if "blip_caption" in turn:
-                text += f" and shared {turn['blip_caption']}"
-            yield f"{sample['sample_id']}/{key}", start, index, turn["dia_id"], text
+            yield f"{sample['sample_id']}/{key}", start, index, turn["dia_id"], turn_text(turn)
 
 
 def _longmemeval_events(eval_dir: Path, assistant_lines: bool) -> Iterator[Event]:

@@ -48,6 +48,15 @@ LOCOMO_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single
 _DIA_ID = re.compile(r"D:?(\d+):0*(\d+)")
 
 
+def turn_text(turn: dict[str, Any]) -> str:
+    """A LoCoMo dialog turn as an event's text: `<speaker> said, "<text>"`, and the caption of any
+    image shared with it."""
+    text = f'{turn["speaker"]} said, "{turn["text"]}"'
+    if turn.get("blip_caption"):
+        text += f" and shared {turn['blip_caption']}"
+    return text
+
+
 def locomo(path: Path) -> Iterator[Haystack]:
     """One haystack per conversation: every dialog turn a document, keyed by its dia_id."""
     for sample in json.loads(path.read_text("utf-8")):
@@ -58,10 +67,7 @@ def locomo(path: Path) -> Iterator[Haystack]:
                 continue
             moment = _locomo_time(conversation.get(f"{key}_date_time"))
             for turn in turns:
-                text = f'{turn["speaker"]} said, "{turn["text"]}"'
-                if turn.get("blip_caption"):
-                    text += f" and shared {turn['blip_caption']}"
-                documents.append(Document(turn["dia_id"], text, moment, key))
+                documents.append(Document(turn["dia_id"], turn_text(turn), moment, key))
         known = {document.key for document in documents}
         asked_at = max((d.timestamp for d in documents if d.timestamp is not None), default=None)
         questions = []
